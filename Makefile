@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh machine with Python 3.11: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/.dagster
+export DAGSTER_DISABLE_TELEMETRY := 1
+export GX_ANALYTICS_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup run test ui sample lint bench clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, exactly this version: the CPU wheel is local; any other pin downloads GBs.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
+
+sample: setup
+	$(BIN)/python -m shopinsight_pipeline.sample --root data
+
+run: setup
+	$(BIN)/python -m shopinsight_pipeline.run_sample --root data
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+ui: setup
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: setup
+	$(BIN)/ruff check shopinsight_pipeline shopinsight_pipeline_tests bench
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf data/lake .dagster

@@ -1,0 +1,63 @@
+"""Bronze assets: one day's landing file -> raw_orders / raw_reviews, every line kept as text."""
+
+
+from collections.abc import Callable
+
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from shopinsight_pipeline.ingest.landing import BronzeRead, read_orders_csv, read_reviews_jsonl
+from shopinsight_pipeline.partitions import daily_partitions, partition_day
+from shopinsight_pipeline.storage import LakeStorage
+
+Reader = Callable[[bytes, str], BronzeRead]
+
+
+def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
+    """The bronze asset for one landing source; orders and reviews differ only by reader."""
+    table = f"raw_{source}"
+
+    @asset(
+        name=table,
+        partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+        group_name="ingest",
+        kinds={"polars", "parquet"},
+        description=f"One day's {source} landing file as text columns, with source file and line number.",
+    )
+    def raw_asset(context: AssetExecutionContext, storage: LakeStorage) -> MaterializeResult:
+        day = partition_day(context.partition_key)
+        path = storage.landing_file(source, day)
+        if not path.exists():
+            raise Failure(
+                description=f"no {source} landing file for {day.isoformat()}: expected {path}",
+                metadata={"expected_path": str(path)},
+            )
+        read = reader(path.read_bytes(), path.name)
+        for warning in read.warnings:
+            context.log.warning(warning)
+        written = storage.write_partition(table, day, read.frame)
+        context.log.info(f"{path.name}: {read.frame.height} rows -> {written}")
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": read.frame.height,
+                "source_file": str(path),
+                "encoding": read.encoding,
+                "blank_lines_skipped": read.blank_lines,
+                "warnings": MetadataValue.md("\n".join(f"- {w}" for w in read.warnings) or "none"),
+                "path": str(written),
+            }
+        )
+
+    return raw_asset
+
+
+raw_orders = build_raw_asset("orders", read_orders_csv)
+raw_reviews = build_raw_asset("reviews", read_reviews_jsonl)

@@ -1,0 +1,177 @@
+"""Read landing files into bronze frames: every line kept as text, with its file and line number.
+
+Pure functions of bytes -> polars frames; the Dagster assets only add paths and metadata.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from shopinsight_pipeline.schemas import (
+    ORDER_FIELDS,
+    RAW_ORDERS_SCHEMA,
+    RAW_REVIEWS_SCHEMA,
+    REVIEW_FIELDS,
+)
+
+# Tried in order. GB18030 is the superset of GBK that Chinese exports fall back to.
+DEFAULT_ENCODINGS: tuple[str, ...] = ("utf-8", "gb18030")
+_LINE_SEPARATOR = "\x1f"  # a byte that never occurs in text exports: read whole lines
+
+
+class LandingFileError(ValueError):
+    """A landing file that cannot be read at all (wrong header, undecodable bytes)."""
+
+
+@dataclass
+class BronzeRead:
+    """A parsed landing file and what the operator should know about it."""
+
+    frame: pl.DataFrame
+    encoding: str
+    blank_lines: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def decode(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> tuple[str, str]:
+    """Decode with the first encoding that fits; a fallback is reported, never silent."""
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text.removeprefix("\ufeff"), encoding
+    raise LandingFileError(f"{source_file}: bytes are not valid in any of {list(encodings)}")
+
+
+def _encoding_warnings(source_file: str, encoding: str, encodings: tuple[str, ...]) -> list[str]:
+    if encoding == encodings[0]:
+        return []
+    return [f"{source_file} is not {encodings[0]}; decoded as {encoding}"]
+
+
+def read_orders_csv(
+    data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS
+) -> BronzeRead:
+    """Parse an orders CSV export into the raw_orders layout.
+
+    Lines are split with polars string kernels (fast); the rare line that uses CSV quoting goes
+    through the csv module so quoted commas ("12,50") stay in their field. Fields beyond the
+    header are kept in `extra_fields`, missing trailing fields are null, and `field_count` says
+    which happened. Blank lines are skipped and counted.
+    """
+    text, encoding = decode(data, source_file, encodings)
+    read = BronzeRead(pl.DataFrame(schema=RAW_ORDERS_SCHEMA), encoding)
+    read.warnings += _encoding_warnings(source_file, encoding, encodings)
+    if not text.strip():
+        read.warnings.append(f"{source_file} is empty (no header, no rows)")
+        return read
+    if _LINE_SEPARATOR in text:
+        raise LandingFileError(f"{source_file}: contains the control byte 0x1f, not a text export")
+    lines = pl.read_csv(
+        text.encode("utf-8"),
+        has_header=False,
+        separator=_LINE_SEPARATOR,
+        quote_char=None,
+        new_columns=["line"],
+        infer_schema=False,
+        empty_string_is_null=False,
+    ).with_row_index("line_number", offset=1)
+    header = lines.item(0, "line").strip()
+    expected = ",".join(ORDER_FIELDS)
+    if header != expected:
+        raise LandingFileError(f"{source_file} line 1: header is {header!r}, expected {expected!r}")
+    body = lines.slice(1)
+    blank = body.get_column("line").str.strip_chars() == ""
+    read.blank_lines = int(blank.sum())
+    body = body.filter(~blank)
+    quoted = body.get_column("line").str.contains('"', literal=True)
+    parsed = [_split_plain_lines(body.filter(~quoted), source_file)]
+    if quoted.any():
+        parsed.append(_split_quoted_lines(body.filter(quoted), source_file))
+    read.frame = pl.concat(parsed).sort("line_number").select(list(RAW_ORDERS_SCHEMA))
+    return read
+
+
+def _split_plain_lines(lines: pl.DataFrame, source_file: str) -> pl.DataFrame:
+    width = len(ORDER_FIELDS)
+    frame = lines.with_columns(
+        # split_exact is several times faster than splitn but keeps one field past the header;
+        # the rare longer line gets its whole tail from splitn below.
+        pl.col("line").str.split_exact(",", width).struct.rename_fields([*ORDER_FIELDS, "extra_fields"])
+        .alias("fields"),
+        (pl.col("line").str.count_matches(",", literal=True) + 1).cast(pl.Int32).alias("field_count"),
+        pl.lit(source_file).alias("source_file"),
+        pl.col("line_number").cast(pl.Int64),
+    ).unnest("fields")
+    longer = pl.col("field_count") > width + 1
+    if frame.select(longer.any()).item():
+        tail = pl.col("line").str.splitn(",", width + 1).struct.field(f"field_{width}")
+        frame = frame.with_columns(pl.when(longer).then(tail).otherwise("extra_fields").alias("extra_fields"))
+    return frame.select(list(RAW_ORDERS_SCHEMA))
+
+
+def _split_quoted_lines(lines: pl.DataFrame, source_file: str) -> pl.DataFrame:
+    width = len(ORDER_FIELDS)
+    records = []
+    for line_number, line in lines.select("line_number", "line").iter_rows():
+        fields = next(csv.reader([line]), [])
+        values = fields[:width] + [None] * (width - len(fields))
+        extra = ",".join(fields[width:]) if len(fields) > width else None
+        records.append((*values, len(fields), extra, source_file, line_number))
+    return pl.DataFrame(records, schema=RAW_ORDERS_SCHEMA, orient="row")
+
+
+def read_reviews_jsonl(
+    data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS
+) -> BronzeRead:
+    """Parse a reviews JSON Lines export into the raw_reviews layout.
+
+    Each line is parsed on its own, so one broken line (a truncated upload) becomes a row with a
+    `parse_error` instead of failing the file. Values are kept as text; unknown keys are kept as
+    JSON in `extra_fields`.
+    """
+    text, encoding = decode(data, source_file, encodings)
+    read = BronzeRead(pl.DataFrame(schema=RAW_REVIEWS_SCHEMA), encoding)
+    read.warnings += _encoding_warnings(source_file, encoding, encodings)
+    if not text.strip():
+        read.warnings.append(f"{source_file} is empty (no reviews)")
+        return read
+    records = []
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last record; it does not start a blank one
+    for line_number, line in enumerate(lines, start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            read.blank_lines += 1
+            continue
+        records.append((*_review_values(line), source_file, line_number))
+    read.frame = pl.DataFrame(records, schema=RAW_REVIEWS_SCHEMA, orient="row")
+    return read
+
+
+def _review_values(line: str) -> tuple:
+    """The text of each known field, the parse error if any, and unknown keys as JSON."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return (*[None] * len(REVIEW_FIELDS), f"invalid JSON: {error.msg} at column {error.colno}", None)
+    if not isinstance(record, dict):
+        return (*[None] * len(REVIEW_FIELDS), f"expected a JSON object, got {type(record).__name__}", None)
+    values = [_as_text(record.get(name)) for name in REVIEW_FIELDS]
+    unknown = {key: value for key, value in record.items() if key not in REVIEW_FIELDS}
+    extra = json.dumps(unknown, ensure_ascii=False) if unknown else None
+    return (*values, None, extra)
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)

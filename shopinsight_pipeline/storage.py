@@ -1,0 +1,123 @@
+"""The one place that knows where files live and how tables are written.
+
+Layout under `root`:
+    landing/orders/orders_YYYY-MM-DD.csv, landing/reviews/reviews_YYYY-MM-DD.jsonl
+    lake/<layer>/<table>/date=YYYY-MM-DD/part-0.parquet   (Hive layout, one file per partition)
+
+Every write goes to a hidden temporary file beside the target and is then renamed over it, so a
+reader never sees half a file and re-materializing a partition replaces it instead of adding to it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date
+
+import polars as pl
+from dagster import ConfigurableResource
+from pydantic import Field
+from upath import UPath
+
+TABLE_LAYERS: dict[str, str] = {
+    "raw_orders": "bronze",
+    "raw_reviews": "bronze",
+    "validated_orders": "silver",
+    "validated_reviews": "silver",
+    "quarantined_orders": "silver",
+    "quarantined_reviews": "silver",
+    "daily_sales": "gold",
+}
+LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
+PARTITION_FILE = "part-0.parquet"
+
+
+class MissingPartitionError(FileNotFoundError):
+    """An upstream partition that a computation needs has not been written."""
+
+
+class LakeStorage(ConfigurableResource):
+    """Paths and atomic Parquet I/O for the landing zone and the lake."""
+
+    root: str = Field(
+        default="data",
+        description="Folder (or fsspec URL, e.g. s3://bucket/shopinsight) holding landing/ and lake/.",
+    )
+
+    @property
+    def root_path(self) -> UPath:
+        return UPath(self.root)
+
+    def landing_file(self, source: str, day: date) -> UPath:
+        """The file a source system drops for `day`, e.g. landing/orders/orders_2026-08-01.csv."""
+        if source not in LANDING_SOURCES:
+            raise KeyError(f"unknown landing source {source!r}; known: {sorted(LANDING_SOURCES)}")
+        extension = LANDING_SOURCES[source]
+        return self.root_path / "landing" / source / f"{source}_{day.isoformat()}.{extension}"
+
+    def table_path(self, table: str) -> UPath:
+        if table not in TABLE_LAYERS:
+            raise KeyError(f"unknown table {table!r}; known: {sorted(TABLE_LAYERS)}")
+        return self.root_path / "lake" / TABLE_LAYERS[table] / table
+
+    def partition_file(self, table: str, day: date) -> UPath:
+        return self.table_path(table) / f"date={day.isoformat()}" / PARTITION_FILE
+
+    def write_partition(self, table: str, day: date, frame: pl.DataFrame) -> UPath:
+        """Replace `table`'s partition for `day` with `frame`, atomically."""
+        target = self.partition_file(table, day)
+        write_parquet_atomic(frame, target)
+        return target
+
+    def read_partition(self, table: str, day: date) -> pl.DataFrame:
+        path = self.partition_file(table, day)
+        if not path.exists():
+            raise MissingPartitionError(
+                f"{table} has no partition for {day.isoformat()}: expected {path}. "
+                f"Materialize {table} for that day first."
+            )
+        with path.open("rb") as handle:
+            return pl.read_parquet(handle)
+
+    def partition_days(self, table: str) -> list[date]:
+        """Days for which `table` has a written partition, oldest first."""
+        base = self.table_path(table)
+        if not base.exists():
+            return []
+        days = [
+            date.fromisoformat(child.name.removeprefix("date="))
+            for child in base.iterdir()
+            if child.name.startswith("date=") and (child / PARTITION_FILE).exists()
+        ]
+        return sorted(days)
+
+    def read_column_before(self, table: str, day: date, column: str) -> pl.Series:
+        """One column of every partition older than `day` (e.g. ids seen on earlier days)."""
+        earlier = [d for d in self.partition_days(table) if d < day]
+        parts = []
+        for earlier_day in earlier:
+            with self.partition_file(table, earlier_day).open("rb") as handle:
+                parts.append(pl.read_parquet(handle, columns=[column]).get_column(column))
+        if not parts:
+            return pl.Series(column, [], dtype=pl.String)
+        return pl.concat(parts)
+
+
+def write_parquet_atomic(frame: pl.DataFrame, target: UPath) -> None:
+    """Write `frame` to `target` so that readers see the old file or the new one, never a mix.
+
+    Locally that is a temp file in the same folder plus os.replace. Object stores publish an
+    object only once its upload completes, so there a direct write is already atomic.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.protocol not in ("", "file", "local"):
+        with target.open("wb") as handle:
+            frame.write_parquet(handle)
+        return
+    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        frame.write_parquet(str(temporary))
+        os.replace(str(temporary), str(target))
+    finally:
+        if temporary.exists():
+            temporary.unlink()

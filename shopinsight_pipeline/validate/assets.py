@@ -1,0 +1,185 @@
+"""Silver assets: validated rows and quarantined rows, with the checks that prove the split.
+
+One multi-asset per entity writes both tables in one pass and reports three blocking checks:
+rows are conserved (raw = validated + quarantined), the reject rate stays under the configured
+threshold, and great-expectations itself finds the validated rows clean.
+"""
+
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import great_expectations as gx
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetOut,
+    AssetsDefinition,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+from pydantic import Field
+
+from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions, partition_day
+from shopinsight_pipeline.schemas import (
+    QUARANTINED_ORDERS_SCHEMA,
+    QUARANTINED_REVIEWS_SCHEMA,
+    VALIDATED_ORDERS_SCHEMA,
+    VALIDATED_REVIEWS_SCHEMA,
+    conform,
+)
+from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.validate import rules
+from shopinsight_pipeline.validate.expectations import run_suite
+
+
+class ValidationConfig(Config):
+    """Run config of the validation assets; the defaults fit the embedded sample."""
+
+    max_reject_rate: float = Field(
+        default=0.10, description="Blocking: above this share of rejected rows, downstream assets do not run."
+    )
+    currencies: list[str] = Field(default=["CNY"], description="Accepted order currencies.")
+    max_quantity: int = Field(default=1000, description="Largest believable quantity on one order line.")
+    max_unit_price: float = Field(default=1_000_000.0, description="Largest believable unit price.")
+
+    def rule_settings(self) -> rules.RuleSettings:
+        return rules.RuleSettings(
+            timezone=BUSINESS_TIMEZONE,
+            currencies=tuple(self.currencies),
+            max_quantity=self.max_quantity,
+            max_unit_price=self.max_unit_price,
+        )
+
+
+@dataclass(frozen=True)
+class Entity:
+    """What differs between validating orders and validating reviews."""
+
+    name: str  # "orders" / "reviews"
+    id_column: str
+    suite: Callable[..., gx.ExpectationSuite]
+    prepare: Callable[[pl.DataFrame, pl.Series, rules.RuleSettings], pl.DataFrame]
+    to_validated: Callable[[pl.DataFrame], pl.DataFrame]
+    validated_schema: dict
+    quarantined_schema: dict
+
+
+ENTITIES = (
+    Entity("orders", "order_id", rules.order_suite, rules.prepare_orders, rules.validated_orders_frame,
+           VALIDATED_ORDERS_SCHEMA, QUARANTINED_ORDERS_SCHEMA),
+    Entity("reviews", "review_id", rules.review_suite, rules.prepare_reviews, rules.validated_reviews_frame,
+           VALIDATED_REVIEWS_SCHEMA, QUARANTINED_REVIEWS_SCHEMA),
+)
+
+
+def _rule_table(rejects_by_rule: dict[str, int]) -> str:
+    if not rejects_by_rule:
+        return "no rejected rows"
+    rows = "\n".join(f"| {rule} | {count} |" for rule, count in sorted(rejects_by_rule.items()))
+    return "| rule | rows |\n|---|---|\n" + rows
+
+
+def build_validation_assets(entity: Entity) -> AssetsDefinition:
+    validated, quarantined, raw = f"validated_{entity.name}", f"quarantined_{entity.name}", f"raw_{entity.name}"
+
+    @multi_asset(
+        name=f"validate_{entity.name}",
+        outs={
+            validated: AssetOut(
+                is_required=True, kinds={"polars", "parquet"},
+                description=f"Typed {entity.name} that passed every rule of the {entity.name} suite.",
+            ),
+            quarantined: AssetOut(
+                is_required=True, kinds={"polars", "parquet"},
+                description=f"Rejected {entity.name}: the bronze row, the rules it broke and a reason.",
+            ),
+        },
+        deps=[raw],
+        partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+        group_name="validate",
+        check_specs=[
+            AssetCheckSpec("rows_conserved", asset=validated, blocking=True,
+                           description=f"{raw} rows = {validated} rows + {quarantined} rows"),
+            AssetCheckSpec("reject_rate_within_threshold", asset=validated, blocking=True,
+                           description="Share of rejected rows is at most max_reject_rate"),
+            AssetCheckSpec("great_expectations_suite", asset=validated, blocking=True,
+                           description=f"great-expectations finds every validated row clean under the {entity.name} suite"),
+        ],
+    )
+    def validate(context: AssetExecutionContext, config: ValidationConfig, storage: LakeStorage):
+        day = partition_day(context.partition_key)
+        settings = config.rule_settings()
+        raw_frame = storage.read_partition(raw, day)
+        earlier_ids = storage.read_column_before(validated, day, entity.id_column)
+        suite = entity.suite(day, settings)
+        prepared = entity.prepare(raw_frame, earlier_ids, settings)
+        outcome = rules.split(prepared, raw_frame, suite, entity.id_column)
+        validated_frame = conform(entity.to_validated(outcome.accepted), entity.validated_schema)
+        quarantined_frame = conform(outcome.rejected, entity.quarantined_schema)
+        storage.write_partition(validated, day, validated_frame)
+        storage.write_partition(quarantined, day, quarantined_frame)
+
+        reject_rate = quarantined_frame.height / raw_frame.height if raw_frame.height else 0.0
+        context.log.info(
+            f"{day}: {raw_frame.height} raw -> {validated_frame.height} validated, "
+            f"{quarantined_frame.height} quarantined ({reject_rate:.1%})"
+        )
+        yield MaterializeResult(asset_key=validated, metadata={
+            "dagster/row_count": validated_frame.height,
+            "path": str(storage.partition_file(validated, day)),
+            "earlier_days_checked_for_duplicates": len(storage.partition_days(validated)),
+        })
+        yield MaterializeResult(asset_key=quarantined, metadata={
+            "dagster/row_count": quarantined_frame.height,
+            "reject_rate": reject_rate,
+            "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule)),
+            "first_reasons": MetadataValue.md(
+                "\n".join(f"- {r}" for r in quarantined_frame.get_column("reason").head(10)) or "none"
+            ),
+            "path": str(storage.partition_file(quarantined, day)),
+        })
+        yield from _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite)
+
+    return validate
+
+
+def _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite):
+    """The three checks, computed from what was written (row counts) and from GX itself."""
+    written = {table: storage.read_partition(table, day).height for table in (raw, validated, quarantined)}
+    yield AssetCheckResult(
+        check_name="rows_conserved",
+        asset_key=validated,
+        passed=written[raw] == written[validated] + written[quarantined],
+        metadata={f"{table}_rows": rows for table, rows in written.items()},
+    )
+    yield AssetCheckResult(
+        check_name="reject_rate_within_threshold",
+        asset_key=validated,
+        passed=reject_rate <= config.max_reject_rate,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"reject_rate": reject_rate, "max_reject_rate": config.max_reject_rate,
+                  "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule))},
+    )
+    failures = [o for o in run_suite(outcome.accepted, suite) if not o.success]
+    yield AssetCheckResult(
+        check_name="great_expectations_suite",
+        asset_key=validated,
+        passed=not failures,
+        metadata={
+            "expectations": len(suite.expectations),
+            "failed_expectations": MetadataValue.md(
+                "\n".join(f"- {o.rule} ({o.expectation}): {o.unexpected_count} rows" for o in failures) or "none"
+            ),
+        },
+    )
+
+
+validate_orders, validate_reviews = (build_validation_assets(entity) for entity in ENTITIES)

@@ -1,0 +1,42 @@
+"""Run a validation suite through great-expectations itself (ephemeral context, pandas batch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import great_expectations as gx
+import polars as pl
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    rule: str
+    expectation: str
+    success: bool
+    unexpected_count: int
+    unexpected_rows: list[int]  # positions in the validated frame
+
+
+def run_suite(frame: pl.DataFrame, suite: gx.ExpectationSuite) -> list[ExpectationOutcome]:
+    """Validate `frame` against `suite` with GX and return one outcome per expectation."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    source = context.data_sources.add_pandas("shopinsight")
+    batch_definition = source.add_dataframe_asset(name=suite.name).add_batch_definition_whole_dataframe("all")
+    # GX's pandas engine wants object columns; Arrow-backed strings and nullable ints confuse it.
+    pandas_frame = frame.to_pandas(use_pyarrow_extension_array=False)
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date:  # pandas turns dates into Timestamps, which GX won't compare to a date
+            pandas_frame[name] = frame.get_column(name).to_list()
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": pandas_frame})
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    return [
+        ExpectationOutcome(
+            rule=item.expectation_config.meta["rule"],
+            expectation=item.expectation_config.type,
+            success=bool(item.success),
+            unexpected_count=int(item.result.get("unexpected_count") or 0),
+            unexpected_rows=[int(i) for i in item.result.get("unexpected_index_list") or []],
+        )
+        for item in result.results
+    ]
