@@ -24,7 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START
-from shopinsight_pipeline.schemas import ORDER_FIELDS, REVIEW_FIELDS
+from shopinsight_pipeline.schemas import ORDER_FIELDS
 
 MANIFEST_NAME = "_planted.json"
 
@@ -66,9 +66,6 @@ REVIEW_DEFECTS = (
     "timestamp_outside_day",
     "unknown_field",
 )
-TRUNCATED_ORDERS_DAY = 10
-TRUNCATED_REVIEWS_DAY = 30
-GBK_REVIEWS_DAY = 20
 
 
 @dataclass(frozen=True)
@@ -81,6 +78,9 @@ class SampleSpec:
     review_probability: float = 0.45
     dirty_rate: float = 0.02
     seed: int = 20260801
+    truncated_orders_day: int = 10  # day offsets of the files with a planted file-level fault
+    gbk_reviews_day: int = 20
+    truncated_reviews_day: int = 30
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,7 @@ def make_products(rng: random.Random) -> list[Product]:
             base_price = round(price * math.exp(rng.gauss(0, 0.35)), 2)
             positive_share = 0.45 if j == PRODUCTS_PER_CATEGORY - 1 else rng.uniform(0.7, 0.92)
             drops_on_day = 40 if (category, j) == ("electronics", 0) else None
-            products.append(
-                Product(f"P{category_index}{j:02d}", category, base_price, positive_share, drops_on_day)
-            )
+            products.append(Product(f"P{category_index}{j:02d}", category, base_price, positive_share, drops_on_day))
     return products
 
 
@@ -323,16 +321,18 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
             else:
                 rows.append(order)
                 todays_clean.append(order["order_id"])
-        clean_ids.extend(todays_clean)
         text = _orders_csv(rows)
-        if offset == TRUNCATED_ORDERS_DAY:
+        if offset == spec.truncated_orders_day and rows:
             text = _truncate_last_line(text)
             planted.append({"file": name, "line": len(rows) + 1, "kind": "truncated_line"})
+            if todays_clean and todays_clean[-1] == rows[-1]["order_id"]:
+                todays_clean.pop()  # a later duplicate of it would collide with a rejected row
+        clean_ids.extend(todays_clean)
         (landing / name).write_bytes(text.encode("utf-8"))
 
     for offset, day in enumerate(sorted(reviews)):
         name = f"reviews/reviews_{day.isoformat()}.jsonl"
-        encoding = "gbk" if offset == GBK_REVIEWS_DAY else "utf-8"
+        encoding = "gbk" if offset == spec.gbk_reviews_day else "utf-8"
         rows = []
         for review in reviews[day]:
             if encoding == "gbk" and not _encodable(review["review_text"], encoding):
@@ -344,7 +344,7 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
             else:
                 rows.append(review)
         text = _reviews_jsonl(rows)
-        if offset == TRUNCATED_REVIEWS_DAY and rows:
+        if offset == spec.truncated_reviews_day and rows:
             text = _truncate_last_line(text)
             planted.append({"file": name, "line": len(rows), "kind": "truncated_line"})
         if encoding == "gbk":

@@ -1,6 +1,5 @@
 """Bronze assets: one day's landing file -> raw_orders / raw_reviews, every line kept as text."""
 
-
 from collections.abc import Callable
 
 from dagster import (

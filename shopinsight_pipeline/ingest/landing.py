@@ -54,9 +54,7 @@ def _encoding_warnings(source_file: str, encoding: str, encodings: tuple[str, ..
     return [f"{source_file} is not {encodings[0]}; decoded as {encoding}"]
 
 
-def read_orders_csv(
-    data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS
-) -> BronzeRead:
+def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> BronzeRead:
     """Parse an orders CSV export into the raw_orders layout.
 
     Lines are split with polars string kernels (fast); the rare line that uses CSV quoting goes
@@ -102,7 +100,9 @@ def _split_plain_lines(lines: pl.DataFrame, source_file: str) -> pl.DataFrame:
     frame = lines.with_columns(
         # split_exact is several times faster than splitn but keeps one field past the header;
         # the rare longer line gets its whole tail from splitn below.
-        pl.col("line").str.split_exact(",", width).struct.rename_fields([*ORDER_FIELDS, "extra_fields"])
+        pl.col("line")
+        .str.split_exact(",", width)
+        .struct.rename_fields([*ORDER_FIELDS, "extra_fields"])
         .alias("fields"),
         (pl.col("line").str.count_matches(",", literal=True) + 1).cast(pl.Int32).alias("field_count"),
         pl.lit(source_file).alias("source_file"),
@@ -126,9 +126,7 @@ def _split_quoted_lines(lines: pl.DataFrame, source_file: str) -> pl.DataFrame:
     return pl.DataFrame(records, schema=RAW_ORDERS_SCHEMA, orient="row")
 
 
-def read_reviews_jsonl(
-    data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS
-) -> BronzeRead:
+def read_reviews_jsonl(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> BronzeRead:
     """Parse a reviews JSON Lines export into the raw_reviews layout.
 
     Each line is parsed on its own, so one broken line (a truncated upload) becomes a row with a

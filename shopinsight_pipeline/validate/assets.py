@@ -5,7 +5,6 @@ rows are conserved (raw = validated + quarantined), the reject rate stays under 
 threshold, and great-expectations itself finds the validated rows clean.
 """
 
-
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -72,10 +71,24 @@ class Entity:
 
 
 ENTITIES = (
-    Entity("orders", "order_id", rules.order_suite, rules.prepare_orders, rules.validated_orders_frame,
-           VALIDATED_ORDERS_SCHEMA, QUARANTINED_ORDERS_SCHEMA),
-    Entity("reviews", "review_id", rules.review_suite, rules.prepare_reviews, rules.validated_reviews_frame,
-           VALIDATED_REVIEWS_SCHEMA, QUARANTINED_REVIEWS_SCHEMA),
+    Entity(
+        "orders",
+        "order_id",
+        rules.order_suite,
+        rules.prepare_orders,
+        rules.validated_orders_frame,
+        VALIDATED_ORDERS_SCHEMA,
+        QUARANTINED_ORDERS_SCHEMA,
+    ),
+    Entity(
+        "reviews",
+        "review_id",
+        rules.review_suite,
+        rules.prepare_reviews,
+        rules.validated_reviews_frame,
+        VALIDATED_REVIEWS_SCHEMA,
+        QUARANTINED_REVIEWS_SCHEMA,
+    ),
 )
 
 
@@ -93,11 +106,13 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
         name=f"validate_{entity.name}",
         outs={
             validated: AssetOut(
-                is_required=True, kinds={"polars", "parquet"},
+                is_required=True,
+                kinds={"polars", "parquet"},
                 description=f"Typed {entity.name} that passed every rule of the {entity.name} suite.",
             ),
             quarantined: AssetOut(
-                is_required=True, kinds={"polars", "parquet"},
+                is_required=True,
+                kinds={"polars", "parquet"},
                 description=f"Rejected {entity.name}: the bronze row, the rules it broke and a reason.",
             ),
         },
@@ -106,12 +121,24 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
         backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
         group_name="validate",
         check_specs=[
-            AssetCheckSpec("rows_conserved", asset=validated, blocking=True,
-                           description=f"{raw} rows = {validated} rows + {quarantined} rows"),
-            AssetCheckSpec("reject_rate_within_threshold", asset=validated, blocking=True,
-                           description="Share of rejected rows is at most max_reject_rate"),
-            AssetCheckSpec("great_expectations_suite", asset=validated, blocking=True,
-                           description=f"great-expectations finds every validated row clean under the {entity.name} suite"),
+            AssetCheckSpec(
+                "rows_conserved",
+                asset=validated,
+                blocking=True,
+                description=f"{raw} rows = {validated} rows + {quarantined} rows",
+            ),
+            AssetCheckSpec(
+                "reject_rate_within_threshold",
+                asset=validated,
+                blocking=True,
+                description="Share of rejected rows is at most max_reject_rate",
+            ),
+            AssetCheckSpec(
+                "great_expectations_suite",
+                asset=validated,
+                blocking=True,
+                description=f"great-expectations finds every validated row clean under the {entity.name} suite",
+            ),
         ],
     )
     def validate(context: AssetExecutionContext, config: ValidationConfig, storage: LakeStorage):
@@ -132,20 +159,26 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
             f"{day}: {raw_frame.height} raw -> {validated_frame.height} validated, "
             f"{quarantined_frame.height} quarantined ({reject_rate:.1%})"
         )
-        yield MaterializeResult(asset_key=validated, metadata={
-            "dagster/row_count": validated_frame.height,
-            "path": str(storage.partition_file(validated, day)),
-            "earlier_days_checked_for_duplicates": len(storage.partition_days(validated)),
-        })
-        yield MaterializeResult(asset_key=quarantined, metadata={
-            "dagster/row_count": quarantined_frame.height,
-            "reject_rate": reject_rate,
-            "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule)),
-            "first_reasons": MetadataValue.md(
-                "\n".join(f"- {r}" for r in quarantined_frame.get_column("reason").head(10)) or "none"
-            ),
-            "path": str(storage.partition_file(quarantined, day)),
-        })
+        yield MaterializeResult(
+            asset_key=validated,
+            metadata={
+                "dagster/row_count": validated_frame.height,
+                "path": str(storage.partition_file(validated, day)),
+                "earlier_days_checked_for_duplicates": len(storage.partition_days(validated)),
+            },
+        )
+        yield MaterializeResult(
+            asset_key=quarantined,
+            metadata={
+                "dagster/row_count": quarantined_frame.height,
+                "reject_rate": reject_rate,
+                "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule)),
+                "first_reasons": MetadataValue.md(
+                    "\n".join(f"- {r}" for r in quarantined_frame.get_column("reason").head(10)) or "none"
+                ),
+                "path": str(storage.partition_file(quarantined, day)),
+            },
+        )
         yield from _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite)
 
     return validate
@@ -165,8 +198,11 @@ def _checks(storage, day, raw, validated, quarantined, reject_rate, config, outc
         asset_key=validated,
         passed=reject_rate <= config.max_reject_rate,
         severity=AssetCheckSeverity.ERROR,
-        metadata={"reject_rate": reject_rate, "max_reject_rate": config.max_reject_rate,
-                  "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule))},
+        metadata={
+            "reject_rate": reject_rate,
+            "max_reject_rate": config.max_reject_rate,
+            "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule)),
+        },
     )
     failures = [o for o in run_suite(outcome.accepted, suite) if not o.success]
     yield AssetCheckResult(

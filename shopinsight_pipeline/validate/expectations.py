@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from functools import cache
 
 import great_expectations as gx
 import polars as pl
@@ -17,19 +19,28 @@ class ExpectationOutcome:
     unexpected_rows: list[int]  # positions in the validated frame
 
 
+@cache
+def _pandas_source():
+    """One ephemeral context per process: each new one creates a temporary docs folder."""
+    context = gx.get_context(mode="ephemeral")
+    return context.data_sources.add_pandas("shopinsight")
+
+
 def run_suite(frame: pl.DataFrame, suite: gx.ExpectationSuite) -> list[ExpectationOutcome]:
     """Validate `frame` against `suite` with GX and return one outcome per expectation."""
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    source = context.data_sources.add_pandas("shopinsight")
-    batch_definition = source.add_dataframe_asset(name=suite.name).add_batch_definition_whole_dataframe("all")
+    source = _pandas_source()
+    asset_name = f"{suite.name}-{uuid.uuid4().hex[:8]}"
+    batch_definition = source.add_dataframe_asset(name=asset_name).add_batch_definition_whole_dataframe("all")
     # GX's pandas engine wants object columns; Arrow-backed strings and nullable ints confuse it.
     pandas_frame = frame.to_pandas(use_pyarrow_extension_array=False)
     for name, dtype in frame.schema.items():
         if dtype == pl.Date:  # pandas turns dates into Timestamps, which GX won't compare to a date
             pandas_frame[name] = frame.get_column(name).to_list()
     batch = batch_definition.get_batch(batch_parameters={"dataframe": pandas_frame})
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    try:
+        result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    finally:
+        source.delete_asset(asset_name)
     return [
         ExpectationOutcome(
             rule=item.expectation_config.meta["rule"],

@@ -26,7 +26,7 @@ from shopinsight_pipeline.schemas import (
 )
 
 X = gx.expectations
-ISO_TIMESTAMP_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$"
+ISO_TIMESTAMP_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)$"
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
 
 
@@ -45,6 +45,13 @@ def _rule(expectation, rule: str):
     return expectation
 
 
+def _unparseable_timestamp(column: str):
+    """Text that is present but no instant (2026-02-30T...), flagged in prepare."""
+    return _rule(
+        X.ExpectColumnValuesToBeInSet(column=f"{column}_unparseable", value_set=[False]), "unparseable_timestamp"
+    )
+
+
 def order_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
     """What a valid order row of partition `day` is."""
     expectations = [_rule(X.ExpectColumnValuesToNotBeNull(column=c), f"missing_{c}") for c in ORDER_FIELDS]
@@ -55,22 +62,30 @@ def order_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
             X.ExpectColumnValuesToBeBetween(column="quantity_value", min_value=1, max_value=settings.max_quantity),
             "quantity_out_of_range",
         ),
-        _rule(X.ExpectColumnValuesToMatchRegex(column="unit_price", regex=r"^\d+(\.\d+)?$"), "unit_price_not_a_number"),
+        _rule(
+            X.ExpectColumnValuesToMatchRegex(column="unit_price", regex=r"^\d+(?:\.\d+)?$"), "unit_price_not_a_number"
+        ),
         _rule(
             X.ExpectColumnValuesToBeBetween(
                 column="unit_price_value", min_value=0.01, max_value=settings.max_unit_price
             ),
             "unit_price_out_of_range",
         ),
-        _rule(X.ExpectColumnValuesToBeInSet(column="currency", value_set=list(settings.currencies)), "unknown_currency"),
+        _rule(
+            X.ExpectColumnValuesToBeInSet(column="currency", value_set=list(settings.currencies)), "unknown_currency"
+        ),
         _rule(X.ExpectColumnValuesToBeInSet(column="status", value_set=list(ORDER_STATUSES)), "unknown_status"),
         _rule(X.ExpectColumnValuesToMatchRegex(column="order_ts", regex=ISO_TIMESTAMP_WITH_OFFSET), "bad_timestamp"),
+        _unparseable_timestamp("order_ts"),
         _rule(
             X.ExpectColumnValuesToBeBetween(column="local_date", min_value=day, max_value=day),
             "timestamp_outside_partition_day",
         ),
         _rule(X.ExpectColumnValuesToBeInSet(column="repeated_in_file", value_set=[False]), "duplicate_order_id"),
-        _rule(X.ExpectColumnValuesToBeInSet(column="seen_on_earlier_day", value_set=[False]), "order_id_seen_on_earlier_day"),
+        _rule(
+            X.ExpectColumnValuesToBeInSet(column="seen_on_earlier_day", value_set=[False]),
+            "order_id_seen_on_earlier_day",
+        ),
     ]
     return _suite(f"orders_{day.isoformat()}", expectations)
 
@@ -88,6 +103,7 @@ def review_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
         _rule(X.ExpectColumnValuesToMatchRegex(column="rating", regex=r"^-?\d+$"), "rating_not_an_integer"),
         _rule(X.ExpectColumnValuesToBeBetween(column="rating_value", min_value=1, max_value=5), "rating_out_of_range"),
         _rule(X.ExpectColumnValuesToMatchRegex(column="review_ts", regex=ISO_TIMESTAMP_WITH_OFFSET), "bad_timestamp"),
+        _unparseable_timestamp("review_ts"),
         _rule(
             X.ExpectColumnValuesToBeBetween(column="local_date", min_value=day, max_value=day),
             "timestamp_outside_partition_day",
@@ -117,9 +133,14 @@ def _trimmed(column: str) -> pl.Expr:
 
 
 def _parsed_timestamp(column: str, timezone: str) -> list[pl.Expr]:
-    utc = pl.col(column).str.to_datetime(_TIMESTAMP_FORMAT, time_zone="UTC", strict=False)
+    with_offset = pl.col(column).str.replace(r"Z$", "+00:00")
+    utc = with_offset.str.to_datetime(_TIMESTAMP_FORMAT, time_zone="UTC", strict=False)
     return [
         utc.alias(f"{column}_value"),
+        # well-formed text that is still no instant; malformed text is bad_timestamp's business
+        (pl.col(column).str.contains(ISO_TIMESTAMP_WITH_OFFSET) & utc.is_null())
+        .fill_null(False)
+        .alias(f"{column}_unparseable"),
         utc.dt.convert_time_zone(timezone).dt.date().alias("local_date"),
     ]
 
@@ -173,9 +194,7 @@ def _violation(expectation) -> pl.Expr:
 
 def violations(prepared: pl.DataFrame, suite: gx.ExpectationSuite) -> pl.DataFrame:
     """One boolean column per rule: does this row break it?"""
-    return prepared.select(
-        [_violation(e).fill_null(False).alias(e.meta["rule"]) for e in suite.expectations]
-    )
+    return prepared.select([_violation(e).fill_null(False).alias(e.meta["rule"]) for e in suite.expectations])
 
 
 @dataclass
@@ -195,16 +214,12 @@ def split(prepared: pl.DataFrame, raw: pl.DataFrame, suite: gx.ExpectationSuite,
     """
     flags = violations(prepared, suite)
     rules = flags.columns
-    shown_columns = {
-        e.meta["rule"]: _bronze_column(e.column, raw.columns, id_column) for e in suite.expectations
-    }
+    shown_columns = {e.meta["rule"]: _bronze_column(e.column, raw.columns, id_column) for e in suite.expectations}
     bad = pl.any_horizontal(pl.col(rules))
     rejects_by_rule = {rule: int(count) for rule, count in flags.sum().row(0, named=True).items() if count}
     failing = flags.with_row_index("_row").filter(bad)
     rejected_rows = raw.with_row_index("_row").join(failing.select("_row"), on="_row", how="semi")
-    reason_parts = [
-        pl.when(pl.col(f"_{rule}")).then(_reason_part(rule, shown_columns.get(rule))) for rule in rules
-    ]
+    reason_parts = [pl.when(pl.col(f"_{rule}")).then(_reason_part(rule, shown_columns.get(rule))) for rule in rules]
     rejected = (
         rejected_rows.join(failing.rename({rule: f"_{rule}" for rule in rules}), on="_row")
         .with_columns(
@@ -262,6 +277,8 @@ def _bronze_column(checked: str, bronze_columns: list[str], id_column: str) -> s
     """The landing value a rule on prepared column `checked` is about."""
     if checked in ("repeated_in_file", "seen_on_earlier_day"):
         return id_column
+    if checked.endswith("_unparseable"):
+        return checked.removesuffix("_unparseable")
     if checked == "local_date":
         return next(c for c in bronze_columns if c.endswith("_ts"))
     base = checked.removesuffix("_value")

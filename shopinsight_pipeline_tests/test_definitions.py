@@ -1,0 +1,54 @@
+"""The code location loads the way `dagster dev` loads it, with every asset, check, job, schedule."""
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from dagster import AssetCheckKey, AssetKey
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = {
+    "raw_orders",
+    "raw_reviews",
+    "validated_orders",
+    "quarantined_orders",
+    "validated_reviews",
+    "quarantined_reviews",
+    "daily_sales",
+}
+CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite"}
+
+
+def workspace_module() -> str:
+    [location] = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"]
+    return location["python_module"]["module_name"]
+
+
+def test_workspace_module_defines_every_asset_check_job_and_schedule():
+    defs = importlib.import_module(workspace_module()).defs
+    graph = defs.resolve_asset_graph()
+    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == ASSETS
+    expected_checks = {
+        AssetCheckKey(AssetKey(f"validated_{entity}"), name) for entity in ("orders", "reviews") for name in CHECKS
+    }
+    assert set(graph.asset_check_keys) == expected_checks
+    assert defs.resolve_job_def("nightly_partition_job").partitions_def is not None
+    schedule = defs.resolve_schedule_def("nightly_partition_schedule")
+    assert schedule.cron_schedule == "30 2 * * *"
+    assert schedule.job_name == "nightly_partition_job"
+
+
+def test_dagster_cli_validates_the_workspace():
+    env = {**os.environ, "DAGSTER_DISABLE_TELEMETRY": "1"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

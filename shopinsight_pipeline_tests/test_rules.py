@@ -1,0 +1,138 @@
+"""Validation rules: each rule flags what it names, GX and polars agree, reasons name file and line."""
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from shopinsight_pipeline.ingest.landing import read_orders_csv, read_reviews_jsonl
+from shopinsight_pipeline.schemas import ORDER_FIELDS
+from shopinsight_pipeline.validate import rules
+from shopinsight_pipeline.validate.expectations import run_suite
+
+DAY = date(2026, 8, 3)
+SETTINGS = rules.RuleSettings()
+GOOD = {
+    "order_id": "O1",
+    "customer_id": "C1",
+    "product_id": "P1",
+    "category": "books",
+    "quantity": "2",
+    "unit_price": "10.50",
+    "currency": "CNY",
+    "order_ts": "2026-08-03T10:00:00+08:00",
+    "status": "delivered",
+}
+
+
+def orders_csv(*rows: dict, tail: str = "") -> bytes:
+    lines = [",".join(ORDER_FIELDS)] + [",".join(f'"{v}"' if "," in v else v for v in r.values()) for r in rows]
+    return ("\n".join(lines) + tail + "\n").encode()
+
+
+def with_(**changes: str) -> dict:
+    return {**GOOD, **changes}
+
+
+def flagged(raw: pl.DataFrame, earlier: list[str] | None = None) -> list[list[str]]:
+    prepared = rules.prepare_orders(raw, pl.Series(earlier or [], dtype=pl.String), SETTINGS)
+    flags = rules.violations(prepared, rules.order_suite(DAY, SETTINGS))
+    return [[rule for rule, bad in row.items() if bad] for row in flags.iter_rows(named=True)]
+
+
+@pytest.mark.parametrize(
+    ("row", "rule"),
+    [
+        (with_(order_id=""), "missing_order_id"),
+        (with_(customer_id="  "), "missing_customer_id"),
+        (with_(quantity="abc"), "quantity_not_an_integer"),
+        (with_(quantity="-2"), "quantity_out_of_range"),
+        (with_(quantity="5000"), "quantity_out_of_range"),
+        (with_(unit_price="12,50"), "unit_price_not_a_number"),
+        (with_(unit_price="0"), "unit_price_out_of_range"),
+        (with_(currency="USD"), "unknown_currency"),
+        (with_(status="lost"), "unknown_status"),
+        (with_(order_ts="2026-08-03 10:00:00"), "bad_timestamp"),
+        (with_(order_ts="2026-08-01T10:00:00+08:00"), "timestamp_outside_partition_day"),
+        (with_(order_ts="2026-08-03T25:61:00+08:00"), "unparseable_timestamp"),
+        (with_(order_ts="2026-08-03T02:00:00Z"), None),
+        # 23:30 UTC on the 2nd is 07:30 on the 3rd in Shanghai: inside the business day
+        (with_(order_ts="2026-08-02T23:30:00+00:00"), None),
+        (GOOD, None),
+    ],
+)
+def test_each_rule_flags_what_it_names(row, rule):
+    raw = read_orders_csv(orders_csv(row), "o.csv").frame
+    assert flagged(raw) == [[rule] if rule else []]
+
+
+def test_extra_field_and_truncated_line_break_the_field_count():
+    raw = read_orders_csv(orders_csv(GOOD, tail=",EXTRA\nO2,C1,P1"), "o.csv").frame
+    found = flagged(raw)
+    assert found[0] == ["wrong_field_count"]
+    assert "wrong_field_count" in found[1] and "missing_status" in found[1]
+
+
+def test_first_occurrence_in_file_wins_and_earlier_days_always_win():
+    raw = read_orders_csv(orders_csv(GOOD, GOOD, with_(order_id="O9")), "o.csv").frame
+    assert flagged(raw, earlier=["O9"]) == [[], ["duplicate_order_id"], ["order_id_seen_on_earlier_day"]]
+
+
+def test_split_keeps_every_row_and_explains_rejects():
+    raw = read_orders_csv(orders_csv(GOOD, with_(order_id="O2", quantity="abc"), with_(order_id="O3")), "o.csv").frame
+    prepared = rules.prepare_orders(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    outcome = rules.split(prepared, raw, rules.order_suite(DAY, SETTINGS), "order_id")
+    assert outcome.accepted.height + outcome.rejected.height == raw.height
+    assert outcome.rejected.get_column("rejected_rules").to_list() == [["quantity_not_an_integer"]]
+    assert outcome.rejected.item(0, "reason") == "o.csv line 3: quantity_not_an_integer (quantity='abc')"
+    assert outcome.rejected.item(0, "quantity") == "abc"  # the bronze value, untouched
+    assert outcome.rejects_by_rule == {"quantity_not_an_integer": 1}
+    validated = rules.validated_orders_frame(outcome.accepted)
+    assert validated.get_column("order_id").to_list() == ["O1", "O3"]
+    assert validated.get_column("line_total").to_list() == [21.0, 21.0]
+    assert validated.get_column("order_date").to_list() == [DAY, DAY]
+
+
+def test_review_rules_catch_text_rating_and_parse_faults():
+    lines = [
+        '{"review_id": "R1", "order_id": "O1", "product_id": "P1", "rating": 5, "review_text": "好", '
+        '"review_ts": "2026-08-03T09:00:00+08:00"}',
+        '{"review_id": "R2", "order_id": "O1", "product_id": "P1", "rating": 0, "review_text": " \\t", '
+        '"review_ts": "2026-08-03T09:00:00+08:00"}',
+        '{"review_id": "R3", "order_id": "O1", "product_id": "P1", "rating": 4, "review_text": "好", '
+        '"review_ts": "2026-08-03T09:00:00+08:00", "coupon": "X"}',
+        '{"review_id": "R4", "order',
+    ]
+    raw = read_reviews_jsonl("\n".join(lines).encode(), "r.jsonl").frame
+    prepared = rules.prepare_reviews(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    flags = rules.violations(prepared, rules.review_suite(DAY, SETTINGS))
+    found = [sorted(rule for rule, bad in row.items() if bad) for row in flags.iter_rows(named=True)]
+    assert found[0] == []
+    assert found[1] == ["empty_review_text", "rating_out_of_range"]
+    assert found[2] == ["unknown_field"]
+    assert "unparseable_line" in found[3]
+
+
+def test_great_expectations_flags_the_same_rows_as_the_polars_translation():
+    rows = [
+        GOOD,
+        with_(order_id=""),
+        with_(quantity="abc"),
+        with_(quantity="-3"),
+        with_(unit_price="12,50"),
+        with_(currency="USD"),
+        with_(order_ts="2026-08-01T10:00:00+08:00"),
+        GOOD,
+        with_(status="lost"),
+        with_(order_ts="2026-02-30T10:00:00+08:00"),
+    ]
+    raw = read_orders_csv(orders_csv(*rows, tail=",EXTRA"), "o.csv").frame
+    prepared = rules.prepare_orders(raw, pl.Series(["O1"]), SETTINGS)
+    suite = rules.order_suite(DAY, SETTINGS)
+    flags = rules.violations(prepared, suite).with_row_index()
+    outcomes = run_suite(prepared, suite)
+    assert sorted(o.rule for o in outcomes) == sorted(rules.rule_names(suite))
+    for outcome in outcomes:
+        ours = flags.filter(pl.col(outcome.rule)).get_column("index").to_list()
+        assert sorted(outcome.unexpected_rows) == ours, outcome.rule
+    assert sum(o.unexpected_count for o in outcomes) >= len(rows) - 1  # the suite did see the faults
