@@ -57,21 +57,24 @@ def _encoding_warnings(source_file: str, encoding: str, encodings: tuple[str, ..
 def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> BronzeRead:
     """Parse an orders CSV export into the raw_orders layout.
 
-    Lines are split with polars string kernels (fast); the rare line that uses CSV quoting goes
-    through the csv module so quoted commas ("12,50") stay in their field. Fields beyond the
+    Lines are split with polars string kernels (fast); the rare line that uses CSV quoting is
+    first rewritten through the csv module so quoted commas ("12,50") stay in their field. Fields beyond the
     header are kept in `extra_fields`, missing trailing fields are null, and `field_count` says
     which happened. Blank lines are skipped and counted.
     """
     text, encoding = decode(data, source_file, encodings)
     read = BronzeRead(pl.DataFrame(schema=RAW_ORDERS_SCHEMA), encoding)
     read.warnings += _encoding_warnings(source_file, encoding, encodings)
-    if not text.strip():
+    if not text or text.isspace():
         read.warnings.append(f"{source_file} is empty (no header, no rows)")
         return read
     if _LINE_SEPARATOR in text:
         raise LandingFileError(f"{source_file}: contains the control byte 0x1f, not a text export")
+    # polars wants UTF-8 bytes: reuse the input when it already is, instead of a third copy
+    utf8 = data.removeprefix(b"\xef\xbb\xbf") if encoding in ("utf-8", "utf8") else text.encode("utf-8")
+    del text
     lines = pl.read_csv(
-        text.encode("utf-8"),
+        utf8,
         has_header=False,
         separator=_LINE_SEPARATOR,
         quote_char=None,
@@ -79,51 +82,64 @@ def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = 
         infer_schema=False,
         empty_string_is_null=False,
     ).with_row_index("line_number", offset=1)
+    del utf8
     header = lines.item(0, "line").strip()
     expected = ",".join(ORDER_FIELDS)
     if header != expected:
         raise LandingFileError(f"{source_file} line 1: header is {header!r}, expected {expected!r}")
     body = lines.slice(1)
-    blank = body.get_column("line").str.strip_chars() == ""
+    blank = body.get_column("line").str.contains(r"^\s*$")
     read.blank_lines = int(blank.sum())
-    body = body.filter(~blank)
-    quoted = body.get_column("line").str.contains('"', literal=True)
-    parsed = [_split_plain_lines(body.filter(~quoted), source_file)]
-    if quoted.any():
-        parsed.append(_split_quoted_lines(body.filter(quoted), source_file))
-    read.frame = pl.concat(parsed).sort("line_number").select(list(RAW_ORDERS_SCHEMA))
+    if read.blank_lines:
+        body = body.filter(~blank)
+    body, quoted_rows = _unquote_lines(body)
+    read.frame = _split_lines(body, source_file, quoted_rows)
     return read
 
 
-def _split_plain_lines(lines: pl.DataFrame, source_file: str) -> pl.DataFrame:
+# Stands in for a comma inside a quoted field while lines are split, then turns back into one.
+_FIELD_COMMA = "\x1e"
+
+
+def _unquote_lines(body: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """Rewrite the rare line that uses CSV quoting so a plain split on commas is right for it.
+
+    The csv module parses those lines ("12,50" stays one field); the rewritten line has the
+    quotes removed and in-field commas swapped for a placeholder. Rows keep their place.
+    """
+    line = body.get_column("line")
+    positions = line.str.contains('"', literal=True).arg_true()
+    if positions.len() == 0:
+        return body, positions
+    rewritten = [
+        ",".join(value.replace(",", _FIELD_COMMA) for value in next(csv.reader([text]), []))
+        for text in line.gather(positions).to_list()
+    ]
+    return body.with_columns(line.scatter(positions, rewritten)), positions
+
+
+def _split_lines(body: pl.DataFrame, source_file: str, quoted_rows: pl.Series) -> pl.DataFrame:
     width = len(ORDER_FIELDS)
-    frame = lines.with_columns(
+    frame = body.with_columns(
         # split_exact is several times faster than splitn but keeps one field past the header;
         # the rare longer line gets its whole tail from splitn below.
-        pl.col("line")
-        .str.split_exact(",", width)
-        .struct.rename_fields([*ORDER_FIELDS, "extra_fields"])
-        .alias("fields"),
+        pl.col("line").str.split_exact(",", width).struct.rename_fields([*ORDER_FIELDS, "extra_fields"]).alias("f"),
         (pl.col("line").str.count_matches(",", literal=True) + 1).cast(pl.Int32).alias("field_count"),
         pl.lit(source_file).alias("source_file"),
         pl.col("line_number").cast(pl.Int64),
-    ).unnest("fields")
+    ).unnest("f")
     longer = pl.col("field_count") > width + 1
     if frame.select(longer.any()).item():
         tail = pl.col("line").str.splitn(",", width + 1).struct.field(f"field_{width}")
         frame = frame.with_columns(pl.when(longer).then(tail).otherwise("extra_fields").alias("extra_fields"))
+    if quoted_rows.len():  # put the quoted commas back, touching only the rows that had them
+        restored = []
+        for name in (*ORDER_FIELDS, "extra_fields"):
+            column = frame.get_column(name)
+            fixed = column.gather(quoted_rows).str.replace_all(_FIELD_COMMA, ",", literal=True)
+            restored.append(column.scatter(quoted_rows, fixed))
+        frame = frame.with_columns(restored)
     return frame.select(list(RAW_ORDERS_SCHEMA))
-
-
-def _split_quoted_lines(lines: pl.DataFrame, source_file: str) -> pl.DataFrame:
-    width = len(ORDER_FIELDS)
-    records = []
-    for line_number, line in lines.select("line_number", "line").iter_rows():
-        fields = next(csv.reader([line]), [])
-        values = fields[:width] + [None] * (width - len(fields))
-        extra = ",".join(fields[width:]) if len(fields) > width else None
-        records.append((*values, len(fields), extra, source_file, line_number))
-    return pl.DataFrame(records, schema=RAW_ORDERS_SCHEMA, orient="row")
 
 
 def read_reviews_jsonl(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> BronzeRead:
