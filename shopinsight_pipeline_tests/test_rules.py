@@ -136,3 +136,10 @@ def test_great_expectations_flags_the_same_rows_as_the_polars_translation():
         ours = flags.filter(pl.col(outcome.rule)).get_column("index").to_list()
         assert sorted(outcome.unexpected_rows) == ours, outcome.rule
     assert sum(o.unexpected_count for o in outcomes) >= len(rows) - 1  # the suite did see the faults
+
+
+def test_trimming_makes_blank_values_missing_and_leaves_the_bronze_frame_alone():
+    raw = read_orders_csv(orders_csv(GOOD, with_(order_id=" O2 "), with_(order_id="   ")), "o.csv").frame
+    prepared = rules.prepare_orders(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    assert prepared.get_column("order_id").to_list() == ["O1", "O2", None]
+    assert raw.get_column("order_id").to_list() == ["O1", " O2 ", "   "]
