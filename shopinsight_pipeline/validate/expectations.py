@@ -23,6 +23,7 @@ class ExpectationOutcome:
 def _pandas_source():
     """One ephemeral context per process: each new one creates a temporary docs folder."""
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}  # no tqdm noise in run logs
     return context.data_sources.add_pandas("shopinsight")
 
 
