@@ -15,6 +15,7 @@ import uuid
 from datetime import date
 
 import polars as pl
+import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
@@ -78,6 +79,14 @@ class LakeStorage(ConfigurableResource):
             )
         with path.open("rb") as handle:
             return pl.read_parquet(handle)
+
+    def row_count(self, table: str, day: date) -> int:
+        """Rows in a written partition, from the Parquet footer (no data pages are read)."""
+        path = self.partition_file(table, day)
+        if not path.exists():
+            raise MissingPartitionError(f"{table} has no partition for {day.isoformat()}: expected {path}")
+        with path.open("rb") as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
 
     def partition_days(self, table: str) -> list[date]:
         """Days for which `table` has a written partition, oldest first."""
