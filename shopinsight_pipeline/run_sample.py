@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     storage = LakeStorage(root=args.root)
     print(f"\noutput tables under {storage.root_path / 'lake'}:")
     for table in TABLE_LAYERS:
-        rows = sum(storage.read_partition(table, day).height for day in storage.partition_days(table))
+        rows = sum(storage.row_count(table, day) for day in storage.partition_days(table))
         print(f"  {table:<22} {rows:>8} rows  {storage.table_path(table)}")
     return 0
 

@@ -88,8 +88,8 @@ class LakeStorage(ConfigurableResource):
         with path.open("rb") as handle:
             return pq.ParquetFile(handle).metadata.num_rows
 
-    def partition_days(self, table: str) -> list[date]:
-        """Days for which `table` has a written partition, oldest first."""
+    def partition_days(self, table: str, before: date | None = None) -> list[date]:
+        """Days for which `table` has a written partition (only those before `before`), oldest first."""
         base = self.table_path(table)
         if not base.exists():
             return []
@@ -98,11 +98,11 @@ class LakeStorage(ConfigurableResource):
             for child in base.iterdir()
             if child.name.startswith("date=") and (child / PARTITION_FILE).exists()
         ]
-        return sorted(days)
+        return sorted(d for d in days if before is None or d < before)
 
     def read_column_before(self, table: str, day: date, column: str) -> pl.Series:
         """One column of every partition older than `day` (e.g. ids seen on earlier days)."""
-        earlier = [d for d in self.partition_days(table) if d < day]
+        earlier = self.partition_days(table, before=day)
         parts = []
         for earlier_day in earlier:
             with self.partition_file(table, earlier_day).open("rb") as handle:

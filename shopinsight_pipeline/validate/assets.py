@@ -145,6 +145,7 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
         day = partition_day(context.partition_key)
         settings = config.rule_settings()
         raw_frame = storage.read_partition(raw, day)
+        earlier_days = len(storage.partition_days(validated, before=day))
         earlier_ids = storage.read_column_before(validated, day, entity.id_column)
         suite = entity.suite(day, settings)
         prepared = entity.prepare(raw_frame, earlier_ids, settings)
@@ -164,7 +165,7 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
             metadata={
                 "dagster/row_count": validated_frame.height,
                 "path": str(storage.partition_file(validated, day)),
-                "earlier_days_checked_for_duplicates": len(storage.partition_days(validated)),
+                "earlier_days_checked_for_duplicates": earlier_days,
             },
         )
         yield MaterializeResult(
