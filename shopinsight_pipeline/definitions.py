@@ -5,9 +5,20 @@ import os
 from dagster import Definitions
 
 from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
-from shopinsight_pipeline.jobs import nightly_partition_job, nightly_schedule
-from shopinsight_pipeline.reports.assets import daily_sales
+from shopinsight_pipeline.jobs import (
+    nightly_partition_job,
+    nightly_schedule,
+    prepare_partition_job,
+    retrain_job,
+    retrain_schedule,
+    score_partition_job,
+)
+from shopinsight_pipeline.reports.assets import daily_sales, product_sentiment
+from shopinsight_pipeline.resources import SentimentLabels
+from shopinsight_pipeline.score.assets import review_scores
 from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.tokenize.assets import review_token_shards, review_tokenizer
+from shopinsight_pipeline.train.assets import sentiment_model
 from shopinsight_pipeline.validate.assets import validate_orders, validate_reviews
 
 
@@ -15,10 +26,21 @@ def build_definitions(data_root: str | None = None) -> Definitions:
     """Definitions over a data root; the environment sets it in deployments, tests pass tmp paths."""
     root = data_root or os.environ.get("SHOPINSIGHT_DATA_ROOT", "data")
     return Definitions(
-        assets=[raw_orders, raw_reviews, validate_orders, validate_reviews, daily_sales],
-        jobs=[nightly_partition_job],
-        schedules=[nightly_schedule],
-        resources={"storage": LakeStorage(root=root)},
+        assets=[
+            raw_orders,
+            raw_reviews,
+            validate_orders,
+            validate_reviews,
+            daily_sales,
+            review_tokenizer,
+            review_token_shards,
+            sentiment_model,
+            review_scores,
+            product_sentiment,
+        ],
+        jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
+        schedules=[nightly_schedule, retrain_schedule],
+        resources={"storage": LakeStorage(root=root), "sentiment_labels": SentimentLabels()},
     )
 
 

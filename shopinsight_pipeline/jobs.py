@@ -1,21 +1,56 @@
-"""Jobs and schedules operators run: the nightly partition job and its schedule."""
+"""Jobs and schedules operators run.
+
+- nightly_partition_job: every daily asset for one day (ingest -> product_sentiment). Launch a range
+  from the UI to backfill. Scoring needs a promoted model: run retrain_job once on a new lake.
+- prepare_partition_job / score_partition_job: the same day split before and after scoring, for
+  bootstrapping a new lake (prepare days, retrain, then score days) as `make run` does.
+- retrain_job: review_tokenizer + sentiment_model, on its own schedule after the nightly run.
+"""
 
 import os
 
-from dagster import AssetSelection, build_schedule_from_partitioned_job, define_asset_job
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+)
 
-from shopinsight_pipeline.partitions import daily_partitions
+from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions
+
+UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model")
+SCORING = AssetSelection.assets("review_scores", "product_sentiment")
+DAILY = AssetSelection.groups("ingest", "validate", "tokenize", "score", "reports") - UNPARTITIONED
 
 nightly_partition_job = define_asset_job(
     name="nightly_partition_job",
-    selection=AssetSelection.groups("ingest", "validate", "reports"),
+    selection=DAILY,
     partitions_def=daily_partitions,
-    description="Ingest, validate and report one day. Launch a range from the UI to backfill.",
+    description="Ingest, validate, tokenize, score and report one day. Launch a range from the UI to backfill.",
+)
+prepare_partition_job = define_asset_job(
+    name="prepare_partition_job",
+    selection=DAILY - SCORING,
+    partitions_def=daily_partitions,
+    description="One day up to token shards and daily_sales (everything that needs no model).",
+)
+score_partition_job = define_asset_job(
+    name="score_partition_job",
+    selection=SCORING,
+    partitions_def=daily_partitions,
+    description="Score one day with the promoted model and write product_sentiment.",
+)
+retrain_job = define_asset_job(
+    name="retrain_job",
+    selection=UNPARTITIONED,
+    description="Refresh the tokenizer, fine-tune, evaluate all candidates and promote the best.",
 )
 
-# Deployment setting: when the nightly run starts (HH:MM in the partitions' timezone). It
-# materializes the day that just ended.
+# Deployment settings: when the nightly run starts (HH:MM in the partitions' timezone; it
+# materializes the day that just ended) and when retraining runs (cron, after the nightly run).
 NIGHTLY_AT = os.environ.get("SHOPINSIGHT_NIGHTLY_AT", "02:30")
+RETRAIN_CRON = os.environ.get("SHOPINSIGHT_RETRAIN_CRON", "30 4 * * *")
 _hour, _minute = (int(part) for part in NIGHTLY_AT.split(":"))
 
 nightly_schedule = build_schedule_from_partitioned_job(
@@ -23,5 +58,13 @@ nightly_schedule = build_schedule_from_partitioned_job(
     hour_of_day=_hour,
     minute_of_hour=_minute,
     name="nightly_partition_schedule",
-    description=f"Every day at {NIGHTLY_AT}: ingest, validate and report the previous day.",
+    description=f"Every day at {NIGHTLY_AT}: ingest, validate, tokenize, score and report the previous day.",
+)
+retrain_schedule = ScheduleDefinition(
+    name="retrain_schedule",
+    job=retrain_job,
+    cron_schedule=RETRAIN_CRON,
+    execution_timezone=BUSINESS_TIMEZONE,
+    default_status=DefaultScheduleStatus.STOPPED,
+    description=f"Retrain on cron '{RETRAIN_CRON}' (after the nightly partitions land) and promote if not worse.",
 )

@@ -1,5 +1,8 @@
 """Materialize every asset for every sample partition, then say where the tables are.
 
+Order: the tokenizer, every day up to token shards and daily_sales, the model (train, evaluate,
+promote), then every day's scores and product_sentiment.
+
     python -m shopinsight_pipeline.run_sample [--root data]
 
 This is what `make run` calls. Runs are recorded in $DAGSTER_HOME when it is set (the Makefile
@@ -9,17 +12,49 @@ points it at .dagster/), so they show up in `make ui` afterwards.
 import argparse
 import sys
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import AssetKey, BetaWarning, DagsterInstance
 
-from shopinsight_pipeline.definitions import build_definitions
-from shopinsight_pipeline.jobs import nightly_partition_job
-from shopinsight_pipeline.sample import SampleSpec, write_sample
-from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
+warnings.filterwarnings("ignore", category=BetaWarning)  # backfill_policy is beta; say so once, in the README
+
+from shopinsight_pipeline.definitions import build_definitions  # noqa: E402
+from shopinsight_pipeline.jobs import prepare_partition_job, score_partition_job  # noqa: E402
+from shopinsight_pipeline.sample import SampleSpec, write_sample  # noqa: E402
+from shopinsight_pipeline.score.assets import serving_version  # noqa: E402
+from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage  # noqa: E402
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def run_partitions(job_name: str, days: list, root: str, instance: DagsterInstance, started: float) -> bool:
+    job = build_definitions(root).resolve_job_def(job_name)
+    for number, day in enumerate(days, start=1):
+        result = job.execute_in_process(
+            partition_key=day.isoformat(), instance=instance, raise_on_error=False, run_config=QUIET
+        )
+        if not result.success:
+            print(f"{job_name} for {day} failed; see `make ui` (run {result.run_id})", file=sys.stderr)
+            return False
+        print(f"[{job_name} {number}/{len(days)}] {day} done ({time.monotonic() - started:.0f}s)", flush=True)
+    return True
+
+
+def run_assets(names: list[str], root: str, instance: DagsterInstance) -> bool:
+    """Materialize unpartitioned assets (the tokenizer, the model) as one recorded run."""
+    defs = build_definitions(root)
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=[AssetKey(name) for name in names],
+        raise_on_error=False,
+        run_config=QUIET,
+    )
+    if not result.success:
+        print(f"materializing {names} failed; see `make ui` (run {result.run_id})", file=sys.stderr)
+    return result.success
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,24 +65,33 @@ def main(argv: list[str] | None = None) -> int:
     spec = SampleSpec()
     manifest = write_sample(Path(args.root), spec)
     print(f"sample landing zone: {Path(args.root) / 'landing'} ({len(manifest['planted'])} planted defects)")
-    job = build_definitions(args.root).resolve_job_def(nightly_partition_job.name)
     instance = DagsterInstance.get()
     days = [spec.start + timedelta(days=offset) for offset in range(spec.days)]
     started = time.monotonic()
-    for number, day in enumerate(days, start=1):
-        result = job.execute_in_process(
-            partition_key=day.isoformat(), instance=instance, raise_on_error=False, run_config=QUIET
-        )
-        if not result.success:
-            print(f"run for {day} failed; see `make ui` (run {result.run_id})", file=sys.stderr)
+    steps = [
+        lambda: run_assets(["review_tokenizer"], args.root, instance),
+        lambda: run_partitions(prepare_partition_job.name, days, args.root, instance, started),
+        lambda: (
+            print("training sentiment_model (a few minutes on a CPU)...", flush=True)
+            or run_assets(["sentiment_model"], args.root, instance)
+        ),
+        lambda: run_partitions(score_partition_job.name, days, args.root, instance, started),
+    ]
+    for step in steps:
+        if not step():
             return 1
-        print(f"[{number}/{len(days)}] {day} done ({time.monotonic() - started:.0f}s)", flush=True)
 
     storage = LakeStorage(root=args.root)
+    champion = serving_version(storage)
+    print(
+        f"\nserving sentiment scorer: {champion['version']} ({champion['kind']}, test macro-F1 "
+        f"{champion['test_macro_f1']:.4f})\n  why: {champion['reason']}"
+    )
     print(f"\noutput tables under {storage.root_path / 'lake'}:")
     for table in TABLE_LAYERS:
         rows = sum(storage.row_count(table, day) for day in storage.partition_days(table))
         print(f"  {table:<22} {rows:>8} rows  {storage.table_path(table)}")
+    print(f"\ndone in {time.monotonic() - started:.0f}s")
     return 0
 
 

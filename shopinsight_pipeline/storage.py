@@ -2,7 +2,8 @@
 
 Layout under `root`:
     landing/orders/orders_YYYY-MM-DD.csv, landing/reviews/reviews_YYYY-MM-DD.jsonl
-    lake/<layer>/<table>/date=YYYY-MM-DD/part-0.parquet   (Hive layout, one file per partition)
+    lake/<layer>/<table>/date=YYYY-MM-DD/part-0.parquet   (Hive layout; sharded tables add part-1, ...)
+    lake/models/...                                        (tokenizers, model registry, checkpoints)
 
 Every write goes to a hidden temporary file beside the target and is then renamed over it, so a
 reader never sees half a file and re-materializing a partition replaces it instead of adding to it.
@@ -10,11 +11,14 @@ reader never sees half a file and re-materializing a partition replaces it inste
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import uuid
 from datetime import date
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -28,6 +32,9 @@ TABLE_LAYERS: dict[str, str] = {
     "quarantined_orders": "silver",
     "quarantined_reviews": "silver",
     "daily_sales": "gold",
+    "review_token_shards": "silver",
+    "review_scores": "silver",
+    "product_sentiment": "gold",
 }
 LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
 PARTITION_FILE = "part-0.parquet"
@@ -70,23 +77,65 @@ class LakeStorage(ConfigurableResource):
         write_parquet_atomic(frame, target)
         return target
 
-    def read_partition(self, table: str, day: date) -> pl.DataFrame:
-        path = self.partition_file(table, day)
-        if not path.exists():
+    def write_partition_shards(self, table: str, day: date, shards: list[pa.Table]) -> list[UPath]:
+        """Replace `table`'s partition for `day` with numbered shard files part-0, part-1, ...
+
+        The shards are written into a hidden folder that is then swapped in for the old one, so a
+        re-run never leaves shards of the previous run behind.
+        """
+        target = self.partition_file(table, day).parent
+        staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        staging.mkdir(parents=True)
+        try:
+            for number, shard in enumerate(shards):
+                pq.write_table(shard, str(staging / f"part-{number}.parquet"))
+            retired = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+            if target.exists():
+                os.replace(str(target), str(retired))
+            os.replace(str(staging), str(target))
+            shutil.rmtree(str(retired), ignore_errors=True)
+        finally:
+            if staging.exists():
+                shutil.rmtree(str(staging), ignore_errors=True)
+        return self.partition_files(table, day)
+
+    def partition_files(self, table: str, day: date) -> list[UPath]:
+        """The partition's Parquet files in shard order; fails naming the expected path if absent."""
+        first = self.partition_file(table, day)
+        if not first.exists():
             raise MissingPartitionError(
-                f"{table} has no partition for {day.isoformat()}: expected {path}. "
+                f"{table} has no partition for {day.isoformat()}: expected {first}. "
                 f"Materialize {table} for that day first."
             )
-        with path.open("rb") as handle:
-            return pl.read_parquet(handle)
+        shards = [
+            path for path in first.parent.iterdir() if path.name.startswith("part-") and path.suffix == ".parquet"
+        ]
+        return sorted(shards, key=lambda path: int(path.stem.removeprefix("part-")))
+
+    def read_partition(self, table: str, day: date) -> pl.DataFrame:
+        frames = []
+        for path in self.partition_files(table, day):
+            with path.open("rb") as handle:
+                frames.append(pl.read_parquet(handle))
+        return pl.concat(frames) if len(frames) > 1 else frames[0]
+
+    def read_partitions(self, table: str, days: list[date]) -> pl.DataFrame:
+        """Several days of one table, in day order (an empty list gives an empty frame)."""
+        frames = [self.read_partition(table, day) for day in days]
+        return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
     def row_count(self, table: str, day: date) -> int:
-        """Rows in a written partition, from the Parquet footer (no data pages are read)."""
-        path = self.partition_file(table, day)
-        if not path.exists():
-            raise MissingPartitionError(f"{table} has no partition for {day.isoformat()}: expected {path}")
-        with path.open("rb") as handle:
-            return pq.ParquetFile(handle).metadata.num_rows
+        """Rows in a written partition, from the Parquet footers (no data pages are read)."""
+        total = 0
+        for path in self.partition_files(table, day):
+            with path.open("rb") as handle:
+                total += pq.ParquetFile(handle).metadata.num_rows
+        return total
+
+    @property
+    def models_path(self) -> UPath:
+        """Tokenizers, the model registry and training checkpoints live under lake/models/."""
+        return self.root_path / "lake" / "models"
 
     def partition_days(self, table: str, before: date | None = None) -> list[date]:
         """Days for which `table` has a written partition (only those before `before`), oldest first."""
@@ -130,3 +179,18 @@ def write_parquet_atomic(frame: pl.DataFrame, target: UPath) -> None:
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def write_json_atomic(payload: dict, target: UPath) -> None:
+    """Small JSON documents (manifests, pointers) with the same all-or-nothing rule as tables."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    os.replace(str(temporary), str(target))
+
+
+def read_json(path: UPath, what: str) -> dict:
+    """Read a manifest; a missing one fails naming the path and what would have written it."""
+    if not path.exists():
+        raise FileNotFoundError(f"{what} not found: expected {path}")
+    return json.loads(path.read_text(encoding="utf-8"))

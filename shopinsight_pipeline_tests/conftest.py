@@ -11,9 +11,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetSelection, DagsterInstance, Definitions, define_asset_job
 
 from shopinsight_pipeline.definitions import build_definitions
+from shopinsight_pipeline.partitions import daily_partitions
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 
 # Dirty enough that every defect kind is planted in a few days of data.
@@ -40,8 +41,17 @@ def sample_days(spec: SampleSpec) -> list[date]:
     return [spec.start + timedelta(days=offset) for offset in range(spec.days)]
 
 
-def materialize_days(root: Path, days: list[date], instance: DagsterInstance, run_config=None) -> list:
-    job = build_definitions(str(root)).resolve_job_def("nightly_partition_job")
+# The foundation (no model): ingest, validate and daily_sales.
+FOUNDATION = AssetSelection.groups("ingest", "validate") | AssetSelection.assets("daily_sales")
+
+
+def foundation_job(root: Path):
+    job = define_asset_job("foundation_job", selection=FOUNDATION, partitions_def=daily_partitions)
+    return Definitions.merge(build_definitions(str(root)), Definitions(jobs=[job])).resolve_job_def(job.name)
+
+
+def materialize_days(root: Path, days: list[date], instance: DagsterInstance, run_config=None, job=None) -> list:
+    job = job or foundation_job(root)
     return [
         job.execute_in_process(
             partition_key=day.isoformat(),
@@ -62,3 +72,31 @@ def lake(tmp_path_factory) -> Lake:
     results = materialize_days(root, days, DagsterInstance.ephemeral())
     assert all(result.success for result in results)
     return Lake(root, manifest, days)
+
+
+def build_tiny_model(directory: Path) -> Path:
+    """A randomly initialised 2-layer BERT with the default model's tokenizer: fast ML tests."""
+    from transformers import BertConfig, BertModel
+
+    from shopinsight_pipeline.ml.model_io import default_model_dir, load_tokenizer
+
+    tokenizer = load_tokenizer(default_model_dir())
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(str(directory), safe_serialization=True)
+    tokenizer.save_pretrained(str(directory))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))

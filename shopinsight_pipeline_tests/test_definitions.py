@@ -18,8 +18,14 @@ ASSETS = {
     "validated_reviews",
     "quarantined_reviews",
     "daily_sales",
+    "review_tokenizer",
+    "review_token_shards",
+    "sentiment_model",
+    "review_scores",
+    "product_sentiment",
 }
 CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite"}
+JOBS = {"nightly_partition_job", "prepare_partition_job", "score_partition_job", "retrain_job"}
 
 
 def workspace_module() -> str:
@@ -34,11 +40,19 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
     expected_checks = {
         AssetCheckKey(AssetKey(f"validated_{entity}"), name) for entity in ("orders", "reviews") for name in CHECKS
     }
+    expected_checks.add(AssetCheckKey(AssetKey("sentiment_model"), "champion_challenger"))
     assert set(graph.asset_check_keys) == expected_checks
-    assert defs.resolve_job_def("nightly_partition_job").partitions_def is not None
+    for name in JOBS:
+        job = defs.resolve_job_def(name)
+        assert (job.partitions_def is None) == (name == "retrain_job"), name
+    nightly = defs.resolve_job_def("nightly_partition_job").asset_layer.selected_asset_keys
+    assert {key.to_user_string() for key in nightly} == ASSETS - {"review_tokenizer", "sentiment_model"}
     schedule = defs.resolve_schedule_def("nightly_partition_schedule")
     assert schedule.cron_schedule == "30 2 * * *"
     assert schedule.job_name == "nightly_partition_job"
+    retrain = defs.resolve_schedule_def("retrain_schedule")
+    assert retrain.job_name == "retrain_job"
+    assert retrain.cron_schedule == "30 4 * * *"
 
 
 def test_dagster_cli_validates_the_workspace():

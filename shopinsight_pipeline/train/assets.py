@@ -1,0 +1,230 @@
+"""`sentiment_model`: fine-tune, evaluate every candidate on one split, and gate the promotion."""
+
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from shopinsight_pipeline import charts
+from shopinsight_pipeline.ml.baseline import TfidfSettings
+from shopinsight_pipeline.ml.fit import FitResult, TokenizerInfo, TrainingDataError, evaluate_version, fit_candidates
+from shopinsight_pipeline.ml.metrics import confusion_markdown
+from shopinsight_pipeline.ml.registry import Candidate, ModelRegistry, choose
+from shopinsight_pipeline.ml.shards import check_tokenizer
+from shopinsight_pipeline.ml.text import LabelScheme, SplitFractions
+from shopinsight_pipeline.ml.train import TrainSettings
+from shopinsight_pipeline.resources import SentimentLabels
+from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.tokenize.assets import tokenizer_manifest
+
+GATE = "champion_challenger"
+
+
+class TrainingConfig(Config):
+    """Defaults finish on the embedded sample on a 2-core CPU in a few minutes."""
+
+    window_days: int = Field(default=61, description="Train on the shards of the latest N days that have them.")
+    min_train_examples: int = Field(default=200, description="Fewer deduplicated training examples is an error.")
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    batch_size: int = 32
+    max_epochs: int = 1
+    max_steps: int = Field(default=0, description="Cap on optimizer steps (0: max_epochs decides).")
+    eval_every_steps: int = 40
+    patience: int = Field(default=3, description="Evaluations without a better validation macro-F1 before stopping.")
+    max_grad_norm: float = 1.0
+    checkpoint_every_steps: int = 40
+    seed: int = 13
+    mixed_precision: str = Field(default="auto", description="auto (bf16 on a GPU, fp32 on a CPU), no, fp16 or bf16.")
+    force_cpu: bool = False
+    train_fraction: float = 0.8
+    validation_fraction: float = 0.1
+    transformer_margin: float = Field(
+        default=0.01, description="The transformer serves only if it beats the TF-IDF baseline by this macro-F1."
+    )
+    promotion_tolerance: float = Field(
+        default=0.01, description="A challenger worse than the champion by more than this macro-F1 is not promoted."
+    )
+    tfidf_ngram_max: int = 3
+    tfidf_c: float = 4.0
+
+    def train_settings(self) -> TrainSettings:
+        return TrainSettings(
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            warmup_ratio=self.warmup_ratio,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            max_steps=self.max_steps,
+            eval_every_steps=self.eval_every_steps,
+            patience=self.patience,
+            max_grad_norm=self.max_grad_norm,
+            checkpoint_every_steps=self.checkpoint_every_steps,
+            seed=self.seed,
+            mixed_precision=self.mixed_precision,
+            cpu=self.force_cpu,
+        )
+
+
+def load_training_examples(
+    storage: LakeStorage, window_days: int, tokenizer_hash: str, scheme: LabelScheme
+) -> pl.DataFrame:
+    """Shards of the window joined with their review text; refuses shards of another tokenizer."""
+    days = storage.partition_days("review_token_shards")[-window_days:]
+    if not days:
+        raise TrainingDataError("no review_token_shards partitions: materialize review_token_shards first")
+    frames = []
+    for day in days:
+        for path in storage.partition_files("review_token_shards", day):
+            table = pq.read_table(str(path))
+            check_tokenizer(table.schema.metadata, tokenizer_hash, str(path))
+            frames.append(pl.from_arrow(table))
+    shards = pl.concat(frames)
+    texts = storage.read_partitions("validated_reviews", days).select("review_id", "review_text")
+    return shards.with_columns(scheme.label_ids(shards.get_column("rating"))).join(texts, on="review_id", how="inner")
+
+
+def candidates_table(rows: list[tuple[str, str, dict]]) -> str:
+    lines = ["| candidate | kind | test macro-F1 | accuracy | ECE | examples |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| {name} | {kind} | {report['macro_f1']:.4f} | {report['accuracy']:.4f} | {report['ece']:.4f} "
+        f"| {report['examples']} |"
+        for name, kind, report in rows
+    ]
+    return "\n".join(lines)
+
+
+@asset(
+    deps=["review_tokenizer", "review_token_shards"],
+    group_name="train",
+    kinds={"pytorch", "accelerate"},
+    check_specs=[
+        AssetCheckSpec(
+            GATE,
+            asset="sentiment_model",
+            blocking=True,
+            description="The best new candidate is promoted only if it is not worse than the champion "
+            "on the same test split.",
+        )
+    ],
+    description="Fine-tunes the transformer, fits the TF-IDF baseline, evaluates all on one leak-free split and "
+    "promotes the best. Its value is the champion pointer review_scores reads.",
+)
+def sentiment_model(
+    context: AssetExecutionContext, config: TrainingConfig, storage: LakeStorage, sentiment_labels: SentimentLabels
+) -> MaterializeResult:
+    scheme = sentiment_labels.scheme()
+    manifest = tokenizer_manifest(storage)
+    tokenizer = TokenizerInfo(Path(manifest["directory"]), manifest["name"], manifest["hash"], manifest["max_length"])
+    registry = ModelRegistry(Path(str(storage.models_path / "sentiment")))
+    try:
+        examples = load_training_examples(storage, config.window_days, tokenizer.hash, scheme)
+        result = fit_candidates(
+            examples,
+            tokenizer,
+            scheme,
+            config.train_settings(),
+            TfidfSettings(ngram_max=config.tfidf_ngram_max, c=config.tfidf_c),
+            SplitFractions(config.train_fraction, config.validation_fraction),
+            registry,
+            Path(str(storage.models_path / "checkpoints")),
+            config.min_train_examples,
+            log=context.log.info,
+        )
+    except TrainingDataError as error:
+        raise Failure(str(error)) from error
+
+    champion = registry.champion()
+    champion_candidate, champion_report = None, None
+    if champion is not None:
+        champion_report = evaluate_version(
+            registry.version_path(champion["version"]), result.test_texts, result.test_labels, list(scheme.labels)
+        )
+        champion_candidate = Candidate(champion["version"], champion["kind"], champion_report["macro_f1"])
+    decision = choose(
+        Candidate(result.transformer.version, result.transformer.kind, result.transformer.test["macro_f1"]),
+        Candidate(result.baseline.version, result.baseline.kind, result.baseline.test["macro_f1"]),
+        champion_candidate,
+        config.transformer_margin,
+        config.promotion_tolerance,
+    )
+    if decision.promoted:
+        promoted = result.transformer if decision.promoted == result.transformer.version else result.baseline
+        registry.promote(promoted.version, promoted.kind, promoted.test["macro_f1"], decision.reason)
+    context.log.info(decision.reason)
+    serving = registry.require_champion()
+    return MaterializeResult(
+        metadata=model_metadata(result, champion, champion_report, decision.reason, serving),
+        check_results=[
+            AssetCheckResult(
+                check_name=GATE,
+                passed=decision.passed,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={
+                    "decision": MetadataValue.md(decision.reason),
+                    "challenger": decision.challenger,
+                    "serving_version": serving["version"],
+                },
+            )
+        ],
+    )
+
+
+def model_metadata(
+    result: FitResult, champion: dict | None, champion_report: dict | None, reason: str, serving: dict
+) -> dict:
+    rows = [
+        ("transformer " + result.transformer.version, result.transformer.kind, result.transformer.test),
+        ("baseline " + result.baseline.version, result.baseline.kind, result.baseline.test),
+        ("majority class", "majority", result.majority),
+    ]
+    if champion is not None and champion_report is not None:
+        rows.append(("previous champion " + champion["version"], champion["kind"], champion_report))
+    confusion = "\n\n".join(
+        f"**{name}**\n\n{confusion_markdown(report)}" for name, _, report in rows if name != "majority class"
+    )
+    reliability = charts.reliability_chart(
+        {"transformer": result.transformer.test["reliability"], "TF-IDF baseline": result.baseline.test["reliability"]}
+    )
+    outcome = result.outcome
+    return {
+        "serving_version": serving["version"],
+        "serving_kind": serving["kind"],
+        "serving_path": serving["path"],
+        "decision": MetadataValue.md(reason),
+        "candidates": MetadataValue.md(candidates_table(rows)),
+        "confusion_matrices": MetadataValue.md(confusion),
+        "reliability": MetadataValue.md(charts.markdown_image(reliability, "reliability")),
+        "learning_curve": MetadataValue.md(
+            charts.markdown_image(charts.learning_curve(outcome.history), "learning curve")
+        ),
+        "transformer_test_macro_f1": result.transformer.test["macro_f1"],
+        "baseline_test_macro_f1": result.baseline.test["macro_f1"],
+        "majority_test_macro_f1": result.majority["macro_f1"],
+        "split_sizes": MetadataValue.json(result.split_sizes),
+        "window_rows": result.dedup.examples,
+        "distinct_texts": result.dedup.distinct_texts,
+        "duplicate_rows": result.dedup.duplicate_rows,
+        "conflicting_label_texts": result.dedup.conflicting_texts,
+        "train_steps": outcome.steps,
+        "best_step": outcome.best_step,
+        "stopped_early": outcome.stopped_early,
+        "resumed_from_step": outcome.resumed_from_step,
+        "train_examples_per_second": round(outcome.examples_per_second, 2),
+        "train_seconds": round(outcome.train_seconds, 1),
+        "device": outcome.device,
+        "mixed_precision": outcome.mixed_precision,
+    }

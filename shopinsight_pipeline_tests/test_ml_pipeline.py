@@ -1,0 +1,230 @@
+"""The ML chain in process on a small sample with a tiny random model: tokenizer -> shards ->
+sentiment_model (train, evaluate, gate) -> review_scores -> product_sentiment."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from shopinsight_pipeline.definitions import build_definitions
+from shopinsight_pipeline.ml.shards import TOKENIZER_HASH_KEY, TokenizerMismatchError
+from shopinsight_pipeline.ml.text import LabelScheme
+from shopinsight_pipeline.sample import SampleSpec, write_sample
+from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.train.assets import load_training_examples
+from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_days, sample_days
+
+ML_SPEC = SampleSpec(
+    days=8,
+    orders_per_day=150,
+    review_probability=0.9,
+    truncated_orders_day=99,
+    gbk_reviews_day=99,
+    truncated_reviews_day=99,
+)
+FAST_TRAINING = {
+    "min_train_examples": 50,
+    "max_epochs": 2,
+    "batch_size": 16,
+    "eval_every_steps": 10,
+    "checkpoint_every_steps": 10,
+    "learning_rate": 1e-3,
+}
+
+
+@dataclass
+class MlLake:
+    root: Path
+    storage: LakeStorage
+    days: list
+    instance: DagsterInstance
+    first_model_run: object
+
+
+def materialize_assets(root: Path, instance, names: list[str], run_config: dict | None = None):
+    job = build_definitions(str(root)).resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=instance,
+        asset_selection=[AssetKey(n) for n in names],
+        run_config=run_config or {},
+        raise_on_error=False,
+    )
+
+
+def train(ml: "MlLake | Path", instance, **overrides):
+    root = ml.root if isinstance(ml, MlLake) else ml
+    config = {"ops": {"sentiment_model": {"config": {**FAST_TRAINING, **overrides}}}}
+    return materialize_assets(root, instance, ["sentiment_model"], config)
+
+
+def score_days(root: Path, days, instance) -> list:
+    job = build_definitions(str(root)).resolve_job_def("score_partition_job")
+    return [job.execute_in_process(partition_key=d.isoformat(), instance=instance, raise_on_error=False) for d in days]
+
+
+def metadata(result, asset: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey(asset)]
+    return {key: getattr(value, "value", value) for key, value in event.materialization.metadata.items()}
+
+
+def check_results(result) -> dict:
+    return {
+        e.event_specific_data.check_name: e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+@pytest.fixture(scope="module")
+def ml_lake(tmp_path_factory, tiny_model_dir) -> MlLake:
+    root = tmp_path_factory.mktemp("ml-lake")
+    write_sample(root, ML_SPEC)
+    instance = DagsterInstance.ephemeral()
+    days = sample_days(ML_SPEC)
+    tokenizer_config = {"ops": {"review_tokenizer": {"config": {"base_model_dir": str(tiny_model_dir)}}}}
+    assert materialize_assets(root, instance, ["review_tokenizer"], tokenizer_config).success
+    prepare = build_definitions(str(root)).resolve_job_def("prepare_partition_job")
+    assert all(r.success for r in materialize_days(root, days, instance, PERMISSIVE, job=prepare))
+    first = train(root, instance)
+    assert first.success
+    assert all(r.success for r in score_days(root, days, instance))
+    return MlLake(root, LakeStorage(root=str(root)), days, instance, first)
+
+
+def test_shards_hold_every_validated_review_unpadded_with_the_tokenizer_hash(ml_lake):
+    storage = ml_lake.storage
+    manifest = json.loads((ml_lake.root / "lake/models/review_tokenizer.json").read_text())
+    assert manifest["added_tokens"] > 6000  # the GB2312 hanzi the English vocabulary lacks
+    for day in ml_lake.days:
+        validated = storage.read_partition("validated_reviews", day)
+        shards = storage.read_partition("review_token_shards", day)
+        assert sorted(shards.get_column("review_id")) == sorted(validated.get_column("review_id"))
+        assert shards.schema["input_ids"] == pl.List(pl.Int32)
+        assert (shards.get_column("length") == shards.get_column("input_ids").list.len()).all()
+        assert not shards.get_column("input_ids").list.contains(0).any()  # 0 is [PAD]: nothing padded
+        for path in storage.partition_files("review_token_shards", day):
+            assert pq.read_schema(str(path)).metadata[TOKENIZER_HASH_KEY].decode() == manifest["hash"]
+    reviews = storage.read_partitions("review_token_shards", ml_lake.days)
+    unknown = reviews.get_column("input_ids").explode().eq(100).mean()  # 100 is [UNK]
+    assert unknown < 0.01
+
+
+def test_rerunning_a_shard_partition_replaces_it(ml_lake):
+    day = ml_lake.days[3]
+    before = ml_lake.storage.read_partition("review_token_shards", day)
+    prepare = build_definitions(str(ml_lake.root)).resolve_job_def("prepare_partition_job")
+    [result] = materialize_days(ml_lake.root, [day], ml_lake.instance, PERMISSIVE, job=prepare)
+    assert result.success
+    assert ml_lake.storage.read_partition("review_token_shards", day).equals(before)
+    folder = ml_lake.storage.partition_file("review_token_shards", day).parent
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+
+
+def test_training_writes_versions_metrics_and_a_champion(ml_lake):
+    versions = ml_lake.root / "lake/models/sentiment/versions"
+    transformer = next(p for p in versions.iterdir() if "-transformer-" in p.name)
+    baseline = next(p for p in versions.iterdir() if "-tfidf_logreg-" in p.name)
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "candidate.json", "MODEL_CARD.md"):
+        assert (transformer / name).is_file(), name
+    assert {p.name for p in baseline.iterdir()} == {"tfidf.json", "tfidf.npz", "candidate.json", "MODEL_CARD.md"}
+    models = ml_lake.root / "lake/models"
+    assert not [p for p in models.rglob("*") if p.suffix in (".bin", ".pkl", ".pt")]  # no pickles kept
+    assert not list((models / "checkpoints").glob("*/step_*"))  # finished jobs clean their checkpoints
+    candidate = json.loads((transformer / "candidate.json").read_text())
+    test = candidate["metrics"]["test"]
+    assert set(test) >= {"macro_f1", "accuracy", "per_class", "confusion_matrix", "ece", "reliability"}
+    assert set(test["per_class"]) == {"negative", "neutral", "positive"}
+    assert candidate["dedup"]["examples"] >= candidate["dedup"]["distinct_texts"] > 0
+    assert candidate["tokenizer"]["hash"] == json.loads((models / "review_tokenizer.json").read_text())["hash"]
+
+    info = metadata(ml_lake.first_model_run, "sentiment_model")
+    champion = json.loads((models / "sentiment/champion.json").read_text())
+    assert info["serving_version"] == champion["version"]
+    assert "![reliability](data:image/png;base64," in info["reliability"]
+    assert "| true \\ predicted |" in info["confusion_matrices"]
+    assert check_results(ml_lake.first_model_run)["champion_challenger"].passed
+
+
+def test_weak_transformer_loses_to_the_baseline_and_scores_say_so(ml_lake):
+    info = metadata(ml_lake.first_model_run, "sentiment_model")
+    if info["transformer_test_macro_f1"] >= info["baseline_test_macro_f1"] + 0.01:
+        pytest.fail(
+            f"a tiny random model beat TF-IDF: {info['transformer_test_macro_f1']} vs {info['baseline_test_macro_f1']}"
+        )
+    assert info["serving_kind"] == "tfidf_logreg"
+    assert "does not beat the TF-IDF baseline" in info["decision"]
+    scores = ml_lake.storage.read_partitions("review_scores", ml_lake.days)
+    assert set(scores.get_column("scorer_kind")) == {"tfidf_logreg"}
+    assert set(scores.get_column("model_version")) == {info["serving_version"]}
+
+
+def test_every_validated_review_is_scored_and_the_gold_table_adds_up(ml_lake):
+    storage = ml_lake.storage
+    for day in ml_lake.days:
+        validated = storage.read_partition("validated_reviews", day)
+        scores = storage.read_partition("review_scores", day)
+        assert sorted(scores.get_column("review_id")) == sorted(validated.get_column("review_id"))
+        total = scores.select(pl.sum_horizontal("prob_negative", "prob_neutral", "prob_positive")).to_series()
+        assert ((total - 1).abs() < 1e-4).all()
+        sentiment = storage.read_partition("product_sentiment", day)
+        assert int(sentiment.get_column("reviews").sum() or 0) == scores.height
+        if sentiment.height:
+            shares = sentiment.select(
+                pl.sum_horizontal("share_negative", "share_neutral", "share_positive")
+            ).to_series()
+            assert ((shares - 1).abs() < 1e-9).all()
+            expected = scores.group_by("product_id").agg((pl.col("predicted_label") == pl.col("rating_label")).mean())
+            joined = sentiment.join(expected, on="product_id")
+            assert (joined.get_column("model_rating_agreement") == joined.get_column("predicted_label")).all()
+
+
+def test_transformer_promoted_when_it_clears_the_gate_and_scoring_follows_the_pointer(ml_lake):
+    run = train(ml_lake, ml_lake.instance, transformer_margin=-1.0, promotion_tolerance=1.0)
+    assert run.success
+    info = metadata(run, "sentiment_model")
+    assert info["serving_kind"] == "transformer"
+    day = ml_lake.days[-1]
+    [scored] = score_days(ml_lake.root, [day], ml_lake.instance)
+    assert scored.success
+    scores = ml_lake.storage.read_partition("review_scores", day)
+    assert set(scores.get_column("model_version")) == {info["serving_version"]}
+    assert set(scores.get_column("scorer_kind")) == {"transformer"}
+
+    # A challenger worse than the champion by more than the tolerance: the champion is kept and
+    # the blocking check fails.
+    kept = train(ml_lake, ml_lake.instance, promotion_tolerance=-1.0)
+    assert not check_results(kept)["champion_challenger"].passed
+    champion = json.loads((ml_lake.root / "lake/models/sentiment/champion.json").read_text())
+    assert champion["version"] == info["serving_version"]
+
+
+def test_training_refuses_shards_of_another_tokenizer(ml_lake):
+    with pytest.raises(TokenizerMismatchError, match="expected tokenizer hash 0000000000000000") as error:
+        load_training_examples(ml_lake.storage, 30, "0000000000000000", LabelScheme())
+    assert "review_token_shards" in str(error.value)
+
+
+def test_training_window_too_small_fails_with_a_clear_message(ml_lake):
+    run = train(ml_lake, ml_lake.instance, min_train_examples=100_000)
+    assert not run.success
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "fewer than min_train_examples=100000" in str(failure.event_specific_data.error)
+
+
+def test_missing_model_directory_fails_naming_the_path(tmp_path):
+    config = {"ops": {"review_tokenizer": {"config": {"base_model_dir": str(tmp_path / "no-such-model")}}}}
+    run = materialize_assets(tmp_path, DagsterInstance.ephemeral(), ["review_tokenizer"], config)
+    assert not run.success
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert f"model directory {tmp_path / 'no-such-model'} does not exist" in str(failure.event_specific_data.error)
+
+
+def test_scoring_without_a_promoted_model_says_what_to_do(tmp_path):
+    [run] = score_days(tmp_path, [ML_SPEC.start], DagsterInstance.ephemeral())
+    assert not run.success
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "Materialize sentiment_model first" in str(failure.event_specific_data.error)
