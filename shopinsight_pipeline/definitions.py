@@ -2,7 +2,7 @@
 
 import os
 
-from dagster import Definitions
+from dagster import Definitions, PipesSubprocessClient
 
 from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
 from shopinsight_pipeline.jobs import (
@@ -40,7 +40,11 @@ def build_definitions(data_root: str | None = None) -> Definitions:
         ],
         jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
         schedules=[nightly_schedule, retrain_schedule],
-        resources={"storage": LakeStorage(root=root), "sentiment_labels": SentimentLabels()},
+        resources={
+            "storage": LakeStorage(root=root),
+            "sentiment_labels": SentimentLabels(),
+            "pipes_client": PipesSubprocessClient(),
+        },
     )
 
 

@@ -228,3 +228,18 @@ def test_scoring_without_a_promoted_model_says_what_to_do(tmp_path):
     assert not run.success
     failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
     assert "Materialize sentiment_model first" in str(failure.event_specific_data.error)
+
+
+def test_two_cpu_processes_through_pipes_give_a_model(ml_lake):
+    """num_processes=2 runs `accelerate launch --cpu --num_processes 2` through Dagster Pipes."""
+    run = train(
+        ml_lake, ml_lake.instance, num_processes=2, force_cpu=True, transformer_margin=-1.0, promotion_tolerance=1.0
+    )
+    assert run.success
+    info = metadata(run, "sentiment_model")
+    assert info["serving_kind"] == "transformer"
+    candidate = json.loads((Path(info["serving_path"]) / "candidate.json").read_text())
+    assert candidate["training"]["num_processes"] == 2, candidate["training"]
+    assert (Path(info["serving_path"]) / "model.safetensors").is_file()
+    logs = [e.message for e in ml_lake.instance.all_logs(run.run_id) if e.user_message]
+    assert any("rank 0 of 2" in message for message in logs)  # reported by the subprocess over Pipes

@@ -54,6 +54,8 @@ def run(model, settings, checkpoint_dir, on_step=None):
 
 def test_weight_decay_spares_biases_and_layer_norms(tiny_model_dir):
     decayed, undecayed = parameter_groups(tiny(tiny_model_dir), 0.01)
+    *_, embeddings = parameter_groups(tiny(tiny_model_dir), 0.01, embedding_learning_rate=1e-3)
+    assert embeddings["lr"] == 1e-3 and embeddings["params"][0].shape[0] > 30000
     assert decayed["weight_decay"] == 0.01 and undecayed["weight_decay"] == 0.0
     assert all(parameter.dim() == 1 for parameter in undecayed["params"])
     assert all(parameter.dim() == 2 for parameter in decayed["params"])
@@ -109,3 +111,10 @@ def test_window_with_one_class_or_too_few_examples_fails_clearly():
     few = {name: pl.DataFrame({"label": [0, 2] * 10}) for name in ("train", "validation", "test")}
     with pytest.raises(TrainingDataError, match="fewer than min_train_examples=100"):
         check_window(few, LabelScheme(), 100)
+
+
+def test_balanced_class_weights_by_hand():
+    from shopinsight_pipeline.ml.train import class_weights
+
+    # 6 examples, classes 0:4, 1:0, 2:2 -> n / (k * count) with k = 2 present classes
+    assert class_weights([0, 0, 0, 0, 2, 2], 3).tolist() == pytest.approx([6 / 8, 0.0, 6 / 4])

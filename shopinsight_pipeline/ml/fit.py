@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -57,6 +58,34 @@ class FitResult:
     outcome: TrainOutcome
     test_texts: list[str]
     test_labels: list[int]
+
+
+class Trainer(Protocol):
+    """Fine-tunes the model in `model_dir`; returns the trained model and what happened."""
+
+    def __call__(
+        self,
+        model_dir: Path,
+        train: TokenizedSet,
+        validation: TokenizedSet,
+        labels: list[str],
+        pad_token_id: int,
+        settings: TrainSettings,
+        checkpoint_dir: Path,
+        log: Callable[[str], None],
+        on_step: Callable[[int], None] | None,
+    ) -> tuple[object, TrainOutcome]: ...
+
+
+class InProcessTrainer:
+    """One device (a GPU or the CPU): train in this process."""
+
+    def __call__(self, model_dir, train, validation, labels, pad_token_id, settings, checkpoint_dir, log, on_step):
+        model = model_io.load_model(model_dir, num_labels=len(labels), id2label=dict(enumerate(labels)))
+        outcome = train_classifier(
+            model, train, validation, labels, pad_token_id, settings, checkpoint_dir, log, on_step
+        )
+        return model, outcome
 
 
 def fingerprint(train: pl.DataFrame, tokenizer: TokenizerInfo, settings: TrainSettings, scheme: LabelScheme) -> str:
@@ -119,7 +148,10 @@ def fit_candidates(
     min_train_examples: int,
     log: Callable[[str], None] = print,
     on_step: Callable[[int], None] | None = None,
+    trainer: "Trainer | None" = None,
 ) -> FitResult:
+    """Split, train the transformer (in process, or through `trainer`), fit the baseline, evaluate
+    all on the test split and save each as a registry version."""
     splits, dedup = assign_splits(examples, fractions)
     check_window(splits, scheme, min_train_examples)
     sizes = {name: frame.height for name, frame in splits.items()}
@@ -137,10 +169,18 @@ def fit_candidates(
     job = fingerprint(splits["train"], tokenizer, settings, scheme)
     checkpoint_dir = checkpoint_root / job
 
-    model = model_io.load_model(tokenizer.directory, num_labels=len(labels), id2label=dict(enumerate(labels)))
     base_tokenizer = model_io.load_tokenizer(tokenizer.directory)
-    outcome = train_classifier(
-        model, train_set, validation_set, labels, base_tokenizer.pad_token_id, settings, checkpoint_dir, log, on_step
+    trainer = trainer or InProcessTrainer()
+    model, outcome = trainer(
+        tokenizer.directory,
+        train_set,
+        validation_set,
+        labels,
+        base_tokenizer.pad_token_id,
+        settings,
+        checkpoint_dir,
+        log,
+        on_step,
     )
     transformer_probabilities = predict_proba(
         model, test_set.input_ids, base_tokenizer.pad_token_id, settings.eval_batch_size

@@ -30,6 +30,7 @@ BEST_WEIGHTS = "best.safetensors"
 @dataclass(frozen=True)
 class TrainSettings:
     learning_rate: float = 5e-5
+    embedding_learning_rate: float = 0.0  # 0: same as learning_rate; new vocabulary rows learn faster with more
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     batch_size: int = 32
@@ -43,6 +44,7 @@ class TrainSettings:
     seed: int = 13
     mixed_precision: str = "auto"  # auto: bf16 on a GPU that supports it, fp32 on a CPU
     cpu: bool = False  # force the CPU even when a GPU is present
+    balanced_loss: bool = True  # weight classes by inverse frequency: macro-F1 counts rare classes equally
 
 
 @dataclass
@@ -98,15 +100,30 @@ def resolve_precision(settings: TrainSettings) -> str:
     return "no"
 
 
-def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Decay weights of linear and embedding layers; never biases or LayerNorm parameters."""
+def parameter_groups(model: torch.nn.Module, weight_decay: float, embedding_learning_rate: float = 0.0) -> list[dict]:
+    """Decay weights of linear layers; never biases or LayerNorm parameters. With an
+    `embedding_learning_rate`, the input embeddings get their own group at that rate (and no decay):
+    rows added for new characters start near the mean and must travel further than the rest."""
+    embeddings = model.get_input_embeddings().weight if embedding_learning_rate else None
     decayed, undecayed = [], []
     for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
+        if not parameter.requires_grad or parameter is embeddings:
             continue
         exempt = name.endswith("bias") or "norm" in name.lower()
         (undecayed if exempt else decayed).append(parameter)
-    return [{"params": decayed, "weight_decay": weight_decay}, {"params": undecayed, "weight_decay": 0.0}]
+    groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": undecayed, "weight_decay": 0.0}]
+    if embeddings is not None:
+        groups.append({"params": [embeddings], "weight_decay": 0.0, "lr": embedding_learning_rate})
+    return groups
+
+
+def class_weights(labels: Sequence[int], num_classes: int) -> torch.Tensor:
+    """n / (k * count) per class ("balanced"); a class absent from training gets weight 0."""
+    counts = torch.bincount(torch.as_tensor(list(labels), dtype=torch.long), minlength=num_classes).float()
+    present = counts > 0
+    weights = torch.zeros(num_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
@@ -142,7 +159,9 @@ def train_classifier(
     loader = DataLoader(
         list(zip(train.input_ids, train.labels, strict=True)), batch_sampler=sampler, collate_fn=Collator(pad_token_id)
     )
-    optimizer = torch.optim.AdamW(parameter_groups(model, settings.weight_decay), lr=settings.learning_rate)
+    optimizer = torch.optim.AdamW(
+        parameter_groups(model, settings.weight_decay, settings.embedding_learning_rate), lr=settings.learning_rate
+    )
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * settings.max_epochs
@@ -152,6 +171,7 @@ def train_classifier(
     scheduler = accelerator.prepare(scheduler)
     progress = Progress()
     accelerator.register_for_checkpointing(progress)
+    weights = class_weights(train.labels, len(labels)).to(accelerator.device) if settings.balanced_loss else None
 
     resume_from = latest_checkpoint(checkpoint_dir)
     if resume_from is not None:
@@ -210,8 +230,10 @@ def train_classifier(
         batches = accelerator.skip_first_batches(loader, progress.batch_in_epoch) if progress.batch_in_epoch else loader
         started = time.perf_counter()
         for batch in batches:
-            outputs = model(**batch)
-            accelerator.backward(outputs.loss)
+            targets = batch.pop("labels")
+            logits = model(**batch).logits
+            loss = torch.nn.functional.cross_entropy(logits.float(), targets, weight=weights)
+            accelerator.backward(loss)
             if accelerator.sync_gradients and settings.max_grad_norm:
                 accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
             optimizer.step()
@@ -219,9 +241,9 @@ def train_classifier(
             optimizer.zero_grad()
             progress.step += 1
             progress.batch_in_epoch += 1
-            trained_examples += batch["labels"].shape[0] * accelerator.num_processes
+            trained_examples += targets.shape[0] * accelerator.num_processes
             bar.update(1)
-            bar.set_postfix(loss=f"{outputs.loss.item():.4f}")
+            bar.set_postfix(loss=f"{loss.item():.4f}")
             last = progress.step >= total_steps
             if progress.step % settings.eval_every_steps == 0 or last:
                 train_seconds += time.perf_counter() - started

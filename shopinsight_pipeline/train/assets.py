@@ -1,9 +1,14 @@
 """`sentiment_model`: fine-tune, evaluate every candidate on one split, and gate the promotion."""
 
+import dataclasses
+import shutil
+import sys
+import uuid
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
+import torch
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -13,18 +18,29 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
+    PipesSubprocessClient,
     asset,
 )
 from pydantic import Field
 
 from shopinsight_pipeline import charts
+from shopinsight_pipeline.ml import model_io
 from shopinsight_pipeline.ml.baseline import TfidfSettings
-from shopinsight_pipeline.ml.fit import FitResult, TokenizerInfo, TrainingDataError, evaluate_version, fit_candidates
+from shopinsight_pipeline.ml.fit import (
+    FitResult,
+    InProcessTrainer,
+    TokenizerInfo,
+    Trainer,
+    TrainingDataError,
+    evaluate_version,
+    fit_candidates,
+)
+from shopinsight_pipeline.ml.launch import MODEL_FOLDER, read_outcome, write_job
 from shopinsight_pipeline.ml.metrics import confusion_markdown
 from shopinsight_pipeline.ml.registry import Candidate, ModelRegistry, choose
 from shopinsight_pipeline.ml.shards import check_tokenizer
 from shopinsight_pipeline.ml.text import LabelScheme, SplitFractions
-from shopinsight_pipeline.ml.train import TrainSettings
+from shopinsight_pipeline.ml.train import TrainSettings, resolve_precision
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline.tokenize.assets import tokenizer_manifest
@@ -60,6 +76,11 @@ class TrainingConfig(Config):
     )
     tfidf_ngram_max: int = 3
     tfidf_c: float = 4.0
+    num_processes: int = Field(
+        default=1,
+        description="Devices to train on. Above 1, training runs as an `accelerate launch` subprocess through "
+        "Dagster Pipes (one process per GPU, or per CPU worker with force_cpu).",
+    )
 
     def train_settings(self) -> TrainSettings:
         return TrainSettings(
@@ -77,6 +98,40 @@ class TrainingConfig(Config):
             mixed_precision=self.mixed_precision,
             cpu=self.force_cpu,
         )
+
+
+class PipesTrainer:
+    """Several devices: run `accelerate launch -m shopinsight_pipeline.ml.launch` through Dagster Pipes."""
+
+    def __init__(
+        self, context: AssetExecutionContext, client: PipesSubprocessClient, processes: int, cpu: bool, work: Path
+    ):
+        self.context, self.client, self.processes, self.cpu, self.work = context, client, processes, cpu, work
+
+    def __call__(self, model_dir, train, validation, labels, pad_token_id, settings, checkpoint_dir, log, on_step):
+        job_dir = self.work / uuid.uuid4().hex
+        # `accelerate launch --cpu` starts a single process; --multi_gpu starts torchrun workers, and the
+        # Accelerator inside each makes them CPU workers (gloo) when the settings say cpu.
+        settings = dataclasses.replace(settings, cpu=settings.cpu or self.cpu)
+        write_job(job_dir, model_dir, train, validation, labels, pad_token_id, settings, checkpoint_dir)
+        launcher = Path(sys.executable).parent / "accelerate"
+        command = [str(launcher), "launch", "--multi_gpu", "--num_processes", str(self.processes)]
+        command += ["--num_machines", "1", "--dynamo_backend", "no"]
+        command += ["--mixed_precision", "no" if settings.cpu else resolve_precision(settings)]
+        command += ["-m", "shopinsight_pipeline.ml.launch", str(job_dir)]
+        log(f"training on {self.processes} processes: {' '.join(command)}")
+        try:
+            self.client.run(context=self.context, command=command)
+            return model_io.load_model(job_dir / MODEL_FOLDER), read_outcome(job_dir)
+        finally:
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def choose_trainer(context: AssetExecutionContext, config: "TrainingConfig", client, work: Path) -> Trainer:
+    if config.num_processes <= 1:
+        return InProcessTrainer()
+    cpu = config.force_cpu or not torch.cuda.is_available()
+    return PipesTrainer(context, client, config.num_processes, cpu, work)
 
 
 def load_training_examples(
@@ -124,7 +179,11 @@ def candidates_table(rows: list[tuple[str, str, dict]]) -> str:
     "promotes the best. Its value is the champion pointer review_scores reads.",
 )
 def sentiment_model(
-    context: AssetExecutionContext, config: TrainingConfig, storage: LakeStorage, sentiment_labels: SentimentLabels
+    context: AssetExecutionContext,
+    config: TrainingConfig,
+    storage: LakeStorage,
+    sentiment_labels: SentimentLabels,
+    pipes_client: PipesSubprocessClient,
 ) -> MaterializeResult:
     scheme = sentiment_labels.scheme()
     manifest = tokenizer_manifest(storage)
@@ -143,6 +202,7 @@ def sentiment_model(
             Path(str(storage.models_path / "checkpoints")),
             config.min_train_examples,
             log=context.log.info,
+            trainer=choose_trainer(context, config, pipes_client, Path(str(storage.models_path / "jobs"))),
         )
     except TrainingDataError as error:
         raise Failure(str(error)) from error
