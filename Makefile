@@ -41,6 +41,9 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/tokenize.py
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/score.py
 
 clean:
 	rm -rf data/lake .dagster

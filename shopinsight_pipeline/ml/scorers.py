@@ -41,7 +41,8 @@ class TextTokenizer:
         """Token ids per text (at most max_length) and whether each text was cut."""
         if not texts:  # the fast tokenizer fails on an empty batch
             return [], []
-        encoded = self.tokenizer(list(texts), truncation=False, add_special_tokens=True)["input_ids"]
+        # No truncation here so cut texts can be counted; verbose=False drops the "longer than" warning.
+        encoded = self.tokenizer(list(texts), truncation=False, add_special_tokens=True, verbose=False)["input_ids"]
         return [self.clip(ids) for ids in encoded], [len(ids) > self.max_length for ids in encoded]
 
     def clip(self, ids: list[int]) -> list[int]:

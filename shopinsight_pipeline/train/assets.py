@@ -49,23 +49,28 @@ GATE = "champion_challenger"
 
 
 class TrainingConfig(Config):
-    """Defaults finish on the embedded sample on a 2-core CPU in a few minutes."""
+    """Defaults finish on the embedded sample on a 2-core CPU in under 10 minutes (2 epochs of about
+    4,500 deduplicated reviews at 30-36 examples/s, evaluated every 70 steps)."""
 
     window_days: int = Field(default=61, description="Train on the shards of the latest N days that have them.")
     min_train_examples: int = Field(default=200, description="Fewer deduplicated training examples is an error.")
     learning_rate: float = 1e-4
+    embedding_learning_rate: float = Field(
+        default=2e-3, description="Learning rate of the input embeddings (the added hanzi start untrained); 0: same."
+    )
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     batch_size: int = 32
-    max_epochs: int = 1
+    max_epochs: int = 2
     max_steps: int = Field(default=0, description="Cap on optimizer steps (0: max_epochs decides).")
-    eval_every_steps: int = 40
-    patience: int = Field(default=3, description="Evaluations without a better validation macro-F1 before stopping.")
+    eval_every_steps: int = 70
+    patience: int = Field(default=2, description="Evaluations without a better validation macro-F1 before stopping.")
     max_grad_norm: float = 1.0
-    checkpoint_every_steps: int = 40
+    checkpoint_every_steps: int = 70
     seed: int = 13
     mixed_precision: str = Field(default="auto", description="auto (bf16 on a GPU, fp32 on a CPU), no, fp16 or bf16.")
     force_cpu: bool = False
+    balanced_loss: bool = Field(default=True, description="Weight classes by inverse frequency (macro-F1 counts each).")
     train_fraction: float = 0.8
     validation_fraction: float = 0.1
     transformer_margin: float = Field(
@@ -85,6 +90,7 @@ class TrainingConfig(Config):
     def train_settings(self) -> TrainSettings:
         return TrainSettings(
             learning_rate=self.learning_rate,
+            embedding_learning_rate=self.embedding_learning_rate,
             weight_decay=self.weight_decay,
             warmup_ratio=self.warmup_ratio,
             batch_size=self.batch_size,
@@ -97,6 +103,7 @@ class TrainingConfig(Config):
             seed=self.seed,
             mixed_precision=self.mixed_precision,
             cpu=self.force_cpu,
+            balanced_loss=self.balanced_loss,
         )
 
 
