@@ -8,6 +8,14 @@ file, measured in the same run, plus each stage's share and the peak memory of e
 measurement runs in its own child process, so peaks do not mix).
 """
 
+import sys
+from pathlib import Path
+
+# bench/tokenize.py shares its name with the stdlib module: keep bench/ behind the stdlib on the path.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
+
+
 import argparse
 import json
 import resource

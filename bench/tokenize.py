@@ -14,17 +14,17 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
 
-import argparse  # noqa: E402
-import tempfile  # noqa: E402
+import argparse
+import tempfile
 
-import polars as pl  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-from _ml import best_of, extended_model_dir, review_texts  # noqa: E402
+import polars as pl
+import pyarrow.parquet as pq
+from _ml import best_of, extended_model_dir, review_texts
 
-from shopinsight_pipeline.ml import model_io  # noqa: E402
-from shopinsight_pipeline.ml.scorers import TextTokenizer  # noqa: E402
-from shopinsight_pipeline.ml.shards import tokenize_reviews  # noqa: E402
-from shopinsight_pipeline.ml.text import LabelScheme  # noqa: E402
+from shopinsight_pipeline.ml import model_io
+from shopinsight_pipeline.ml.scorers import TextTokenizer
+from shopinsight_pipeline.ml.shards import tokenize_reviews
+from shopinsight_pipeline.ml.text import LabelScheme
 
 
 def main() -> None:

@@ -10,13 +10,17 @@ All three train the extended default model from the same weights on the same tex
 `--quality` also trains ours and fixed for one epoch on a split and prints validation macro-F1.
 """
 
-import argparse
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-sys.path.append(str(Path(__file__).resolve().parent))
+# bench/tokenize.py shares its name with the stdlib module: keep bench/ behind the stdlib on the path.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
+
+
+import argparse
+import tempfile
+import time
 
 import torch
 from _ml import extended_model_dir, review_texts

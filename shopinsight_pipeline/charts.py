@@ -43,3 +43,28 @@ def learning_curve(history: list[dict]) -> bytes:
     f1_axis.set_ylabel("validation macro-F1")
     loss_axis.set_title("Fine-tuning")
     return figure_png(figure)
+
+
+def forecast_chart(history, forecast, measure: str = "revenue") -> bytes:
+    """Small multiples per category: recent history, forecast and its 80% / 95% bands.
+
+    `history` has date, category and `measure`; `forecast` the sales_forecast columns.
+    """
+    categories = sorted(set(forecast.get_column("category").to_list()))
+    columns = 3
+    rows = max(1, -(-len(categories) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.6 * rows), squeeze=False, sharex=True)
+    for axis, category in zip(axes.flat, categories, strict=False):
+        past = history.filter(history["category"] == category).sort("date")
+        ahead = forecast.filter(forecast["category"] == category).sort("date")
+        axis.plot(past["date"].to_list(), past[measure].to_list(), color="black", linewidth=1)
+        dates = ahead["date"].to_list()
+        axis.fill_between(dates, ahead[f"{measure}_lo95"].to_list(), ahead[f"{measure}_hi95"].to_list(), alpha=0.2)
+        axis.fill_between(dates, ahead[f"{measure}_lo80"].to_list(), ahead[f"{measure}_hi80"].to_list(), alpha=0.35)
+        axis.plot(dates, ahead[measure].to_list(), color="tab:blue")
+        axis.set_title(category, fontsize=9)
+        axis.tick_params(labelsize=7, labelrotation=45)
+    for axis in list(axes.flat)[len(categories) :]:
+        axis.set_visible(False)
+    figure.suptitle(f"daily {measure}: history and forecast (80% / 95% intervals)", fontsize=10)
+    return figure_png(figure)

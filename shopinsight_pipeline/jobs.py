@@ -3,7 +3,8 @@
 - nightly_partition_job: every daily asset for one day (ingest -> product_sentiment). Launch a range
   from the UI to backfill. Scoring needs a promoted model: run retrain_job once on a new lake.
 - prepare_partition_job / score_partition_job: the same day split before and after scoring, for
-  bootstrapping a new lake (prepare days, retrain, then score days) as `make run` does.
+  bootstrapping a new lake (prepare days, retrain, then score days) as `make run` does;
+  sales_forecast is only in the nightly job (make run forecasts from the last sample day).
 - retrain_job: review_tokenizer + sentiment_model, on its own schedule after the nightly run.
 """
 
@@ -21,6 +22,7 @@ from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions
 
 UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model")
 SCORING = AssetSelection.assets("review_scores", "product_sentiment")
+FORECAST = AssetSelection.assets("sales_forecast")  # fits models: a few seconds per day
 DAILY = AssetSelection.groups("ingest", "validate", "tokenize", "score", "reports") - UNPARTITIONED
 
 nightly_partition_job = define_asset_job(
@@ -31,9 +33,10 @@ nightly_partition_job = define_asset_job(
 )
 prepare_partition_job = define_asset_job(
     name="prepare_partition_job",
-    selection=DAILY - SCORING,
+    selection=DAILY - SCORING - FORECAST,
     partitions_def=daily_partitions,
-    description="One day up to token shards and daily_sales (everything that needs no model).",
+    description="One day up to token shards, daily_sales and category_trends (everything that needs no "
+    "sentiment model; sales_forecast is left to the nightly job or a separate run).",
 )
 score_partition_job = define_asset_job(
     name="score_partition_job",

@@ -1,7 +1,8 @@
 """Materialize every asset for every sample partition, then say where the tables are.
 
-Order: the tokenizer, every day up to token shards and daily_sales, the model (train, evaluate,
-promote), then every day's scores and product_sentiment.
+Order: the tokenizer, every day up to token shards, daily_sales and category_trends, the model
+(train, evaluate, promote), every day's scores and product_sentiment, then sales_forecast from
+the last sample day.
 
     python -m shopinsight_pipeline.run_sample [--root data]
 
@@ -42,13 +43,14 @@ def run_partitions(job_name: str, days: list, root: str, instance: DagsterInstan
     return True
 
 
-def run_assets(names: list[str], root: str, instance: DagsterInstance) -> bool:
-    """Materialize unpartitioned assets (the tokenizer, the model) as one recorded run."""
+def run_assets(names: list[str], root: str, instance: DagsterInstance, partition_key: str | None = None) -> bool:
+    """Materialize some assets (the tokenizer, the model, one day's forecast) as one recorded run."""
     defs = build_definitions(root)
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         instance=instance,
         asset_selection=[AssetKey(name) for name in names],
+        partition_key=partition_key,
         raise_on_error=False,
         run_config=QUIET,
     )
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             or run_assets(["sentiment_model"], args.root, instance)
         ),
         lambda: run_partitions(score_partition_job.name, days, args.root, instance, started),
+        lambda: run_assets(["sales_forecast"], args.root, instance, days[-1].isoformat()),
     ]
     for step in steps:
         if not step():

@@ -35,6 +35,8 @@ TABLE_LAYERS: dict[str, str] = {
     "review_token_shards": "silver",
     "review_scores": "silver",
     "product_sentiment": "gold",
+    "category_trends": "gold",
+    "sales_forecast": "gold",
 }
 LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
 PARTITION_FILE = "part-0.parquet"

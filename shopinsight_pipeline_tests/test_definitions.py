@@ -23,6 +23,8 @@ ASSETS = {
     "sentiment_model",
     "review_scores",
     "product_sentiment",
+    "category_trends",
+    "sales_forecast",
 }
 CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite"}
 JOBS = {"nightly_partition_job", "prepare_partition_job", "score_partition_job", "retrain_job"}

@@ -42,7 +42,15 @@ class TextTokenizer:
         if not texts:  # the fast tokenizer fails on an empty batch
             return [], []
         # No truncation here so cut texts can be counted; verbose=False drops the "longer than" warning.
-        encoded = self.tokenizer(list(texts), truncation=False, add_special_tokens=True, verbose=False)["input_ids"]
+        # Only the ids: the attention mask and token types are implied by the length and cost list building.
+        encoded = self.tokenizer(
+            list(texts),
+            truncation=False,
+            add_special_tokens=True,
+            verbose=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
         return [self.clip(ids) for ids in encoded], [len(ids) > self.max_length for ids in encoded]
 
     def clip(self, ids: list[int]) -> list[int]:

@@ -1,10 +1,19 @@
 """Gold report tables, written in Hive layout for DuckDB and polars."""
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from datetime import timedelta
 
+import polars as pl
+from dagster import AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from shopinsight_pipeline import charts
 from shopinsight_pipeline.partitions import daily_partitions, partition_day
+from shopinsight_pipeline.reports.forecast import ForecastSettings
+from shopinsight_pipeline.reports.forecast import sales_forecast as forecast_sales
 from shopinsight_pipeline.reports.sales import daily_sales as summarize_daily_sales
 from shopinsight_pipeline.reports.sentiment import product_sentiment as summarize_product_sentiment
+from shopinsight_pipeline.reports.trends import HISTORY_DAYS, TrendSettings, complete_daily_grid
+from shopinsight_pipeline.reports.trends import category_trends as summarize_trends
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
 
@@ -57,3 +66,113 @@ def product_sentiment(
             "path": str(path),
         }
     )
+
+
+def sales_history(storage: LakeStorage, day, days: int) -> tuple[pl.DataFrame, int]:
+    """daily_sales of the `days` days ending on `day` that are materialized, and how many days between
+    the first of them and `day` are not (gaps that would read as days without sales)."""
+    wanted = {day - timedelta(days=offset) for offset in range(days)}
+    available = [d for d in storage.partition_days("daily_sales") if d in wanted]
+    history = storage.read_partitions("daily_sales", available)
+    span = (day - available[0]).days + 1 if available else 0
+    return history, span - len(available)
+
+
+class TrendConfig(Config):
+    anomaly_threshold: float = Field(
+        default=3.5, description="|robust z| of the weekly-seasonal residual that flags a day."
+    )
+
+
+@asset(
+    deps=["daily_sales"],
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    group_name="reports",
+    kinds={"polars", "parquet"},
+    description="Per category and day: revenue, units, 7/28-day moving averages, week-over-week and 28-day "
+    "growth, and an anomaly flag (robust z-score of the residual after weekly seasonality).",
+)
+def category_trends(context: AssetExecutionContext, config: TrendConfig, storage: LakeStorage) -> MaterializeResult:
+    day = partition_day(context.partition_key)
+    history, missing = sales_history(storage, day, HISTORY_DAYS)
+    trends = summarize_trends(history, day, TrendSettings(anomaly_threshold=config.anomaly_threshold))
+    path = storage.write_partition("category_trends", day, trends)
+    anomalies = trends.filter(pl.col("anomaly")).get_column("category").to_list()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": trends.height,
+            "anomalies": ", ".join(anomalies) or "none",
+            "history_days_missing": missing,
+            "note": f"{missing} days of daily_sales in the window are not materialized and count as no sales"
+            if missing
+            else "full history",
+            "preview": MetadataValue.md(trends.to_pandas().to_markdown(index=False) if trends.height else "no sales"),
+            "path": str(path),
+        }
+    )
+
+
+class ForecastConfig(Config):
+    horizon: int = Field(default=14, description="Days to forecast after the partition's day.")
+    history_days: int = Field(default=182, description="Days of daily_sales the model is fitted on.")
+    backtest_days: int = Field(default=28, description="Rolling backtest window against seasonal naive.")
+
+
+def backtest_table(backtests: dict[str, dict]) -> str:
+    lines = [
+        "| category | measure | MAE | sMAPE % | MASE | seasonal-naive MAE | sMAPE % | MASE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for category, measures in sorted(backtests.items()):
+        for measure, result in measures.items():
+            if result is None:
+                lines.append(f"| {category} | {measure} | too little history to backtest | | | | | |")
+                continue
+            ours, naive = result["method"], result["seasonal_naive"]
+            lines.append(
+                f"| {category} | {measure} | {ours['mae']:.1f} | {ours['smape']:.1f} | {ours['mase']:.2f} "
+                f"| {naive['mae']:.1f} | {naive['smape']:.1f} | {naive['mase']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+@asset(
+    deps=["daily_sales"],
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    group_name="reports",
+    kinds={"statsmodels", "parquet"},
+    description="Per category: daily revenue and units for the next days with 80% and 95% intervals "
+    "(damped additive ETS, seasonal-naive fallback), backtested against seasonal naive.",
+)
+def sales_forecast(context: AssetExecutionContext, config: ForecastConfig, storage: LakeStorage) -> MaterializeResult:
+    day = partition_day(context.partition_key)
+    history, missing = sales_history(storage, day, config.history_days)
+    if history.is_empty():
+        forecast, backtests = forecast_sales(history, day)
+    else:
+        grid = complete_daily_grid(history, history.get_column("date").min(), day)
+        settings = ForecastSettings(horizon=config.horizon, backtest_days=config.backtest_days)
+        forecast, backtests = forecast_sales(grid, day, settings)
+    path = storage.write_partition("sales_forecast", day, forecast)
+    revenue = [r["revenue"] for r in backtests.values() if r.get("revenue")]
+    metadata = {
+        "dagster/row_count": forecast.height,
+        "backtest": MetadataValue.md(backtest_table(backtests) if backtests else "no sales history"),
+        "history_days_missing": missing,
+        "fallbacks": MetadataValue.md(
+            "\n".join(
+                f"- {c}: {n}" for c, n in forecast.group_by("category").agg(pl.col("note").first()).iter_rows() if n
+            )
+            or "none"
+        ),
+        "path": str(path),
+    }
+    if revenue:
+        metadata["revenue_mase"] = sum(r["method"]["mase"] for r in revenue) / len(revenue)
+        metadata["revenue_mase_seasonal_naive"] = sum(r["seasonal_naive"]["mase"] for r in revenue) / len(revenue)
+    if forecast.height:
+        recent = grid.filter(pl.col("date") > day - timedelta(days=42))
+        metadata["chart"] = MetadataValue.md(charts.markdown_image(charts.forecast_chart(recent, forecast), "forecast"))
+    return MaterializeResult(metadata=metadata)

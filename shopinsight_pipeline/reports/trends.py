@@ -1,0 +1,99 @@
+"""category_trends: moving averages, growth and anomaly flags per category and day (pure polars)."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+# Days of daily_sales a trend row for day D needs: 28 + 28 for the 28-day growth.
+HISTORY_DAYS = 56
+
+
+@dataclass(frozen=True)
+class TrendSettings:
+    anomaly_threshold: float = 3.5  # |robust z| above this flags the day
+    seasonal_weeks: int = 4  # expected value: median of the same weekday over this many past weeks
+    residual_window: int = 28  # days of residuals the robust z is scaled by
+
+
+def complete_daily_grid(sales: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """One row per category and day from `start` to `end`; a day with no orders has zeros, not a gap."""
+    days = pl.DataFrame({"date": pl.date_range(start, end, "1d", eager=True)})
+    categories = sales.select("category").unique()
+    grid = categories.join(days, how="cross")
+    return (
+        grid.join(sales.select("date", "category", "revenue", "units"), on=["date", "category"], how="left")
+        .with_columns(pl.col("revenue").fill_null(0.0), pl.col("units").fill_null(0).cast(pl.Int64))
+        .sort("category", "date")
+    )
+
+
+def category_trends(sales: pl.DataFrame, day: date, settings: TrendSettings = TrendSettings()) -> pl.DataFrame:
+    """Trend rows for `day`, from daily_sales rows of up to HISTORY_DAYS days ending on `day`.
+
+    Columns are null where the history is too short to compute them (a note says how many days
+    there were), never guessed.
+    """
+    start = day - timedelta(days=HISTORY_DAYS - 1)
+    history = sales.filter(pl.col("date").is_between(start, day))
+    if history.is_empty():
+        return pl.DataFrame(schema=TRENDS_SCHEMA)
+    first = history.get_column("date").min()
+    grid = complete_daily_grid(history, first, day)
+    per_category = pl.col("category")
+    revenue = pl.col("revenue")
+    same_weekday = [revenue.shift(7 * week).over(per_category) for week in range(1, settings.seasonal_weeks + 1)]
+    trends = grid.with_columns(
+        pl.len().over(per_category).alias("history_days"),
+        revenue.rolling_mean(7).over(per_category).alias("revenue_ma7"),
+        revenue.rolling_mean(28).over(per_category).alias("revenue_ma28"),
+        pl.col("units").cast(pl.Float64).rolling_mean(7).over(per_category).alias("units_ma7"),
+        pl.col("units").cast(pl.Float64).rolling_mean(28).over(per_category).alias("units_ma28"),
+        revenue.rolling_sum(7).over(per_category).alias("_sum7"),
+        revenue.rolling_sum(28).over(per_category).alias("_sum28"),
+        pl.concat_list(same_weekday).list.drop_nulls().alias("_same_weekday"),
+    ).with_columns(
+        (pl.col("_sum7") / pl.col("_sum7").shift(7).over(per_category) - 1).alias("wow_growth"),
+        (pl.col("_sum28") / pl.col("_sum28").shift(28).over(per_category) - 1).alias("growth_28d"),
+        pl.when(pl.col("_same_weekday").list.len() >= 2)
+        .then(revenue - pl.col("_same_weekday").list.median())
+        .alias("seasonal_residual"),
+    )
+    residual = pl.col("seasonal_residual")
+    window = settings.residual_window
+    trends = trends.with_columns(
+        residual.rolling_median(window, min_samples=14).over(per_category).alias("_median"),
+        (residual - residual.rolling_median(window, min_samples=14).over(per_category))
+        .abs()
+        .rolling_median(window, min_samples=14)
+        .over(per_category)
+        .alias("_mad"),
+    ).with_columns(
+        pl.when(pl.col("_mad") > 0).then((residual - pl.col("_median")) / (1.4826 * pl.col("_mad"))).alias("robust_z")
+    )
+    today = trends.filter(pl.col("date") == day).with_columns(
+        (pl.col("robust_z").abs() > settings.anomaly_threshold).fill_null(False).alias("anomaly"),
+        pl.when(pl.col("history_days") < HISTORY_DAYS)
+        .then(pl.format("only {} days of history: longer windows are null", pl.col("history_days")))
+        .alias("note"),
+    )
+    return today.select(list(TRENDS_SCHEMA)).cast(TRENDS_SCHEMA)
+
+
+TRENDS_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "category": pl.String(),
+    "revenue": pl.Float64(),
+    "units": pl.Int64(),
+    "revenue_ma7": pl.Float64(),
+    "revenue_ma28": pl.Float64(),
+    "units_ma7": pl.Float64(),
+    "units_ma28": pl.Float64(),
+    "wow_growth": pl.Float64(),  # last 7 days' revenue / the 7 before - 1
+    "growth_28d": pl.Float64(),  # last 28 days' revenue / the 28 before - 1
+    "seasonal_residual": pl.Float64(),  # revenue - median of the same weekday in past weeks
+    "robust_z": pl.Float64(),  # residual's robust z-score (median / MAD over the last 28 days)
+    "anomaly": pl.Boolean(),
+    "history_days": pl.UInt32(),
+    "note": pl.String(),
+}

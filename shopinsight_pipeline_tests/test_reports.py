@@ -1,0 +1,39 @@
+"""category_trends and sales_forecast as assets on the small lake (nine days: short history)."""
+
+import polars as pl
+from dagster import AssetKey, DagsterInstance
+
+from shopinsight_pipeline.definitions import build_definitions
+from shopinsight_pipeline.storage import LakeStorage
+
+
+def test_trends_and_forecast_materialize_on_a_short_history_and_say_so(lake):
+    day = lake.days[-1]
+    job = build_definitions(str(lake.root)).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        partition_key=day.isoformat(),
+        asset_selection=[AssetKey("category_trends"), AssetKey("sales_forecast")],
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    storage = LakeStorage(root=str(lake.root))
+    sales = storage.read_partition("daily_sales", day)
+    trends = storage.read_partition("category_trends", day)
+    assert sorted(trends.get_column("category")) == sorted(sales.get_column("category"))
+    assert trends.get_column("revenue_ma28").is_null().all()  # nine days cannot fill a 28-day window
+    assert trends.get_column("note").str.contains("only 9 days of history").all()
+    joined = trends.join(sales, on="category", suffix="_sales")
+    assert (joined.get_column("revenue") == joined.get_column("revenue_sales")).all()
+
+    forecast = storage.read_partition("sales_forecast", day)
+    assert forecast.height == 14 * trends.height
+    assert (forecast.get_column("date") > day).all()
+    assert set(forecast.get_column("revenue_method")) == {"seasonal_naive"}
+    assert forecast.get_column("note").str.contains("fallback").all()
+    bands = forecast.select(
+        (pl.col("revenue_lo95") <= pl.col("revenue_lo80"))
+        & (pl.col("revenue_lo80") <= pl.col("revenue"))
+        & (pl.col("revenue") <= pl.col("revenue_hi80"))
+        & (pl.col("revenue_hi80") <= pl.col("revenue_hi95"))
+    ).to_series()
+    assert bands.all()
