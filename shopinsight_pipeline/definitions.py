@@ -13,7 +13,13 @@ from shopinsight_pipeline.jobs import (
     retrain_schedule,
     score_partition_job,
 )
-from shopinsight_pipeline.reports.assets import category_trends, daily_sales, product_sentiment, sales_forecast
+from shopinsight_pipeline.reports.assets import (
+    category_trends,
+    daily_sales,
+    insights,
+    product_sentiment,
+    sales_forecast,
+)
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.score.assets import review_scores
 from shopinsight_pipeline.storage import LakeStorage
@@ -34,6 +40,7 @@ def build_definitions(data_root: str | None = None) -> Definitions:
             daily_sales,
             category_trends,
             sales_forecast,
+            insights,
             review_tokenizer,
             review_token_shards,
             sentiment_model,

@@ -2,7 +2,7 @@
 
 Order: the tokenizer, every day up to token shards, daily_sales and category_trends, the model
 (train, evaluate, promote), every day's scores and product_sentiment, then sales_forecast from
-the last sample day.
+the last sample day, and the insights of that day.
 
     python -m shopinsight_pipeline.run_sample [--root data]
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             or run_assets(["sentiment_model"], args.root, instance)
         ),
         lambda: run_partitions(score_partition_job.name, days, args.root, instance, started),
-        lambda: run_assets(["sales_forecast"], args.root, instance, days[-1].isoformat()),
+        lambda: run_assets(["sales_forecast", "insights"], args.root, instance, days[-1].isoformat()),
     ]
     for step in steps:
         if not step():

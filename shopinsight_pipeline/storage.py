@@ -37,6 +37,7 @@ TABLE_LAYERS: dict[str, str] = {
     "product_sentiment": "gold",
     "category_trends": "gold",
     "sales_forecast": "gold",
+    "insights": "gold",
 }
 LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
 PARTITION_FILE = "part-0.parquet"

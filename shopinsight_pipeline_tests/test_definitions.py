@@ -25,6 +25,7 @@ ASSETS = {
     "product_sentiment",
     "category_trends",
     "sales_forecast",
+    "insights",
 }
 CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite"}
 JOBS = {"nightly_partition_job", "prepare_partition_job", "score_partition_job", "retrain_job"}

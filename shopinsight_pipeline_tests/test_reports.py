@@ -37,3 +37,21 @@ def test_trends_and_forecast_materialize_on_a_short_history_and_say_so(lake):
         & (pl.col("revenue_hi80") <= pl.col("revenue_hi95"))
     ).to_series()
     assert bands.all()
+
+
+def test_insights_materialize_without_sentiment_and_say_what_is_missing(lake):
+    day = lake.days[-1]
+    job = build_definitions(str(lake.root)).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        partition_key=day.isoformat(),
+        asset_selection=[AssetKey("category_trends"), AssetKey("sales_forecast"), AssetKey("insights")],
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("insights")]
+    notes = event.materialization.metadata["notes"].value
+    assert "no product_sentiment" in notes
+    assert "fewer than two categories with 56 days of history" in notes
+    findings = LakeStorage(root=str(lake.root)).read_partition("insights", day)
+    assert set(findings.get_column("type")) <= {"forecast_vs_last_period", "anomalous_day", "data_quality"}
+    assert (findings.get_column("run_date") == day).all()

@@ -10,12 +10,13 @@ from shopinsight_pipeline import charts
 from shopinsight_pipeline.partitions import daily_partitions, partition_day
 from shopinsight_pipeline.reports.forecast import ForecastSettings
 from shopinsight_pipeline.reports.forecast import sales_forecast as forecast_sales
+from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings, build_insights
 from shopinsight_pipeline.reports.sales import daily_sales as summarize_daily_sales
 from shopinsight_pipeline.reports.sentiment import product_sentiment as summarize_product_sentiment
 from shopinsight_pipeline.reports.trends import HISTORY_DAYS, TrendSettings, complete_daily_grid
 from shopinsight_pipeline.reports.trends import category_trends as summarize_trends
 from shopinsight_pipeline.resources import SentimentLabels
-from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
 
 
 @asset(
@@ -176,3 +177,100 @@ def sales_forecast(context: AssetExecutionContext, config: ForecastConfig, stora
         recent = grid.filter(pl.col("date") > day - timedelta(days=42))
         metadata["chart"] = MetadataValue.md(charts.markdown_image(charts.forecast_chart(recent, forecast), "forecast"))
     return MaterializeResult(metadata=metadata)
+
+
+class InsightConfig(Config):
+    language: str = Field(default="en", description="Sentence language: en or zh.")
+    min_reviews: int = Field(default=10, description="Reviews per window before a product sentiment finding is made.")
+    significance: float = Field(default=0.05, description="p-value below which a negative-share jump is reported.")
+
+
+def partition_or_empty(storage: LakeStorage, table: str, day, notes: list[str]) -> pl.DataFrame:
+    try:
+        return storage.read_partition(table, day)
+    except MissingPartitionError:
+        notes.append(f"{table} has no partition for {day}: its findings are skipped")
+        return pl.DataFrame()
+
+
+def window_days(storage: LakeStorage, table: str, day, days: int) -> pl.DataFrame:
+    wanted = {day - timedelta(days=offset) for offset in range(days)}
+    return storage.read_partitions(table, [d for d in storage.partition_days(table) if d in wanted])
+
+
+def quality_counts(storage: LakeStorage, day) -> pl.DataFrame:
+    """Raw and rejected row counts per entity for the run date and the 7 days before (from footers)."""
+    rows = []
+    for entity in ("orders", "reviews"):
+        for offset in range(8):
+            earlier = day - timedelta(days=offset)
+            try:
+                raw = storage.row_count(f"raw_{entity}", earlier)
+                rejected = storage.row_count(f"quarantined_{entity}", earlier)
+            except MissingPartitionError:
+                continue
+            rows.append({"date": earlier, "entity": entity, "raw_rows": raw, "rejected_rows": rejected})
+    schema = {"date": pl.Date, "entity": pl.String, "raw_rows": pl.Int64, "rejected_rows": pl.Int64}
+    return pl.DataFrame(rows, schema=schema)
+
+
+@asset(
+    deps=["category_trends", "sales_forecast", "product_sentiment", "daily_sales", "validated_orders"],
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    group_name="reports",
+    kinds={"polars", "parquet"},
+    description="Ranked findings for the run date (growth, forecast, sentiment jumps, poor sentiment on best "
+    "sellers, anomalies, model-rating disagreement, data quality), each with its numbers and a templated sentence.",
+)
+def insights(context: AssetExecutionContext, config: InsightConfig, storage: LakeStorage) -> MaterializeResult:
+    day = partition_day(context.partition_key)
+    notes: list[str] = []
+    orders = window_days(storage, "validated_orders", day, 28)
+    product_units = (
+        orders.filter(pl.col("status") != "cancelled")
+        .group_by("product_id")
+        .agg(pl.col("quantity").sum().alias("units"))
+        if orders.height
+        else pl.DataFrame()
+    )
+    inputs = InsightInputs(
+        run_date=day,
+        trends=partition_or_empty(storage, "category_trends", day, notes),
+        forecast=partition_or_empty(storage, "sales_forecast", day, notes),
+        recent_sales=window_days(storage, "daily_sales", day, 14),
+        sentiment=window_days(storage, "product_sentiment", day, 35),
+        product_units=product_units,
+        quality=quality_counts(storage, day),
+        notes=notes,
+    )
+    if inputs.trends.is_empty():
+        inputs.trends = pl.DataFrame(
+            schema={
+                "date": pl.Date,
+                "category": pl.String,
+                "growth_28d": pl.Float64,
+                "revenue_ma28": pl.Float64,
+                "anomaly": pl.Boolean,
+                "revenue": pl.Float64,
+                "seasonal_residual": pl.Float64,
+                "robust_z": pl.Float64,
+            }
+        )
+    settings = InsightSettings(
+        language=config.language, min_reviews=config.min_reviews, significance=config.significance
+    )
+    findings = build_insights(inputs, settings)
+    path = storage.write_partition("insights", day, findings)
+    top = "\n".join(
+        f"{row['rank']}. **{row['severity']}** {row['sentence']}" for row in findings.head(10).iter_rows(named=True)
+    )
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": findings.height,
+            "top_findings": MetadataValue.md(top or "no findings"),
+            "by_type": {kind: int(count) for kind, count in findings.get_column("type").value_counts().iter_rows()},
+            "notes": MetadataValue.md("\n".join(f"- {note}" for note in inputs.notes) or "none"),
+            "path": str(path),
+        }
+    )
