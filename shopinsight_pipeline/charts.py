@@ -4,6 +4,7 @@ import base64
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # no display on servers and in tests
 import matplotlib.pyplot as plt
@@ -67,4 +68,26 @@ def forecast_chart(history, forecast, measure: str = "revenue") -> bytes:
     for axis in list(axes.flat)[len(categories) :]:
         axis.set_visible(False)
     figure.suptitle(f"daily {measure}: history and forecast (80% / 95% intervals)", fontsize=10)
+    return figure_png(figure)
+
+
+def sentiment_chart(daily) -> bytes:
+    """Weekly share of negative reviews (by the model) per category; `daily` has date, category,
+    reviews and negative."""
+    import polars as pl
+
+    weekly = (
+        daily.sort("date")
+        .group_by_dynamic("date", every="1w", group_by="category")
+        .agg(pl.col("negative").sum(), pl.col("reviews").sum())
+        .with_columns((pl.col("negative") / pl.col("reviews")).alias("share"))
+        .sort("category", "date")
+    )
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    for (category,), rows in weekly.group_by("category", maintain_order=True):
+        axis.plot(rows["date"].to_list(), rows["share"].to_list(), marker=".", label=category)
+    axis.set(ylabel="negative share (model)", title="Negative reviews by category, weekly")
+    axis.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    axis.tick_params(labelsize=8, labelrotation=30)
+    axis.legend(fontsize=7, ncol=3)
     return figure_png(figure)

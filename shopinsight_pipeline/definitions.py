@@ -16,6 +16,7 @@ from shopinsight_pipeline.jobs import (
 from shopinsight_pipeline.reports.assets import (
     category_trends,
     daily_sales,
+    insight_report,
     insights,
     product_sentiment,
     sales_forecast,
@@ -41,6 +42,7 @@ def build_definitions(data_root: str | None = None) -> Definitions:
             category_trends,
             sales_forecast,
             insights,
+            insight_report,
             review_tokenizer,
             review_token_shards,
             sentiment_model,

@@ -22,7 +22,7 @@ from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions
 
 UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model")
 SCORING = AssetSelection.assets("review_scores", "product_sentiment")
-FORECAST = AssetSelection.assets("sales_forecast", "insights")  # model fits, and what reads them
+FORECAST = AssetSelection.assets("sales_forecast", "insights", "insight_report")  # model fits, and what reads them
 DAILY = AssetSelection.groups("ingest", "validate", "tokenize", "score", "reports") - UNPARTITIONED
 
 nightly_partition_job = define_asset_job(
@@ -36,7 +36,7 @@ prepare_partition_job = define_asset_job(
     selection=DAILY - SCORING - FORECAST,
     partitions_def=daily_partitions,
     description="One day up to token shards, daily_sales and category_trends (everything that needs no "
-    "sentiment model; sales_forecast and insights are left to the nightly job or a separate run).",
+    "sentiment model; sales_forecast, insights and insight_report are left to the nightly job or a separate run).",
 )
 score_partition_job = define_asset_job(
     name="score_partition_job",

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             or run_assets(["sentiment_model"], args.root, instance)
         ),
         lambda: run_partitions(score_partition_job.name, days, args.root, instance, started),
-        lambda: run_assets(["sales_forecast", "insights"], args.root, instance, days[-1].isoformat()),
+        lambda: run_assets(["sales_forecast", "insights", "insight_report"], args.root, instance, days[-1].isoformat()),
     ]
     for step in steps:
         if not step():
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     for table in TABLE_LAYERS:
         rows = sum(storage.row_count(table, day) for day in storage.partition_days(table))
         print(f"  {table:<22} {rows:>8} rows  {storage.table_path(table)}")
-    print(f"\ndone in {time.monotonic() - started:.0f}s")
+    print(f"\ninsight report: {storage.report_dir(days[-1]) / 'report.html'}")
+    print(f"done in {time.monotonic() - started:.0f}s")
     return 0
 
 

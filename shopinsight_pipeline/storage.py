@@ -135,6 +135,29 @@ class LakeStorage(ConfigurableResource):
                 total += pq.ParquetFile(handle).metadata.num_rows
         return total
 
+    def report_dir(self, day: date) -> UPath:
+        """The insight report of a run date: lake/reports/insight_report/date=YYYY-MM-DD/."""
+        return self.root_path / "lake" / "reports" / "insight_report" / f"date={day.isoformat()}"
+
+    def write_report(self, day: date, files: dict[str, bytes]) -> UPath:
+        """Replace the run date's report folder with `files` (name -> bytes) in one swap."""
+        target = self.report_dir(day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        staging.mkdir()
+        try:
+            for name, content in files.items():
+                (staging / name).write_bytes(content)
+            retired = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+            if target.exists():
+                os.replace(str(target), str(retired))
+            os.replace(str(staging), str(target))
+            shutil.rmtree(str(retired), ignore_errors=True)
+        finally:
+            if staging.exists():
+                shutil.rmtree(str(staging), ignore_errors=True)
+        return target
+
     @property
     def models_path(self) -> UPath:
         """Tokenizers, the model registry and training checkpoints live under lake/models/."""

@@ -26,6 +26,7 @@ ASSETS = {
     "category_trends",
     "sales_forecast",
     "insights",
+    "insight_report",
 }
 CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite"}
 JOBS = {"nightly_partition_job", "prepare_partition_job", "score_partition_job", "retrain_job"}

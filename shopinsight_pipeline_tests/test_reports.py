@@ -55,3 +55,27 @@ def test_insights_materialize_without_sentiment_and_say_what_is_missing(lake):
     findings = LakeStorage(root=str(lake.root)).read_partition("insights", day)
     assert set(findings.get_column("type")) <= {"forecast_vs_last_period", "anomalous_day", "data_quality"}
     assert (findings.get_column("run_date") == day).all()
+
+
+def test_insight_report_is_one_self_contained_page_with_chart_files(lake):
+    day = lake.days[-1]
+    job = build_definitions(str(lake.root)).resolve_implicit_global_asset_job_def()
+    names = ["category_trends", "sales_forecast", "insights", "insight_report"]
+    result = job.execute_in_process(
+        partition_key=day.isoformat(),
+        asset_selection=[AssetKey(name) for name in names],
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    storage = LakeStorage(root=str(lake.root))
+    folder = storage.report_dir(day)
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert f"run date {day.isoformat()}" in page
+    assert "<img" in page and "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched when opened
+    assert "no product_sentiment" in page  # the missing input is stated, not hidden
+    for sentence in storage.read_partition("insights", day).get_column("sentence"):
+        assert sentence.replace("&", "&amp;") in page
+    pngs = sorted(p.name for p in folder.iterdir() if p.suffix == ".png")
+    assert pngs == ["chart-1.png"]  # the forecast chart; no sentiment chart without scores
+    assert (folder / "chart-1.png").read_bytes().startswith(b"\x89PNG")

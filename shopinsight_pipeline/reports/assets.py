@@ -11,6 +11,7 @@ from shopinsight_pipeline.partitions import daily_partitions, partition_day
 from shopinsight_pipeline.reports.forecast import ForecastSettings
 from shopinsight_pipeline.reports.forecast import sales_forecast as forecast_sales
 from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings, build_insights
+from shopinsight_pipeline.reports.report import render_report
 from shopinsight_pipeline.reports.sales import daily_sales as summarize_daily_sales
 from shopinsight_pipeline.reports.sentiment import product_sentiment as summarize_product_sentiment
 from shopinsight_pipeline.reports.trends import HISTORY_DAYS, TrendSettings, complete_daily_grid
@@ -272,5 +273,80 @@ def insights(context: AssetExecutionContext, config: InsightConfig, storage: Lak
             "by_type": {kind: int(count) for kind, count in findings.get_column("type").value_counts().iter_rows()},
             "notes": MetadataValue.md("\n".join(f"- {note}" for note in inputs.notes) or "none"),
             "path": str(path),
+        }
+    )
+
+
+def report_kpis(sales: pl.DataFrame, sentiment: pl.DataFrame, forecast: pl.DataFrame, findings: pl.DataFrame) -> dict:
+    kpis = {
+        "revenue, last 7 days": f"{sales.get_column('revenue').sum():,.0f}" if sales.height else "n/a",
+        "orders, last 7 days": f"{sales.get_column('orders').sum():,}" if sales.height else "n/a",
+        "reviews, last 7 days": f"{sentiment.get_column('reviews').sum():,}" if sentiment.height else "n/a",
+    }
+    if sentiment.height:
+        negative = (sentiment.get_column("share_negative") * sentiment.get_column("reviews")).sum()
+        kpis["negative reviews (model)"] = f"{negative / max(sentiment.get_column('reviews').sum(), 1):.1%}"
+    if forecast.height:
+        kpis[f"forecast revenue, next {forecast.get_column('horizon_day').max()} days"] = (
+            f"{forecast.get_column('revenue').sum():,.0f}"
+        )
+    kpis["high-severity findings"] = (
+        str(findings.filter(pl.col("severity") == "high").height) if findings.height else "0"
+    )
+    return kpis
+
+
+@asset(
+    deps=["insights", "sales_forecast", "category_trends", "product_sentiment", "daily_sales"],
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    group_name="reports",
+    kinds={"html", "matplotlib"},
+    description="Self-contained HTML report of the run date (KPIs, forecast bands per category, sentiment by "
+    "category, top insights, data quality) and a PNG of each chart, under lake/reports/insight_report/.",
+)
+def insight_report(context: AssetExecutionContext, storage: LakeStorage) -> MaterializeResult:
+    day = partition_day(context.partition_key)
+    notes: list[str] = []
+    findings = partition_or_empty(storage, "insights", day, notes)
+    forecast = partition_or_empty(storage, "sales_forecast", day, notes)
+    history = window_days(storage, "daily_sales", day, 42)
+    sentiment = window_days(storage, "product_sentiment", day, 56)
+    charts_png: dict[str, bytes] = {}
+    if forecast.height and history.height:
+        grid = complete_daily_grid(history, history.get_column("date").min(), day)
+        charts_png["Revenue: last 6 weeks and forecast"] = charts.forecast_chart(grid, forecast)
+    if sentiment.height:
+        products = (
+            window_days(storage, "validated_orders", day, 56).select("product_id", "category").unique("product_id")
+        )
+        by_category = sentiment.join(products, on="product_id", how="left").with_columns(
+            pl.col("category").fill_null("unknown"),
+            (pl.col("share_negative") * pl.col("reviews")).alias("negative"),
+        )
+        charts_png["Negative reviews by category"] = charts.sentiment_chart(by_category)
+    else:
+        notes.append("no product_sentiment in the last 56 days: no sentiment chart")
+    quality = (
+        quality_counts(storage, day)
+        .with_columns((pl.col("rejected_rows") / pl.col("raw_rows")).round(4).alias("reject_rate"))
+        .sort("entity", "date", descending=[False, True])
+    )
+    last_week = history.filter(pl.col("date") > day - timedelta(days=7)) if history.height else history
+    recent_sentiment = sentiment.filter(pl.col("date") > day - timedelta(days=7)) if sentiment.height else sentiment
+    page = render_report(
+        day, report_kpis(last_week, recent_sentiment, forecast, findings), findings, quality, charts_png, notes
+    )
+    files = {"report.html": page.encode("utf-8")}
+    files |= {f"chart-{number}.png": png for number, png in enumerate(charts_png.values(), start=1)}
+    folder = storage.write_report(day, files)
+    return MaterializeResult(
+        metadata={
+            "report": MetadataValue.path(str(folder / "report.html")),
+            "charts": MetadataValue.md(
+                "\n\n".join(charts.markdown_image(png, title) for title, png in charts_png.items()) or "no charts"
+            ),
+            "findings": findings.height,
+            "notes": MetadataValue.md("\n".join(f"- {note}" for note in notes) or "none"),
         }
     )
