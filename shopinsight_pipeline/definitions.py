@@ -23,6 +23,7 @@ from shopinsight_pipeline.reports.assets import (
 )
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.score.assets import review_scores
+from shopinsight_pipeline.sensors import landing_sensor
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline.tokenize.assets import review_token_shards, review_tokenizer
 from shopinsight_pipeline.train.assets import sentiment_model
@@ -51,6 +52,7 @@ def build_definitions(data_root: str | None = None) -> Definitions:
         ],
         jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
         schedules=[nightly_schedule, retrain_schedule],
+        sensors=[landing_sensor],
         resources={
             "storage": LakeStorage(root=root),
             "sentiment_labels": SentimentLabels(),

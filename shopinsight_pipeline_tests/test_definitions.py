@@ -57,6 +57,7 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
     retrain = defs.resolve_schedule_def("retrain_schedule")
     assert retrain.job_name == "retrain_job"
     assert retrain.cron_schedule == "30 4 * * *"
+    assert defs.resolve_sensor_def("landing_sensor").job_name == "nightly_partition_job"
 
 
 def test_dagster_cli_validates_the_workspace():
