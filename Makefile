@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test ui sample lint bench clean
+.PHONY: setup run test ui sample lint bench clean chromium
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
@@ -30,8 +30,14 @@ sample: setup
 run: setup
 	$(BIN)/python -m shopinsight_pipeline.run_sample --root data
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest -q
+
+# The browser end-to-end test drives Debian's chromium; install it when missing and we are root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
+		|| echo "chromium is not installed and cannot be installed here: the browser test will be skipped"
 
 ui: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
@@ -44,6 +50,7 @@ bench: setup
 	$(BIN)/python bench/tokenize.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/score.py
+	$(BIN)/python bench/incremental.py
 
 clean:
 	rm -rf data/lake .dagster

@@ -1,0 +1,134 @@
+"""Cost of one new day for the whole nightly chain (no retraining) with short and long histories.
+
+    .venv/bin/python bench/incremental.py [--history 60 365] [--orders-per-day 120] [--repeat 3]
+
+For each history length H it writes a sample of H + 1 days, materializes the first H days (ingest,
+validation, daily_sales, trends; a TF-IDF scorer is registered as champion so scoring needs no
+training), then times `nightly_partition_job` for day H + 1 (ingest -> shards -> scores ->
+trends, forecast, insights, report), re-running it `--repeat` times (the median is reported).
+Target: time(365) / time(60) <= 1.3 — the nightly cost must not grow with history.
+"""
+
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
+
+import os
+
+# Long histories start before the sample's first partition: open the partitions earlier.
+os.environ.setdefault("SHOPINSIGHT_START_DATE", "2025-01-01")
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import date, timedelta
+
+from dagster import AssetKey, DagsterInstance
+
+from shopinsight_pipeline.definitions import build_definitions
+from shopinsight_pipeline.ml.baseline import TfidfClassifier, TfidfSettings
+from shopinsight_pipeline.ml.registry import ModelRegistry
+from shopinsight_pipeline.ml.scorers import CANDIDATE_FILE, TFIDF
+from shopinsight_pipeline.sample import SampleSpec, load_review_corpus, write_sample
+from shopinsight_pipeline.storage import LakeStorage
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+LABELS = ["negative", "neutral", "positive"]
+LAST_DAY = date(2026, 9, 30)  # every history ends on the same new day
+
+
+def register_tfidf_champion(storage: LakeStorage) -> None:
+    import json
+
+    corpus = load_review_corpus()
+    texts = corpus["neg"][:300] + corpus["pos"][:300]
+    model = TfidfClassifier.fit(texts, [0] * 300 + [2] * 300, 3, TfidfSettings())
+    registry = ModelRegistry(Path(str(storage.models_path / "sentiment")))
+    staging = registry.staging_path()
+    model.save(staging)
+    (staging / CANDIDATE_FILE).write_text(json.dumps({"kind": TFIDF, "labels": LABELS}), encoding="utf-8")
+    registry.publish(staging, "bench-tfidf")
+    registry.promote("bench-tfidf", TFIDF, 0.0, "benchmark scorer")
+
+
+def prepare(root: Path, history: int, orders_per_day: int) -> list:
+    spec = SampleSpec(
+        start=LAST_DAY - timedelta(days=history),
+        days=history + 1,
+        orders_per_day=orders_per_day,
+        truncated_orders_day=-1,
+        gbk_reviews_day=-1,
+        truncated_reviews_day=-1,
+    )
+    write_sample(root, spec)
+    days = [spec.start + timedelta(days=offset) for offset in range(spec.days)]
+    defs = build_definitions(str(root))
+    instance = DagsterInstance.ephemeral()
+    assets = defs.resolve_implicit_global_asset_job_def()
+    assets.execute_in_process(instance=instance, asset_selection=[AssetKey("review_tokenizer")], run_config=QUIET)
+    register_tfidf_champion(LakeStorage(root=str(root)))
+    history_selection = [
+        AssetKey(name)
+        for name in (
+            "raw_orders",
+            "raw_reviews",
+            "validated_orders",
+            "quarantined_orders",
+            "validated_reviews",
+            "quarantined_reviews",
+            "daily_sales",
+            "category_trends",
+            "review_token_shards",
+            "review_scores",
+            "product_sentiment",
+        )
+    ]
+    started = time.perf_counter()
+    for day in days[:-1]:
+        result = assets.execute_in_process(
+            partition_key=day.isoformat(),
+            instance=instance,
+            asset_selection=history_selection,
+            run_config=QUIET,
+            raise_on_error=True,
+        )
+        assert result.success
+    print(f"  history of {history} days materialized in {time.perf_counter() - started:.0f}s", flush=True)
+    return days
+
+
+def time_new_day(root: Path, day, repeat: int) -> float:
+    job = build_definitions(str(root)).resolve_job_def("nightly_partition_job")
+    config = {**QUIET, "ops": {f"validate_{e}": {"config": {"max_reject_rate": 1.0}} for e in ("orders", "reviews")}}
+    times = []
+    for _ in range(repeat + 1):  # the first run warms imports and caches
+        instance = DagsterInstance.ephemeral()
+        started = time.perf_counter()
+        result = job.execute_in_process(partition_key=day.isoformat(), instance=instance, run_config=config)
+        times.append(time.perf_counter() - started)
+        assert result.success
+    return statistics.median(times[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--history", type=int, nargs=2, default=[60, 365])
+    parser.add_argument("--orders-per-day", type=int, default=120)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    results = {}
+    for history in args.history:
+        root = Path(tempfile.mkdtemp(prefix=f"shopinsight-incremental-{history}-"))
+        print(f"history {history} days ({root})", flush=True)
+        days = prepare(root, history, args.orders_per_day)
+        results[history] = time_new_day(root, days[-1], args.repeat)
+        print(f"  one new day, whole nightly chain: {results[history]:.2f}s (median of {args.repeat})", flush=True)
+    short, long = args.history
+    print(f"ratio time({long}) / time({short}): {results[long] / results[short]:.2f}  (target <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
