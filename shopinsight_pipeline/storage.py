@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from datetime import date
 
 import polars as pl
@@ -86,20 +87,12 @@ class LakeStorage(ConfigurableResource):
         The shards are written into a hidden folder that is then swapped in for the old one, so a
         re-run never leaves shards of the previous run behind.
         """
-        target = self.partition_file(table, day).parent
-        staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        staging.mkdir(parents=True)
-        try:
+
+        def fill(staging: UPath) -> None:
             for number, shard in enumerate(shards):
                 pq.write_table(shard, str(staging / f"part-{number}.parquet"))
-            retired = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-            if target.exists():
-                os.replace(str(target), str(retired))
-            os.replace(str(staging), str(target))
-            shutil.rmtree(str(retired), ignore_errors=True)
-        finally:
-            if staging.exists():
-                shutil.rmtree(str(staging), ignore_errors=True)
+
+        swap_folder(self.partition_file(table, day).parent, fill)
         return self.partition_files(table, day)
 
     def partition_files(self, table: str, day: date) -> list[UPath]:
@@ -142,20 +135,12 @@ class LakeStorage(ConfigurableResource):
     def write_report(self, day: date, files: dict[str, bytes]) -> UPath:
         """Replace the run date's report folder with `files` (name -> bytes) in one swap."""
         target = self.report_dir(day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        staging.mkdir()
-        try:
+
+        def fill(staging: UPath) -> None:
             for name, content in files.items():
                 (staging / name).write_bytes(content)
-            retired = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-            if target.exists():
-                os.replace(str(target), str(retired))
-            os.replace(str(staging), str(target))
-            shutil.rmtree(str(retired), ignore_errors=True)
-        finally:
-            if staging.exists():
-                shutil.rmtree(str(staging), ignore_errors=True)
+
+        swap_folder(target, fill)
         return target
 
     @property
@@ -205,6 +190,24 @@ def write_parquet_atomic(frame: pl.DataFrame, target: UPath) -> None:
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def swap_folder(target: UPath, fill: Callable[[UPath], None]) -> None:
+    """Build a folder's new content beside it (`fill` writes into a hidden staging folder), then
+    swap it in with two renames, so no run leaves files of an earlier run behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    staging.mkdir()
+    try:
+        fill(staging)
+        retired = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+        if target.exists():
+            os.replace(str(target), str(retired))
+        os.replace(str(staging), str(target))
+        shutil.rmtree(str(retired), ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(str(staging), ignore_errors=True)
 
 
 def write_json_atomic(payload: dict, target: UPath) -> None:

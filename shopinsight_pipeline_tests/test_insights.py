@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings, build_insights, two_proportion_p
+from shopinsight_pipeline.reports.trends import TRENDS_SCHEMA
 
 RUN = date(2026, 9, 30)
 
@@ -117,15 +118,7 @@ def test_two_proportion_p_value_by_hand():
 
 def test_empty_inputs_give_an_empty_table_with_notes():
     empty = inputs(
-        trends=pl.DataFrame(
-            schema={
-                "date": pl.Date,
-                "category": pl.String,
-                "growth_28d": pl.Float64,
-                "revenue_ma28": pl.Float64,
-                "anomaly": pl.Boolean,
-            }
-        ),
+        trends=pl.DataFrame(schema=TRENDS_SCHEMA),
         forecast=pl.DataFrame(),
         recent_sales=pl.DataFrame(),
         sentiment=pl.DataFrame(),
