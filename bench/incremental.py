@@ -29,29 +29,27 @@ from datetime import date, timedelta
 from dagster import AssetKey, DagsterInstance
 
 from shopinsight_pipeline.definitions import build_definitions
-from shopinsight_pipeline.ml.baseline import TfidfClassifier, TfidfSettings
+from shopinsight_pipeline.ml.fit import register_baseline_scorer
 from shopinsight_pipeline.ml.registry import ModelRegistry
-from shopinsight_pipeline.ml.scorers import CANDIDATE_FILE, TFIDF
 from shopinsight_pipeline.sample import SampleSpec, load_review_corpus, write_sample
 from shopinsight_pipeline.storage import LakeStorage
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-LABELS = ["negative", "neutral", "positive"]
 LAST_DAY = date(2026, 9, 30)  # every history ends on the same new day
 
 
 def register_tfidf_champion(storage: LakeStorage) -> None:
-    import json
-
+    """A small TF-IDF scorer as champion, so the nightly job can score without training."""
     corpus = load_review_corpus()
     texts = corpus["neg"][:300] + corpus["pos"][:300]
-    model = TfidfClassifier.fit(texts, [0] * 300 + [2] * 300, 3, TfidfSettings())
-    registry = ModelRegistry(Path(str(storage.models_path / "sentiment")))
-    staging = registry.staging_path()
-    model.save(staging)
-    (staging / CANDIDATE_FILE).write_text(json.dumps({"kind": TFIDF, "labels": LABELS}), encoding="utf-8")
-    registry.publish(staging, "bench-tfidf")
-    registry.promote("bench-tfidf", TFIDF, 0.0, "benchmark scorer")
+    register_baseline_scorer(
+        ModelRegistry(storage.sentiment_registry_path),
+        texts,
+        [0] * 300 + [2] * 300,
+        ["negative", "neutral", "positive"],
+        "seed-tfidf",
+        "benchmark scorer",
+    )
 
 
 def prepare(root: Path, history: int, orders_per_day: int) -> list:

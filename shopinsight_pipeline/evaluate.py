@@ -106,7 +106,7 @@ def resolve_model_dir(root: str, model_dir: str | None) -> Path:
     from shopinsight_pipeline.ml.registry import ModelRegistry
     from shopinsight_pipeline.storage import LakeStorage
 
-    return Path(ModelRegistry(Path(str(LakeStorage(root=root).models_path / "sentiment"))).require_champion()["path"])
+    return Path(ModelRegistry(LakeStorage(root=root).sentiment_registry_path).require_champion()["path"])
 
 
 def main(argv: list[str] | None = None) -> int:

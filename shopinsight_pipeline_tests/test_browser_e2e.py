@@ -2,7 +2,6 @@
 a two-day backfill of the nightly job through the daemon, then the UI and the insight report in
 headless Chromium (screenshots kept next to the test's temp lake)."""
 
-import json
 import os
 import shutil
 import socket
@@ -17,9 +16,8 @@ from dagster import AssetKey, DagsterInstance
 from dagster_graphql import DagsterGraphQLClient
 
 from shopinsight_pipeline.definitions import build_definitions
-from shopinsight_pipeline.ml.baseline import TfidfClassifier, TfidfSettings
+from shopinsight_pipeline.ml.fit import register_baseline_scorer
 from shopinsight_pipeline.ml.registry import ModelRegistry
-from shopinsight_pipeline.ml.scorers import CANDIDATE_FILE, TFIDF
 from shopinsight_pipeline.sample import SampleSpec, load_review_corpus, write_sample
 from shopinsight_pipeline.storage import LakeStorage
 
@@ -44,16 +42,17 @@ def free_port() -> int:
 
 
 def register_tfidf_champion(storage: LakeStorage) -> None:
-    """A small TF-IDF scorer as champion, so the nightly job can score without training here."""
+    """A small TF-IDF scorer as champion, so the nightly job can score without training."""
     corpus = load_review_corpus()
-    model = TfidfClassifier.fit(corpus["neg"][:200] + corpus["pos"][:200], [0] * 200 + [2] * 200, 3, TfidfSettings())
-    registry = ModelRegistry(Path(str(storage.models_path / "sentiment")))
-    staging = registry.staging_path()
-    model.save(staging)
-    labels = ["negative", "neutral", "positive"]
-    (staging / CANDIDATE_FILE).write_text(json.dumps({"kind": TFIDF, "labels": labels}), encoding="utf-8")
-    registry.publish(staging, "e2e-tfidf")
-    registry.promote("e2e-tfidf", TFIDF, 0.0, "end-to-end test scorer")
+    texts = corpus["neg"][:200] + corpus["pos"][:200]
+    register_baseline_scorer(
+        ModelRegistry(storage.sentiment_registry_path),
+        texts,
+        [0] * 200 + [2] * 200,
+        ["negative", "neutral", "positive"],
+        "seed-tfidf",
+        "end-to-end test scorer",
+    )
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 2.0):

@@ -258,3 +258,17 @@ def evaluate_version(directory: Path, texts: list[str], labels: list[int], label
     if list(scorer.labels) != label_names:
         raise ValueError(f"{directory} predicts {list(scorer.labels)}, the current label scheme is {label_names}")
     return classification_report(labels, np.asarray(scorer.predict_proba(texts)), label_names)
+
+
+def register_baseline_scorer(
+    registry: ModelRegistry, texts: list[str], labels: list[int], label_names: list[str], version: str, reason: str
+) -> Path:
+    """Fit a TF-IDF scorer on labelled texts, register it and make it champion: a way to serve
+    scores on a new lake (or in a benchmark) before any transformer is trained."""
+    classifier = TfidfClassifier.fit(texts, labels, len(label_names), TfidfSettings())
+    staging = registry.staging_path()
+    classifier.save(staging)
+    write_candidate_file(staging, {"kind": TFIDF, "version": version, "labels": label_names})
+    path = registry.publish(staging, version)
+    registry.promote(version, TFIDF, None, reason)
+    return path

@@ -122,7 +122,7 @@ class ModelRegistry:
             )
         return champion
 
-    def promote(self, version: str, kind: str, macro_f1: float, reason: str) -> dict:
+    def promote(self, version: str, kind: str, macro_f1: float | None, reason: str) -> dict:
         pointer = {
             "version": version,
             "kind": kind,

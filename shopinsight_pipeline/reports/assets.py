@@ -117,7 +117,11 @@ def category_trends(context: AssetExecutionContext, config: TrendConfig, storage
 
 class ForecastConfig(Config):
     horizon: int = Field(default=14, description="Days to forecast after the partition's day.")
-    history_days: int = Field(default=182, description="Days of daily_sales the model is fitted on.")
+    history_days: int = Field(
+        default=91,
+        description="Days of daily_sales the model is fitted on (13 weeks: enough for weekly seasonality and a "
+        "damped trend, and the nightly cost does not grow with the lake's history).",
+    )
     backtest_days: int = Field(default=28, description="Rolling backtest window against seasonal naive.")
 
 

@@ -20,7 +20,7 @@ class ScoringConfig(Config):
 
 def serving_version(storage: LakeStorage) -> dict:
     """The champion pointer sentiment_model wrote: scoring never picks 'the newest' model by itself."""
-    return ModelRegistry(Path(str(storage.models_path / "sentiment"))).require_champion()
+    return ModelRegistry(storage.sentiment_registry_path).require_champion()
 
 
 @asset(

@@ -195,7 +195,7 @@ def sentiment_model(
     scheme = sentiment_labels.scheme()
     manifest = tokenizer_manifest(storage)
     tokenizer = TokenizerInfo(Path(manifest["directory"]), manifest["name"], manifest["hash"], manifest["max_length"])
-    registry = ModelRegistry(Path(str(storage.models_path / "sentiment")))
+    registry = ModelRegistry(storage.sentiment_registry_path)
     try:
         examples = load_training_examples(storage, config.window_days, tokenizer.hash, scheme)
         result = fit_candidates(
