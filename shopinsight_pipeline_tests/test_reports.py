@@ -79,3 +79,33 @@ def test_insight_report_is_one_self_contained_page_with_chart_files(lake):
     pngs = sorted(p.name for p in folder.iterdir() if p.suffix == ".png")
     assert pngs == ["chart-1.png"]  # the forecast chart; no sentiment chart without scores
     assert (folder / "chart-1.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_day_without_orders_still_gives_every_gold_table(lake, tmp_path):
+    """The last day's orders file has only its header: zeros, not gaps, and no crash downstream."""
+    import shutil
+
+    from shopinsight_pipeline_tests.conftest import materialize_days
+
+    shutil.copytree(lake.root / "landing", tmp_path / "landing")
+    day = lake.days[-1]
+    storage = LakeStorage(root=str(tmp_path))
+    orders_file = storage.landing_file("orders", day)
+    header = orders_file.read_text(encoding="utf-8").splitlines()[0]
+    orders_file.write_text(header + "\n", encoding="utf-8")
+    assert all(r.success for r in materialize_days(tmp_path, lake.days, DagsterInstance.ephemeral()))
+    assert storage.read_partition("daily_sales", day).is_empty()
+
+    job = build_definitions(str(tmp_path)).resolve_implicit_global_asset_job_def()
+    names = ["category_trends", "sales_forecast", "insights", "insight_report"]
+    result = job.execute_in_process(
+        partition_key=day.isoformat(),
+        asset_selection=[AssetKey(name) for name in names],
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    trends = storage.read_partition("category_trends", day)
+    assert trends.height == storage.read_partition("daily_sales", lake.days[-2]).height  # every known category
+    assert (trends.get_column("revenue") == 0).all() and (trends.get_column("units") == 0).all()
+    assert storage.read_partition("sales_forecast", day).height == 14 * trends.height
+    assert (storage.report_dir(day) / "report.html").is_file()
