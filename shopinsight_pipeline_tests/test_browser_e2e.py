@@ -4,6 +4,7 @@ headless Chromium (screenshots kept next to the test's temp lake)."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -179,5 +180,14 @@ def test_ui_loads_backfills_two_days_and_renders(tmp_path, tiny_model_dir):
         shot = chromium(f"--screenshot={report_png}", report.as_uri())
         assert shot.returncode == 0 and report_png.stat().st_size > 10_000, shot.stderr
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=60)
+        stop(server)
+
+
+def stop(server: subprocess.Popen) -> None:
+    """dagster dev and its children: ask politely, then insist (it can take a minute to drain)."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
