@@ -3,7 +3,7 @@
 import os
 from datetime import date
 
-from dagster import DailyPartitionsDefinition
+from dagster import BackfillPolicy, DailyPartitionsDefinition
 
 # First day of the embedded sample; a deployment sets its own history start.
 SAMPLE_START = date(2026, 8, 1)
@@ -14,6 +14,14 @@ daily_partitions = DailyPartitionsDefinition(
     start_date=os.environ.get("SHOPINSIGHT_START_DATE", SAMPLE_START.isoformat()),
     timezone=BUSINESS_TIMEZONE,
 )
+
+
+# Every daily asset: one partition per run, so a range backfill from the UI is a run per day and
+# each asset writes exactly the partition it is given.
+DAILY_ASSET = {
+    "partitions_def": daily_partitions,
+    "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=1),
+}
 
 
 def partition_day(partition_key: str) -> date:

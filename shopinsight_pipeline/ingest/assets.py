@@ -5,7 +5,6 @@ from collections.abc import Callable
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
-    BackfillPolicy,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -13,7 +12,7 @@ from dagster import (
 )
 
 from shopinsight_pipeline.ingest.landing import BronzeRead, read_orders_csv, read_reviews_jsonl
-from shopinsight_pipeline.partitions import daily_partitions, partition_day
+from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day
 from shopinsight_pipeline.storage import LakeStorage
 
 Reader = Callable[[bytes, str], BronzeRead]
@@ -25,8 +24,7 @@ def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
 
     @asset(
         name=table,
-        partitions_def=daily_partitions,
-        backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+        **DAILY_ASSET,
         group_name="ingest",
         kinds={"polars", "parquet"},
         description=f"One day's {source} landing file as text columns, with source file and line number.",

@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from shopinsight_pipeline import charts
-from shopinsight_pipeline.partitions import daily_partitions, partition_day
+from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day
 from shopinsight_pipeline.reports.forecast import ForecastSettings
 from shopinsight_pipeline.reports.forecast import sales_forecast as forecast_sales
 from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings, build_insights
@@ -22,8 +22,7 @@ from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
 
 @asset(
     deps=["validated_orders"],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Per day and category: orders, units, revenue, average order value, return rate.",
@@ -45,8 +44,7 @@ def daily_sales(context: AssetExecutionContext, storage: LakeStorage) -> Materia
 
 @asset(
     deps=["review_scores"],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Per product and day: reviews, average rating, model sentiment shares, model-rating agreement.",
@@ -88,8 +86,7 @@ class TrendConfig(Config):
 
 @asset(
     deps=["daily_sales"],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Per category and day: revenue, units, 7/28-day moving averages, week-over-week and 28-day "
@@ -145,8 +142,7 @@ def backtest_table(backtests: dict[str, dict]) -> str:
 
 @asset(
     deps=["daily_sales"],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    **DAILY_ASSET,
     group_name="reports",
     kinds={"statsmodels", "parquet"},
     description="Per category: daily revenue and units for the next days with 80% and 95% intervals "
@@ -221,8 +217,7 @@ def quality_counts(storage: LakeStorage, day) -> pl.DataFrame:
 
 @asset(
     deps=["category_trends", "sales_forecast", "product_sentiment", "daily_sales", "validated_orders"],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Ranked findings for the run date (growth, forecast, sentiment jumps, poor sentiment on best "
@@ -302,8 +297,7 @@ def report_kpis(sales: pl.DataFrame, sentiment: pl.DataFrame, forecast: pl.DataF
 
 @asset(
     deps=["insights", "sales_forecast", "category_trends", "product_sentiment", "daily_sales"],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    **DAILY_ASSET,
     group_name="reports",
     kinds={"html", "matplotlib"},
     description="Self-contained HTML report of the run date (KPIs, forecast bands per category, sentiment by "

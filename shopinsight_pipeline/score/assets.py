@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from dagster import AssetExecutionContext, BackfillPolicy, Config, Failure, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, asset
 from pydantic import Field
 
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.ml.scorers import load_scorer
 from shopinsight_pipeline.ml.scoring import score_reviews
-from shopinsight_pipeline.partitions import daily_partitions, partition_day
+from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
 
@@ -25,8 +25,7 @@ def serving_version(storage: LakeStorage) -> dict:
 
 @asset(
     deps=["sentiment_model", "validated_reviews"],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    **DAILY_ASSET,
     group_name="score",
     kinds={"pytorch", "parquet"},
     description="Predicted sentiment and class probabilities of each validated review, "

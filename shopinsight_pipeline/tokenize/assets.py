@@ -3,13 +3,13 @@
 from pathlib import Path
 
 import pyarrow.compute as pc
-from dagster import AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
 from shopinsight_pipeline.ml import model_io
 from shopinsight_pipeline.ml.scorers import TextTokenizer
 from shopinsight_pipeline.ml.shards import tokenize_reviews
-from shopinsight_pipeline.partitions import daily_partitions, partition_day
+from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage, read_json, write_json_atomic
 
@@ -55,8 +55,7 @@ class ShardConfig(Config):
 
 @asset(
     deps=["review_tokenizer", "validated_reviews"],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+    **DAILY_ASSET,
     group_name="tokenize",
     kinds={"transformers", "parquet"},
     description="Token ids of each day's validated reviews (no padding), with label, length and tokenizer hash.",

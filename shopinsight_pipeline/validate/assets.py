@@ -17,7 +17,6 @@ from dagster import (
     AssetExecutionContext,
     AssetOut,
     AssetsDefinition,
-    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
@@ -25,7 +24,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions, partition_day
+from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, DAILY_ASSET, partition_day
 from shopinsight_pipeline.schemas import (
     QUARANTINED_ORDERS_SCHEMA,
     QUARANTINED_REVIEWS_SCHEMA,
@@ -117,8 +116,7 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
             ),
         },
         deps=[raw],
-        partitions_def=daily_partitions,
-        backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=1),
+        **DAILY_ASSET,
         group_name="validate",
         check_specs=[
             AssetCheckSpec(
