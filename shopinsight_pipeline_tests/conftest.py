@@ -11,7 +11,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import pytest
-from dagster import AssetSelection, DagsterInstance, Definitions, define_asset_job
+from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, define_asset_job
 
 from shopinsight_pipeline.definitions import build_definitions
 from shopinsight_pipeline.partitions import daily_partitions
@@ -61,6 +61,18 @@ def materialize_days(root: Path, days: list[date], instance: DagsterInstance, ru
         )
         for day in days
     ]
+
+
+def materialize_assets(root: Path, instance, names: list[str], run_config: dict | None = None, partition_key=None):
+    """Materialize some assets (one day's, with `partition_key`) without raising on failure."""
+    job = build_definitions(str(root)).resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=instance,
+        asset_selection=[AssetKey(name) for name in names],
+        run_config=run_config or {},
+        partition_key=partition_key,
+        raise_on_error=False,
+    )
 
 
 @pytest.fixture(scope="session")

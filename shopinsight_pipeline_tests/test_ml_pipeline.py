@@ -16,7 +16,7 @@ from shopinsight_pipeline.ml.text import LabelScheme
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline.train.assets import load_training_examples
-from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_days, sample_days
+from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_assets, materialize_days, sample_days
 
 ML_SPEC = SampleSpec(
     days=8,
@@ -43,16 +43,6 @@ class MlLake:
     days: list
     instance: DagsterInstance
     first_model_run: object
-
-
-def materialize_assets(root: Path, instance, names: list[str], run_config: dict | None = None):
-    job = build_definitions(str(root)).resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
-        instance=instance,
-        asset_selection=[AssetKey(n) for n in names],
-        run_config=run_config or {},
-        raise_on_error=False,
-    )
 
 
 def train(ml: "MlLake | Path", instance, **overrides):

@@ -3,18 +3,14 @@
 import polars as pl
 from dagster import AssetKey, DagsterInstance
 
-from shopinsight_pipeline.definitions import build_definitions
 from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline_tests.conftest import materialize_assets
 
 
 def test_trends_and_forecast_materialize_on_a_short_history_and_say_so(lake):
     day = lake.days[-1]
-    job = build_definitions(str(lake.root)).resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        partition_key=day.isoformat(),
-        asset_selection=[AssetKey("category_trends"), AssetKey("sales_forecast")],
-        instance=DagsterInstance.ephemeral(),
-    )
+    names = ["category_trends", "sales_forecast"]
+    result = materialize_assets(lake.root, DagsterInstance.ephemeral(), names, partition_key=day.isoformat())
     assert result.success
     storage = LakeStorage(root=str(lake.root))
     sales = storage.read_partition("daily_sales", day)
@@ -41,12 +37,8 @@ def test_trends_and_forecast_materialize_on_a_short_history_and_say_so(lake):
 
 def test_insights_materialize_without_sentiment_and_say_what_is_missing(lake):
     day = lake.days[-1]
-    job = build_definitions(str(lake.root)).resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        partition_key=day.isoformat(),
-        asset_selection=[AssetKey("category_trends"), AssetKey("sales_forecast"), AssetKey("insights")],
-        instance=DagsterInstance.ephemeral(),
-    )
+    names = ["category_trends", "sales_forecast", "insights"]
+    result = materialize_assets(lake.root, DagsterInstance.ephemeral(), names, partition_key=day.isoformat())
     assert result.success
     [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("insights")]
     notes = event.materialization.metadata["notes"].value
@@ -59,13 +51,8 @@ def test_insights_materialize_without_sentiment_and_say_what_is_missing(lake):
 
 def test_insight_report_is_one_self_contained_page_with_chart_files(lake):
     day = lake.days[-1]
-    job = build_definitions(str(lake.root)).resolve_implicit_global_asset_job_def()
     names = ["category_trends", "sales_forecast", "insights", "insight_report"]
-    result = job.execute_in_process(
-        partition_key=day.isoformat(),
-        asset_selection=[AssetKey(name) for name in names],
-        instance=DagsterInstance.ephemeral(),
-    )
+    result = materialize_assets(lake.root, DagsterInstance.ephemeral(), names, partition_key=day.isoformat())
     assert result.success
     storage = LakeStorage(root=str(lake.root))
     folder = storage.report_dir(day)
@@ -96,13 +83,8 @@ def test_a_day_without_orders_still_gives_every_gold_table(lake, tmp_path):
     assert all(r.success for r in materialize_days(tmp_path, lake.days, DagsterInstance.ephemeral()))
     assert storage.read_partition("daily_sales", day).is_empty()
 
-    job = build_definitions(str(tmp_path)).resolve_implicit_global_asset_job_def()
     names = ["category_trends", "sales_forecast", "insights", "insight_report"]
-    result = job.execute_in_process(
-        partition_key=day.isoformat(),
-        asset_selection=[AssetKey(name) for name in names],
-        instance=DagsterInstance.ephemeral(),
-    )
+    result = materialize_assets(tmp_path, DagsterInstance.ephemeral(), names, partition_key=day.isoformat())
     assert result.success
     trends = storage.read_partition("category_trends", day)
     assert trends.height == storage.read_partition("daily_sales", lake.days[-2]).height  # every known category
