@@ -8,7 +8,7 @@ import pytest
 from shopinsight_pipeline.ingest.landing import read_orders_csv, read_reviews_jsonl
 from shopinsight_pipeline.schemas import ORDER_FIELDS
 from shopinsight_pipeline.validate import rules
-from shopinsight_pipeline.validate.expectations import run_suite
+from shopinsight_pipeline.validate.expectations import rows_to_check, run_suite
 
 DAY = date(2026, 8, 3)
 SETTINGS = rules.RuleSettings()
@@ -143,3 +143,23 @@ def test_trimming_makes_blank_values_missing_and_leaves_the_bronze_frame_alone()
     prepared = rules.prepare_orders(raw, pl.Series([], dtype=pl.String), SETTINGS)
     assert prepared.get_column("order_id").to_list() == ["O1", "O2", None]
     assert raw.get_column("order_id").to_list() == ["O1", " O2 ", "   "]
+
+
+def test_the_gx_recheck_samples_big_partitions_and_keeps_small_ones_whole():
+    frame = pl.DataFrame({"order_id": [f"O{i}" for i in range(50)]})
+    assert rows_to_check(frame, 0).equals(frame)  # 0: no limit
+    assert rows_to_check(frame, 50).equals(frame)
+    sample = rows_to_check(frame, 10)
+    assert sample.height == 10
+    assert sample.get_column("order_id").n_unique() == 10
+    assert set(sample.get_column("order_id")) <= set(frame.get_column("order_id"))
+    assert rows_to_check(frame, 10).equals(sample)  # seeded: the same rows every run
+
+
+def test_whitespace_and_quoted_commas_survive_the_fast_line_split():
+    short_line = b"O7,C1,P1,books,1,2.00,CNY,2026-08-03T10:00:00+08:00\n"
+    raw = read_orders_csv(orders_csv(with_(unit_price="12,50"), GOOD) + b"\n   \n" + short_line, "o.csv")
+    assert raw.blank_lines == 2  # the empty line and the whitespace-only one
+    assert raw.frame.get_column("unit_price").to_list() == ["12,50", "10.50", "2.00"]
+    assert raw.frame.get_column("field_count").to_list() == [9, 9, 8]
+    assert raw.frame.get_column("line_number").to_list() == [2, 3, 6]
