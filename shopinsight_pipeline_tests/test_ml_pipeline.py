@@ -192,6 +192,28 @@ def test_transformer_promoted_when_it_clears_the_gate_and_scoring_follows_the_po
     assert champion["version"] == info["serving_version"]
 
 
+def test_an_unchanged_training_job_reuses_its_versions_unless_told_to_retrain(ml_lake):
+    versions = ml_lake.root / "lake/models/sentiment/versions"
+    first = metadata(ml_lake.first_model_run, "sentiment_model")
+    assert first["reused_earlier_training"] is False
+    before = sorted(p.name for p in versions.iterdir())
+
+    again = train(ml_lake, ml_lake.instance)  # same window, tokenizer and settings as the fixture's run
+    assert again.success
+    info = metadata(again, "sentiment_model")
+    assert info["reused_earlier_training"] is True
+    assert sorted(p.name for p in versions.iterdir()) == before  # nothing trained, nothing written
+    assert info["transformer_test_macro_f1"] == first["transformer_test_macro_f1"]
+
+    retrained = train(ml_lake, ml_lake.instance, retrain_unchanged=True)
+    assert retrained.success
+    assert metadata(retrained, "sentiment_model")["reused_earlier_training"] is False
+    assert len(list(versions.iterdir())) == len(before) + 2  # a new transformer and a new baseline
+
+    changed = train(ml_lake, ml_lake.instance, learning_rate=5e-4)  # another job: trains
+    assert metadata(changed, "sentiment_model")["reused_earlier_training"] is False
+
+
 def test_training_refuses_shards_of_another_tokenizer(ml_lake):
     with pytest.raises(TokenizerMismatchError, match="expected tokenizer hash 0000000000000000") as error:
         load_training_examples(ml_lake.storage, 30, "0000000000000000", LabelScheme())
@@ -223,7 +245,13 @@ def test_scoring_without_a_promoted_model_says_what_to_do(tmp_path):
 def test_two_cpu_processes_through_pipes_give_a_model(ml_lake):
     """num_processes=2 runs `accelerate launch --cpu --num_processes 2` through Dagster Pipes."""
     run = train(
-        ml_lake, ml_lake.instance, num_processes=2, force_cpu=True, transformer_margin=-1.0, promotion_tolerance=1.0
+        ml_lake,
+        ml_lake.instance,
+        num_processes=2,
+        force_cpu=True,
+        transformer_margin=-1.0,
+        promotion_tolerance=1.0,
+        retrain_unchanged=True,
     )
     assert run.success
     info = metadata(run, "sentiment_model")

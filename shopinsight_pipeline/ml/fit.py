@@ -58,6 +58,7 @@ class FitResult:
     outcome: TrainOutcome
     test_texts: list[str]
     test_labels: list[int]
+    reused: bool = False  # True: an earlier run trained this exact job; its versions were taken as they are
 
 
 class Trainer(Protocol):
@@ -95,6 +96,42 @@ def fingerprint(train: pl.DataFrame, tokenizer: TokenizerInfo, settings: TrainSe
         digest.update(f"{key}:{label};".encode())
     digest.update(json.dumps([tokenizer.hash, asdict(settings), list(scheme.labels)], sort_keys=True).encode())
     return digest.hexdigest()[:16]
+
+
+def evaluation_fingerprint(splits: dict[str, pl.DataFrame]) -> str:
+    """Identity of the validation and test splits: reused metrics must be of the same texts."""
+    digest = hashlib.sha256()
+    for name in ("validation", "test"):
+        keys = splits[name].select("text_key", "label").sort("text_key")
+        digest.update(name.encode() + keys.write_csv().encode())
+    return digest.hexdigest()[:16]
+
+
+def earlier_fit(
+    registry: ModelRegistry, job: str, evaluation: str, tfidf_settings: TfidfSettings
+) -> dict[str, dict] | None:
+    """The transformer and baseline candidate files an earlier run wrote for this exact job and
+    evaluation split, if both are still registered. Training again on the same window, tokenizer
+    and settings buys nothing but run-to-run noise (CPU training is not bit-reproducible), and
+    costs minutes."""
+    found: dict[str, dict] = {}
+    for directory in sorted(registry.versions_path.glob("*"), reverse=True):  # newest first
+        candidate = directory / CANDIDATE_FILE
+        if directory.name.startswith(".") or not candidate.is_file():
+            continue
+        payload = json.loads(candidate.read_text(encoding="utf-8"))
+        kind = payload.get("kind")
+        if payload.get("job") != job or payload.get("evaluation") != evaluation or kind in found:
+            continue
+        if kind == TFIDF and payload.get("training") != asdict(tfidf_settings):
+            continue
+        found[kind] = {**payload, "path": str(directory)}
+    return found if set(found) == {TRANSFORMER, TFIDF} else None
+
+
+def _outcome_from(payload: dict) -> TrainOutcome:
+    fields = {name: payload["training"][name] for name in TrainOutcome.__dataclass_fields__ if name != "history"}
+    return TrainOutcome(**fields, history=payload.get("history", []))
 
 
 def check_window(splits: dict[str, pl.DataFrame], scheme: LabelScheme, min_train_examples: int) -> None:
@@ -149,9 +186,12 @@ def fit_candidates(
     log: Callable[[str], None] = print,
     on_step: Callable[[int], None] | None = None,
     trainer: "Trainer | None" = None,
+    retrain_unchanged: bool = False,
 ) -> FitResult:
     """Split, train the transformer (in process, or through `trainer`), fit the baseline, evaluate
-    all on the test split and save each as a registry version."""
+    all on the test split and save each as a registry version. When the registry already holds the
+    versions of this exact job (same training texts, labels, tokenizer and settings), they are
+    taken as they are unless `retrain_unchanged`."""
     splits, dedup = assign_splits(examples, fractions)
     check_window(splits, scheme, min_train_examples)
     sizes = {name: frame.height for name, frame in splits.items()}
@@ -168,6 +208,31 @@ def fit_candidates(
     labels = list(scheme.labels)
     job = fingerprint(splits["train"], tokenizer, settings, scheme)
     checkpoint_dir = checkpoint_root / job
+    test_texts = splits["test"].get_column("review_text").to_list()
+    majority = classification_report(
+        test_set.labels, majority_probabilities(train_set.labels, len(test_set.labels), len(labels)), labels
+    )
+    evaluation = evaluation_fingerprint(splits)
+    earlier = None if retrain_unchanged else earlier_fit(registry, job, evaluation, tfidf_settings)
+    if earlier is not None:
+        transformer, baseline = earlier[TRANSFORMER], earlier[TFIDF]
+        log(
+            f"training job {job} (same texts, labels, tokenizer and settings) was trained before: reusing "
+            f"{transformer['version']} and {baseline['version']} (retrain_unchanged=true trains again)"
+        )
+        return FitResult(
+            transformer=CandidateReport(
+                transformer["version"], TRANSFORMER, Path(transformer["path"]), transformer["metrics"]["test"]
+            ),
+            baseline=CandidateReport(baseline["version"], TFIDF, Path(baseline["path"]), baseline["metrics"]["test"]),
+            majority=majority,
+            dedup=dedup,
+            split_sizes=sizes,
+            outcome=_outcome_from(transformer),
+            test_texts=test_texts,
+            test_labels=test_set.labels,
+            reused=True,
+        )
 
     base_tokenizer = model_io.load_tokenizer(tokenizer.directory)
     trainer = trainer or InProcessTrainer()
@@ -193,6 +258,8 @@ def fit_candidates(
         "dedup": asdict(dedup),
         "split_fractions": asdict(fractions),
         "tokenizer": {"name": tokenizer.name, "hash": tokenizer.hash},
+        "job": job,
+        "evaluation": evaluation,
     }
     transformer_version = registry.new_version(TRANSFORMER, job)
     staging = registry.staging_path()
@@ -217,7 +284,6 @@ def fit_candidates(
     log(f"transformer {transformer_version}: test macro-F1 {transformer_test['macro_f1']:.4f}")
 
     train_texts = splits["train"].get_column("review_text").to_list()
-    test_texts = splits["test"].get_column("review_text").to_list()
     baseline = TfidfClassifier.fit(train_texts, train_set.labels, len(labels), tfidf_settings)
     baseline_test = classification_report(test_set.labels, baseline.predict_proba(test_texts), labels)
     baseline_version = registry.new_version(TFIDF, job)
@@ -235,9 +301,6 @@ def fit_candidates(
     baseline_path = registry.publish(staging, baseline_version)
     log(f"TF-IDF baseline {baseline_version}: test macro-F1 {baseline_test['macro_f1']:.4f}")
 
-    majority = classification_report(
-        test_set.labels, majority_probabilities(train_set.labels, len(test_set.labels), len(labels)), labels
-    )
     return FitResult(
         transformer=CandidateReport(transformer_version, TRANSFORMER, transformer_path, transformer_test),
         baseline=CandidateReport(baseline_version, TFIDF, baseline_path, baseline_test),

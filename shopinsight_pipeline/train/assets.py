@@ -81,6 +81,12 @@ class TrainingConfig(Config):
     )
     tfidf_ngram_max: int = 3
     tfidf_c: float = 4.0
+    retrain_unchanged: bool = Field(
+        default=False,
+        description="Train again even when the registry holds versions trained on the same texts, labels, "
+        "tokenizer and settings (by default those are reused: CPU training is not bit-reproducible, so a "
+        "retrain on unchanged data only adds noise to the scores).",
+    )
     num_processes: int = Field(
         default=1,
         description="Devices to train on. Above 1, training runs as an `accelerate launch` subprocess through "
@@ -210,6 +216,7 @@ def sentiment_model(
             config.min_train_examples,
             log=context.log.info,
             trainer=choose_trainer(context, config, pipes_client, Path(str(storage.models_path / "jobs"))),
+            retrain_unchanged=config.retrain_unchanged,
         )
     except TrainingDataError as error:
         raise Failure(str(error)) from error
@@ -271,6 +278,7 @@ def model_metadata(
         "serving_version": serving["version"],
         "serving_kind": serving["kind"],
         "serving_path": serving["path"],
+        "reused_earlier_training": result.reused,
         "decision": MetadataValue.md(reason),
         "candidates": MetadataValue.md(candidates_table(rows)),
         "confusion_matrices": MetadataValue.md(confusion),
