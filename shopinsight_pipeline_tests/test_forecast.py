@@ -107,3 +107,31 @@ def test_trends_with_one_day_of_history_still_give_a_row_with_a_note():
     assert row["revenue"] == 10.0
     assert row["revenue_ma7"] is None
     assert "only 1 days of history" in row["note"]
+
+
+def test_a_category_first_sold_on_the_run_date_has_one_day_of_history_not_weeks_of_zeros():
+    old = list(np.tile(WEEK, 8))
+    run_date = date(2026, 8, 1) + timedelta(days=len(old) - 1)
+    sales = pl.concat(
+        [sales_frame({"old": old}), sales_frame({"garden": [70.0]}, start=run_date)], how="vertical_relaxed"
+    )
+    rows = {row["category"]: row for row in category_trends(sales, run_date).to_dicts()}
+    assert rows["garden"]["revenue"] == 70.0
+    assert "only 1 days of history" in rows["garden"]["note"]
+    assert rows["garden"]["wow_growth"] is None and rows["garden"]["revenue_ma7"] is None
+    assert rows["old"]["note"] is None
+
+    grid = complete_daily_grid(sales, run_date - timedelta(days=90), run_date)
+    assert grid.filter(pl.col("category") == "garden").height == 1
+    forecast, _ = sales_forecast(grid, run_date)
+    garden = forecast.filter(pl.col("category") == "garden")
+    assert garden.height == 14
+    assert set(garden.get_column("revenue_method")) == {"naive"}
+    assert garden.get_column("note").str.contains("1 days of history").all()
+    assert (garden.get_column("revenue") == 70.0).all()
+
+
+def test_growth_is_null_not_infinite_after_a_period_without_sales():
+    series = [0.0] * 7 + [10.0] * 7
+    [row] = category_trends(sales_frame({"toys": series}), date(2026, 8, 14)).to_dicts()
+    assert row["wow_growth"] is None

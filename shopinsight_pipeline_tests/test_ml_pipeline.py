@@ -2,6 +2,12 @@
 sentiment_model (train, evaluate, gate) -> review_scores -> product_sentiment."""
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,6 +220,41 @@ def test_an_unchanged_training_job_reuses_its_versions_unless_told_to_retrain(ml
     assert metadata(changed, "sentiment_model")["reused_earlier_training"] is False
 
 
+def test_a_killed_training_run_resumes_from_its_last_checkpoint(ml_lake):
+    """SIGKILL the materialization in another process once a checkpoint is complete; the next
+    materialization with the same data and settings starts from that checkpoint."""
+    long_job = {"max_steps": 400, "max_epochs": 100, "checkpoint_every_steps": 5, "eval_every_steps": 200}
+    config = {"ops": {"sentiment_model": {"config": {**FAST_TRAINING, **long_job, "retrain_unchanged": True}}}}
+    script = (
+        "import json, sys; from dagster import DagsterInstance; "
+        "from shopinsight_pipeline_tests.conftest import materialize_assets; "
+        "materialize_assets(sys.argv[1], DagsterInstance.ephemeral(), ['sentiment_model'], json.loads(sys.argv[2]))"
+    )
+    checkpoints = ml_lake.root / "lake/models/checkpoints"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script, str(ml_lake.root), json.dumps(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not list(checkpoints.glob("*/step_*/COMPLETE")):
+            assert worker.poll() is None, "training ended before it wrote a checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.2)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    reached = max(int(path.parent.name.removeprefix("step_")) for path in checkpoints.glob("*/step_*/COMPLETE"))
+
+    resumed = materialize_assets(ml_lake.root, ml_lake.instance, ["sentiment_model"], config)
+    assert resumed.success
+    info = metadata(resumed, "sentiment_model")
+    assert info["resumed_from_step"] >= reached > 0
+    assert info["train_steps"] == 400  # it went on to the end, not from scratch and not past it
+
+
 def test_training_refuses_shards_of_another_tokenizer(ml_lake):
     with pytest.raises(TokenizerMismatchError, match="expected tokenizer hash 0000000000000000") as error:
         load_training_examples(ml_lake.storage, 30, "0000000000000000", LabelScheme())
@@ -261,3 +302,50 @@ def test_two_cpu_processes_through_pipes_give_a_model(ml_lake):
     assert (Path(info["serving_path"]) / "model.safetensors").is_file()
     logs = [e.message for e in ml_lake.instance.all_logs(run.run_id) if e.user_message]
     assert any("rank 0 of 2" in message for message in logs)  # reported by the subprocess over Pipes
+
+
+def test_a_new_category_a_neutral_only_product_and_a_day_without_reviews_give_every_gold_table(ml_lake, tmp_path):
+    """Run date: a category sold for the first time and a product with only 3-star reviews; the day
+    before: no reviews at all. Every gold asset materializes and says what is thin."""
+    root = tmp_path / "lake"
+    shutil.copytree(ml_lake.root, root)
+    storage = LakeStorage(root=str(root))
+    quiet_day, run_day = ml_lake.days[-2], ml_lake.days[-1]
+    Path(str(storage.landing_file("reviews", quiet_day))).write_bytes(b"")
+    with open(str(storage.landing_file("orders", run_day)), "a", encoding="utf-8") as orders:
+        for number in range(3):
+            orders.write(f"ONEW{number},C9,PGARDEN,garden,1,35.00,CNY,{run_day}T1{number}:00:00+08:00,delivered\n")
+    with open(str(storage.landing_file("reviews", run_day)), "a", encoding="utf-8") as reviews:
+        for number, text in enumerate(["还行吧，一般般", "中规中矩", "不好不坏"]):
+            review = {
+                "review_id": f"RNEUTRAL{number}",
+                "order_id": f"ONEW{number}",
+                "product_id": "PNEUTRAL",
+                "rating": 3,
+                "review_text": text,
+                "review_ts": f"{run_day}T2{number}:00:00+08:00",
+            }
+            reviews.write(json.dumps(review, ensure_ascii=False) + "\n")
+
+    instance = DagsterInstance.ephemeral()
+    prepare = build_definitions(str(root)).resolve_job_def("prepare_partition_job")
+    days = [quiet_day, run_day]
+    assert all(r.success for r in materialize_days(root, days, instance, PERMISSIVE, job=prepare))
+    scored = score_days(root, days, instance)
+    assert all(r.success for r in scored)
+    gold_assets = ["sales_forecast", "insights", "insight_report"]
+    gold = materialize_assets(root, instance, gold_assets, partition_key=run_day.isoformat())
+    assert gold.success
+
+    assert storage.read_partition("product_sentiment", quiet_day).is_empty()
+    assert "no validated reviews" in metadata(scored[0], "product_sentiment")["note"]
+    neutral = storage.read_partition("product_sentiment", run_day).filter(pl.col("product_id") == "PNEUTRAL")
+    assert neutral.get_column("reviews").to_list() == [3] and neutral.get_column("avg_rating").to_list() == [3.0]
+    assert "only neutral (3-star) reviews" in metadata(scored[1], "product_sentiment")["note"]
+
+    [garden] = storage.read_partition("category_trends", run_day).filter(pl.col("category") == "garden").to_dicts()
+    assert garden["revenue"] == 105.0 and "only 1 days of history" in garden["note"]
+    forecast = storage.read_partition("sales_forecast", run_day).filter(pl.col("category") == "garden")
+    assert forecast.height == 14 and forecast.get_column("note").str.contains("fallback").all()
+    assert storage.read_partition("insights", run_day).height > 0
+    assert (storage.report_dir(run_day) / "report.html").is_file()

@@ -53,19 +53,35 @@ def product_sentiment(
     context: AssetExecutionContext, storage: LakeStorage, sentiment_labels: SentimentLabels
 ) -> MaterializeResult:
     day = partition_day(context.partition_key)
-    sentiment = summarize_product_sentiment(storage.read_partition("review_scores", day), sentiment_labels.labels)
+    scores = storage.read_partition("review_scores", day)
+    sentiment = summarize_product_sentiment(scores, sentiment_labels.labels)
     path = storage.write_partition("product_sentiment", day, sentiment)
     reviews = int(sentiment.get_column("reviews").sum()) if sentiment.height else 0
     return MaterializeResult(
         metadata={
             "dagster/row_count": sentiment.height,
             "reviews": reviews,
+            "note": sentiment_notes(scores, day),
             "mean_agreement": float(sentiment.get_column("model_rating_agreement").mean() or 0.0)
             if sentiment.height
             else 0.0,
             "path": str(path),
         }
     )
+
+
+def sentiment_notes(scores: pl.DataFrame, day) -> str:
+    """What an operator should know about a day's product_sentiment that the numbers hide."""
+    if scores.is_empty():
+        return f"no validated reviews on {day}: the partition is empty"
+    by_product = scores.group_by("product_id").agg((pl.col("rating_label") == "neutral").all().alias("neutral_only"))
+    neutral_only = int(by_product.get_column("neutral_only").sum())
+    if neutral_only:
+        return (
+            f"{neutral_only} of {by_product.height} products have only neutral (3-star) reviews on {day}: "
+            "their agreement measures the model's neutral class alone"
+        )
+    return "none"
 
 
 def sales_history(storage: LakeStorage, day, days: int) -> tuple[pl.DataFrame, int]:

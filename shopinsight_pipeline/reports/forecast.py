@@ -166,10 +166,11 @@ def sales_forecast(
                 notes.append(f"{measure}: {result.note}")
             backtests.setdefault(category, {})[measure] = backtest(history, settings)
         row["note"] = ["; ".join(notes) or None] * settings.horizon
-        rows.append(pl.DataFrame(row))
+        # typed per category: a category without a note must not leave an all-null column behind
+        rows.append(pl.DataFrame(row).select(list(FORECAST_SCHEMA)).cast(FORECAST_SCHEMA))
     if not rows:
         return pl.DataFrame(schema=FORECAST_SCHEMA), {}
-    return pl.concat(rows).select(list(FORECAST_SCHEMA)).cast(FORECAST_SCHEMA), backtests
+    return pl.concat(rows), backtests
 
 
 FORECAST_SCHEMA: dict[str, pl.DataType] = {

@@ -17,15 +17,22 @@ class TrendSettings:
 
 
 def complete_daily_grid(sales: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
-    """One row per category and day from `start` to `end`; a day with no orders has zeros, not a gap."""
+    """One row per category and day from `start` (or the category's first sale, if later) to `end`;
+    a day with no orders has zeros, not a gap. A category first sold yesterday has two days of
+    history, not weeks of zeros that would read as a launch from nothing."""
     days = pl.DataFrame({"date": pl.date_range(start, end, "1d", eager=True)})
-    categories = sales.select("category").unique()
-    grid = categories.join(days, how="cross")
+    first_sale = sales.filter(pl.col("date") >= start).group_by("category").agg(pl.col("date").min().alias("_first"))
+    grid = first_sale.join(days, how="cross").filter(pl.col("date") >= pl.col("_first")).drop("_first")
     return (
         grid.join(sales.select("date", "category", "revenue", "units"), on=["date", "category"], how="left")
         .with_columns(pl.col("revenue").fill_null(0.0), pl.col("units").fill_null(0).cast(pl.Int64))
         .sort("category", "date")
     )
+
+
+def _growth(current: pl.Expr, previous: pl.Expr) -> pl.Expr:
+    """current / previous - 1; null, not infinite, when the previous period sold nothing."""
+    return pl.when(previous > 0).then(current / previous - 1)
 
 
 def category_trends(sales: pl.DataFrame, day: date, settings: TrendSettings = TrendSettings()) -> pl.DataFrame:
@@ -53,8 +60,8 @@ def category_trends(sales: pl.DataFrame, day: date, settings: TrendSettings = Tr
         revenue.rolling_sum(28).over(per_category).alias("_sum28"),
         pl.concat_list(same_weekday).list.drop_nulls().alias("_same_weekday"),
     ).with_columns(
-        (pl.col("_sum7") / pl.col("_sum7").shift(7).over(per_category) - 1).alias("wow_growth"),
-        (pl.col("_sum28") / pl.col("_sum28").shift(28).over(per_category) - 1).alias("growth_28d"),
+        _growth(pl.col("_sum7"), pl.col("_sum7").shift(7).over(per_category)).alias("wow_growth"),
+        _growth(pl.col("_sum28"), pl.col("_sum28").shift(28).over(per_category)).alias("growth_28d"),
         pl.when(pl.col("_same_weekday").list.len() >= 2)
         .then(revenue - pl.col("_same_weekday").list.median())
         .alias("seasonal_residual"),
