@@ -138,6 +138,8 @@ def test_ui_loads_backfills_two_days_and_renders(tmp_path, tiny_model_dir):
             key.to_user_string() for key in build_definitions(str(lake)).resolve_asset_graph().get_all_asset_keys()
         }
         assert assets == expected
+        # dagster.yaml turns the UI's "join the community" pop-up off: it would cover the screenshots
+        assert client._execute("query { shouldShowNux }")["shouldShowNux"] is False
 
         days = [SPEC.start.isoformat(), (SPEC.start + timedelta(days=1)).isoformat()]
         params = {
