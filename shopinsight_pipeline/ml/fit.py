@@ -20,7 +20,7 @@ from shopinsight_pipeline.ml.baseline import TfidfClassifier, TfidfSettings, maj
 from shopinsight_pipeline.ml.inference import predict_proba
 from shopinsight_pipeline.ml.metrics import classification_report
 from shopinsight_pipeline.ml.registry import ModelRegistry
-from shopinsight_pipeline.ml.scorers import CANDIDATE_FILE, TFIDF, TRANSFORMER
+from shopinsight_pipeline.ml.scorers import CANDIDATE_FILE, TFIDF, TRANSFORMER, read_candidate
 from shopinsight_pipeline.ml.text import DedupReport, LabelScheme, SplitFractions, assign_splits
 from shopinsight_pipeline.ml.train import TokenizedSet, TrainOutcome, TrainSettings, train_classifier
 
@@ -116,10 +116,9 @@ def earlier_fit(
     costs minutes."""
     found: dict[str, dict] = {}
     for directory in sorted(registry.versions_path.glob("*"), reverse=True):  # newest first
-        candidate = directory / CANDIDATE_FILE
-        if directory.name.startswith(".") or not candidate.is_file():
-            continue
-        payload = json.loads(candidate.read_text(encoding="utf-8"))
+        if directory.name.startswith(".") or not (directory / CANDIDATE_FILE).is_file():
+            continue  # a staging folder, or not a version
+        payload = read_candidate(directory)
         kind = payload.get("kind")
         if payload.get("job") != job or payload.get("evaluation") != evaluation or kind in found:
             continue
