@@ -13,12 +13,15 @@ import os
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
+    RunRequest,
     ScheduleDefinition,
-    build_schedule_from_partitioned_job,
+    ScheduleEvaluationContext,
+    SkipReason,
     define_asset_job,
+    schedule,
 )
 
-from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions
+from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions, day_before
 
 UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model")
 SCORING = AssetSelection.assets("review_scores", "product_sentiment")
@@ -50,19 +53,28 @@ retrain_job = define_asset_job(
     description="Refresh the tokenizer, fine-tune, evaluate all candidates and promote the best.",
 )
 
-# Deployment settings: when the nightly run starts (HH:MM in the partitions' timezone; it
+# Deployment settings: when the nightly run starts (cron in the partitions' timezone; it
 # materializes the day that just ended) and when retraining runs (cron, after the nightly run).
-NIGHTLY_AT = os.environ.get("SHOPINSIGHT_NIGHTLY_AT", "02:30")
+NIGHTLY_CRON = os.environ.get("SHOPINSIGHT_NIGHTLY_CRON", "30 2 * * *")
 RETRAIN_CRON = os.environ.get("SHOPINSIGHT_RETRAIN_CRON", "30 4 * * *")
-_hour, _minute = (int(part) for part in NIGHTLY_AT.split(":"))
 
-nightly_schedule = build_schedule_from_partitioned_job(
-    nightly_partition_job,
-    hour_of_day=_hour,
-    minute_of_hour=_minute,
+
+@schedule(
     name="nightly_partition_schedule",
-    description=f"Every day at {NIGHTLY_AT}: ingest, validate, tokenize, score and report the previous day.",
+    job=nightly_partition_job,
+    cron_schedule=NIGHTLY_CRON,
+    execution_timezone=BUSINESS_TIMEZONE,
+    description=f"On cron '{NIGHTLY_CRON}': ingest, validate, tokenize, score and report the day that ended.",
 )
+def nightly_schedule(context: ScheduleEvaluationContext):
+    day = day_before(context.scheduled_execution_time)
+    first = daily_partitions.start.date()
+    if day < first:
+        return SkipReason(f"{day} is before the first partition {first} (SHOPINSIGHT_START_DATE)")
+    # the run key makes a re-evaluated tick for the same day start no second run
+    return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+
+
 retrain_schedule = ScheduleDefinition(
     name="retrain_schedule",
     job=retrain_job,

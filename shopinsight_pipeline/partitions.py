@@ -1,7 +1,8 @@
 """The daily partitioning every dated asset shares."""
 
 import os
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dagster import BackfillPolicy, DailyPartitionsDefinition
 
@@ -26,3 +27,8 @@ DAILY_ASSET = {
 
 def partition_day(partition_key: str) -> date:
     return date.fromisoformat(partition_key)
+
+
+def day_before(moment: datetime, timezone: str = BUSINESS_TIMEZONE) -> date:
+    """The business day that ended before `moment`: what a nightly run at `moment` materializes."""
+    return moment.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)

@@ -4,10 +4,13 @@ import importlib
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
-from dagster import AssetCheckKey, AssetKey
+from dagster import AssetCheckKey, AssetKey, build_schedule_context
+
+from shopinsight_pipeline.definitions import build_definitions
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = {
@@ -71,3 +74,21 @@ def test_dagster_cli_validates_the_workspace():
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_nightly_schedule_runs_the_business_day_that_just_ended(tmp_path):
+    defs = build_definitions(str(tmp_path))
+    schedule = defs.resolve_schedule_def("nightly_partition_schedule")
+    assert schedule.execution_timezone == "Asia/Shanghai"
+
+    def tick(moment: datetime):
+        context = build_schedule_context(scheduled_execution_time=moment, repository_def=defs.get_repository_def())
+        return schedule.evaluate_tick(context)
+
+    # 18:30 UTC on 31 August is 02:30 on 1 September in Shanghai: the day that ended is 31 August
+    [request] = tick(datetime(2026, 8, 31, 18, 30, tzinfo=UTC)).run_requests
+    assert request.partition_key == "2026-08-31"
+    assert request.run_key == "2026-08-31"
+    skipped = tick(datetime(2026, 7, 31, 18, 30, tzinfo=UTC))
+    assert not skipped.run_requests
+    assert "before the first partition 2026-08-01" in skipped.skip_message
