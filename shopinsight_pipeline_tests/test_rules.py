@@ -158,7 +158,7 @@ def test_the_gx_recheck_samples_big_partitions_and_keeps_small_ones_whole():
 
 def test_whitespace_and_quoted_commas_survive_the_fast_line_split():
     short_line = b"O7,C1,P1,books,1,2.00,CNY,2026-08-03T10:00:00+08:00\n"
-    raw = read_orders_csv(orders_csv(with_(unit_price="12,50"), GOOD) + b"\n   \n" + short_line, "o.csv")
+    raw = read_orders_csv(orders_csv(with_(unit_price="12,50"), GOOD) + b"\n" + b" " * 30 + b"\n" + short_line, "o.csv")
     assert raw.blank_lines == 2  # the empty line and the whitespace-only one
     assert raw.frame.get_column("unit_price").to_list() == ["12,50", "10.50", "2.00"]
     assert raw.frame.get_column("field_count").to_list() == [9, 9, 8]
