@@ -29,27 +29,13 @@ from datetime import date, timedelta
 from dagster import AssetKey, DagsterInstance
 
 from shopinsight_pipeline.definitions import build_definitions
-from shopinsight_pipeline.ml.fit import register_baseline_scorer
+from shopinsight_pipeline.ml.fit import register_corpus_scorer
 from shopinsight_pipeline.ml.registry import ModelRegistry
-from shopinsight_pipeline.sample import SampleSpec, load_review_corpus, write_sample
+from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 LAST_DAY = date(2026, 9, 30)  # every history ends on the same new day
-
-
-def register_tfidf_champion(storage: LakeStorage) -> None:
-    """A small TF-IDF scorer as champion, so the nightly job can score without training."""
-    corpus = load_review_corpus()
-    texts = corpus["neg"][:300] + corpus["pos"][:300]
-    register_baseline_scorer(
-        ModelRegistry(storage.sentiment_registry_path),
-        texts,
-        [0] * 300 + [2] * 300,
-        ["negative", "neutral", "positive"],
-        "seed-tfidf",
-        "benchmark scorer",
-    )
 
 
 def prepare(root: Path, history: int, orders_per_day: int) -> list:
@@ -67,7 +53,7 @@ def prepare(root: Path, history: int, orders_per_day: int) -> list:
     instance = DagsterInstance.ephemeral()
     assets = defs.resolve_implicit_global_asset_job_def()
     assets.execute_in_process(instance=instance, asset_selection=[AssetKey("review_tokenizer")], run_config=QUIET)
-    register_tfidf_champion(LakeStorage(root=str(root)))
+    register_corpus_scorer(ModelRegistry(LakeStorage(root=str(root)).sentiment_registry_path), 300, "benchmark scorer")
     history_selection = [
         AssetKey(name)
         for name in (

