@@ -29,8 +29,18 @@ from shopinsight_pipeline.tokenize.assets import review_token_shards, review_tok
 from shopinsight_pipeline.train.assets import sentiment_model
 from shopinsight_pipeline.validate.assets import validate_orders, validate_reviews
 
+SENTIMENT_SCHEMES = {"polarity": SentimentLabels, "three_class": SentimentLabels.three_class}
 
-def build_definitions(data_root: str | None = None) -> Definitions:
+
+def sentiment_labels_from_env() -> SentimentLabels:
+    """The label scheme is a deployment choice: shards, training and scoring must share it."""
+    name = os.environ.get("SHOPINSIGHT_SENTIMENT_SCHEME", "polarity")
+    if name not in SENTIMENT_SCHEMES:
+        raise ValueError(f"SHOPINSIGHT_SENTIMENT_SCHEME={name!r}: expected one of {sorted(SENTIMENT_SCHEMES)}")
+    return SENTIMENT_SCHEMES[name]()
+
+
+def build_definitions(data_root: str | None = None, sentiment_labels: SentimentLabels | None = None) -> Definitions:
     """Definitions over a data root; the environment sets it in deployments, tests pass tmp paths."""
     root = data_root or os.environ.get("SHOPINSIGHT_DATA_ROOT", "data")
     return Definitions(
@@ -55,7 +65,7 @@ def build_definitions(data_root: str | None = None) -> Definitions:
         sensors=[landing_sensor],
         resources={
             "storage": LakeStorage(root=root),
-            "sentiment_labels": SentimentLabels(),
+            "sentiment_labels": sentiment_labels or sentiment_labels_from_env(),
             "pipes_client": PipesSubprocessClient(),
         },
     )

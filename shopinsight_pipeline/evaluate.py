@@ -84,8 +84,9 @@ def labelled_examples(
 def format_report(report: dict) -> str:
     labels = report["labels"]
     lines = [
-        f"examples {report['examples']}   accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}   "
-        f"ECE {report['ece']:.4f}",
+        f"examples {report['examples']}   accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}"
+        + (" (95% CI {:.4f}-{:.4f})".format(*report["macro_f1_ci95"]) if "macro_f1_ci95" in report else "")
+        + f"   ECE {report['ece']:.4f}",
         "",
         f"{'class':<12}{'precision':>10}{'recall':>10}{'F1':>10}{'support':>10}",
     ]
@@ -109,6 +110,31 @@ def resolve_model_dir(root: str, model_dir: str | None) -> Path:
     return Path(ModelRegistry(LakeStorage(root=root).sentiment_registry_path).require_champion()["path"])
 
 
+def evaluate_file(
+    model_dir: Path,
+    path: Path,
+    text_column: str = "review_text",
+    label_column: str = "label",
+    label_map: dict[str, str] | None = None,
+    file_format: str | None = None,
+) -> dict:
+    """The report of the scorer in `model_dir` on a labelled file, with the 95% bootstrap interval of
+    its macro-F1; raises EvaluationInputError naming the file, row or column of bad input."""
+    from shopinsight_pipeline.ml.scorers import load_scorer
+    from shopinsight_pipeline.ml.significance import bootstrap_macro_f1
+
+    scorer = load_scorer(model_dir)
+    labels = list(scorer.labels)
+    frame = read_labelled_file(path, file_format)
+    texts, truth = labelled_examples(frame, path, text_column, label_column, labels, label_map)
+    probabilities = np.asarray(scorer.predict_proba(texts))
+    report = classification_report(truth, probabilities, labels)
+    interval = bootstrap_macro_f1(truth, probabilities.argmax(axis=1))
+    report["macro_f1_ci95"] = [interval.low, interval.high]
+    report["scorer"] = {"path": str(model_dir), "kind": scorer.kind}
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m shopinsight_pipeline.evaluate", description=__doc__.split("\n\n")[0]
@@ -123,33 +149,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
-    from shopinsight_pipeline.ml.scorers import load_scorer
-
     try:
         label_map = json.loads(args.label_map) if args.label_map else None
         if label_map is not None and not isinstance(label_map, dict):
             raise EvaluationInputError("--label-map must be a JSON object")
         model_dir = resolve_model_dir(args.root, args.model_dir)
-        scorer = load_scorer(model_dir)
-        labels = list(scorer.labels)
-        frame = read_labelled_file(args.file, args.format)
-        texts, truth = labelled_examples(
-            frame,
+        report = evaluate_file(
+            model_dir,
             args.file,
             args.text_column,
             args.label_column,
-            labels,
             {str(k): v for k, v in label_map.items()} if label_map else None,
+            args.format,
         )
     except (EvaluationInputError, FileNotFoundError, json.JSONDecodeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    report = classification_report(truth, np.asarray(scorer.predict_proba(texts)), labels)
-    report["scorer"] = {"path": str(model_dir), "kind": scorer.kind}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"scorer: {model_dir} ({scorer.kind})\nfile: {args.file}\n")
+        print(f"scorer: {model_dir} ({report['scorer']['kind']})\nfile: {args.file}\n")
         print(format_report(report))
     return 0
 

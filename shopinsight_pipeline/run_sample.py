@@ -64,8 +64,8 @@ def run_assets(names: list[str], root: str, instance: DagsterInstance, partition
 
 
 def run_training(root: str, instance: DagsterInstance) -> bool:
-    """Train and gate. A challenger the gate turns down fails its blocking check, and the run with
-    it, but the champion keeps serving: scoring goes on with it, as the nightly job would."""
+    """Train and gate. The champion keeps serving whatever the gate decides: scoring goes on with
+    whichever scorer the pointer names, as the nightly job would."""
     print("training sentiment_model (a few minutes on a CPU)...", flush=True)
     result = materialize(["sentiment_model"], root, instance)
     if result.success:

@@ -74,8 +74,9 @@ class SampleSpec:
 
     start: date = SAMPLE_START
     days: int = SAMPLE_DAYS
-    orders_per_day: int = 240
-    review_probability: float = 0.45
+    orders_per_day: int = 420
+    review_probability: float = 0.75
+    repeat_probability: float = 0.15  # a review reuses a corpus line seen before ("好评", "不错") instead of a new text
     dirty_rate: float = 0.02
     seed: int = 20260801
     truncated_orders_day: int = 10  # day offsets of the files with a planted file-level fault
@@ -107,7 +108,7 @@ def make_products(rng: random.Random) -> list[Product]:
     for category_index, (category, (price, *_)) in enumerate(CATEGORIES.items()):
         for j in range(PRODUCTS_PER_CATEGORY):
             base_price = round(price * math.exp(rng.gauss(0, 0.35)), 2)
-            positive_share = 0.45 if j == PRODUCTS_PER_CATEGORY - 1 else rng.uniform(0.7, 0.92)
+            positive_share = 0.25 if j == PRODUCTS_PER_CATEGORY - 1 else rng.uniform(0.45, 0.75)
             drops_on_day = 40 if (category, j) == ("electronics", 0) else None
             products.append(Product(f"P{category_index}{j:02d}", category, base_price, positive_share, drops_on_day))
     return products
@@ -168,6 +169,23 @@ def generate_orders(spec: SampleSpec, products: list[Product], rng: random.Rando
     return orders
 
 
+class TextDeck:
+    """Review texts of one label: each distinct text once, in a seeded order, before any repeats;
+    with `repeat_probability` a review takes a random corpus line instead (frequent lines more
+    often), the realistic duplicates. So the sample's window holds nearly every distinct text of
+    the corpus, which a model needs to learn from, and deduplication still has work to do."""
+
+    def __init__(self, lines: list[str], rng: random.Random, repeat_probability: float) -> None:
+        self.lines, self.rng, self.repeat_probability = lines, rng, repeat_probability
+        self.fresh = list(dict.fromkeys(lines))
+        rng.shuffle(self.fresh)
+
+    def draw(self) -> str:
+        if self.fresh and self.rng.random() >= self.repeat_probability:
+            return self.fresh.pop()
+        return self.rng.choice(self.lines)
+
+
 def _rating_for(label: str, rng: random.Random) -> int:
     if rng.random() < 0.03:  # noise: the stars disagree with the words
         label = "neg" if label == "pos" else "pos"
@@ -186,6 +204,7 @@ def generate_reviews(
     """Reviews arrive one to seven days after the order; text and stars follow product quality."""
     zone = ZoneInfo(BUSINESS_TIMEZONE)
     quality = {product.product_id: product for product in products}
+    decks = {label: TextDeck(lines, rng, spec.repeat_probability) for label, lines in corpus.items()}
     reviews: dict[date, list[dict]] = {spec.start + timedelta(days=i): [] for i in range(spec.days)}
     serial = 0
     for day, todays in orders.items():
@@ -198,7 +217,7 @@ def generate_reviews(
             product = quality[order["product_id"]]
             positive_share = product.positive_share
             if product.drops_on_day is not None and (review_day - spec.start).days >= product.drops_on_day:
-                positive_share = 0.3
+                positive_share = 0.15
             if order["status"] == "returned":
                 positive_share /= 2
             label = "pos" if rng.random() < positive_share else "neg"
@@ -209,7 +228,7 @@ def generate_reviews(
                     "order_id": order["order_id"],
                     "product_id": order["product_id"],
                     "rating": _rating_for(label, rng),
-                    "review_text": rng.choice(corpus[label]),
+                    "review_text": decks[label].draw(),
                     "review_ts": _timestamp(rng, review_day, zone).isoformat(),
                 }
             )

@@ -118,3 +118,28 @@ def test_no_promoted_model_says_what_to_do(tmp_path, capsys):
     code, _, err = run(capsys, path, "--root", tmp_path / "empty-lake")
     assert code == 2
     assert "Materialize sentiment_model first" in err
+
+
+@pytest.mark.parametrize(
+    ("stub_weight", "expected"),
+    [(0.75, [[1, 1, 0], [0, 1, 1], [1, 0, 1]]), (0.25, [[0, 1, 1], [1, 1, 0], [1, 0, 1]])],
+)
+def test_an_ensemble_version_evaluates_as_the_mix_of_its_parts(tmp_path, stub_scorer, capsys, stub_weight, expected):
+    """The stub mixed with its opposite ('好' negative, '差' positive): the heavier part decides."""
+    opposite = tmp_path / "opposite"
+    opposite.mkdir()
+    for name in (SETTINGS_FILE, CANDIDATE_FILE):
+        (opposite / name).write_bytes((stub_scorer / name).read_bytes())
+    coefficients = np.array([[5.0, 0.0], [0.0, 0.0], [0.0, 5.0]])
+    np.savez(opposite / ARRAYS_FILE, idf=np.ones(2), coefficients=coefficients, intercepts=np.array([0.0, 1.0, 0.0]))
+    ensemble = tmp_path / "ensemble"
+    ensemble.mkdir()
+    parts = [{"version": "stub", "weight": stub_weight}, {"version": "opposite", "weight": 1 - stub_weight}]
+    candidate = {"kind": "ensemble", "labels": LABELS, "parts": parts}
+    (ensemble / CANDIDATE_FILE).write_text(json.dumps(candidate), encoding="utf-8")
+
+    code, out, _ = run(capsys, write_jsonl(tmp_path / "labelled.jsonl", ROWS), "--model-dir", ensemble, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["scorer"]["kind"] == "ensemble"
+    assert report["confusion_matrix"] == expected

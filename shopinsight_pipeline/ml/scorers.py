@@ -1,8 +1,9 @@
 """Scorers: anything that turns review texts into class probabilities, loaded from a registry version.
 
-Two kinds are registered: a fine-tuned transformer and the TF-IDF + logistic regression baseline.
-Both read texts, so the same held-out split, `review_scores` and the evaluate command treat them
-alike.
+Three kinds are registered: a fine-tuned transformer, the TF-IDF + logistic regression baseline,
+and an ensemble that mixes the probabilities of registered versions with fixed weights (its folder
+holds only candidate.json naming its parts). All read texts, so the same held-out split,
+`review_scores` and the evaluate command treat them alike.
 """
 
 import json
@@ -21,6 +22,8 @@ from shopinsight_pipeline.ml.inference import predict_proba
 CANDIDATE_FILE = "candidate.json"
 TRANSFORMER = "transformer"
 TFIDF = "tfidf_logreg"
+ENSEMBLE = "ensemble"
+PREDICTIONS_FILE = "predictions.npz"  # a candidate's validation and test probabilities, for reuse and the gate
 
 
 class Scorer(Protocol):
@@ -96,6 +99,34 @@ class TfidfScorer:
         return self.classifier.predict_proba(texts)
 
 
+def mix_probabilities(parts: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
+    """Weighted mean of class probabilities; the weights must sum to 1 so the rows stay distributions."""
+    total = sum(weight for _, weight in parts)
+    if not parts or abs(total - 1.0) > 1e-6 or any(weight < 0 for _, weight in parts):
+        raise ValueError(f"ensemble weights must be non-negative and sum to 1, got {[w for _, w in parts]}")
+    return sum(weight * np.asarray(probabilities, dtype=np.float64) for probabilities, weight in parts)
+
+
+class EnsembleScorer:
+    kind = ENSEMBLE
+
+    def __init__(self, parts: Sequence[tuple["Scorer", float]], labels: Sequence[str]) -> None:
+        for scorer, _ in parts:
+            if tuple(scorer.labels) != tuple(labels):
+                raise model_io.ModelDirectoryError(
+                    f"ensemble part {scorer.kind} predicts {list(scorer.labels)}, the ensemble {list(labels)}"
+                )
+        self.parts = list(parts)
+        self.labels = tuple(labels)
+
+    @property
+    def truncated(self) -> int:
+        return max((getattr(scorer, "truncated", 0) for scorer, _ in self.parts), default=0)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return mix_probabilities([(scorer.predict_proba(texts), weight) for scorer, weight in self.parts])
+
+
 def read_candidate(directory: Path) -> dict:
     path = directory / CANDIDATE_FILE
     if not path.is_file():
@@ -112,4 +143,12 @@ def load_scorer(directory: Path, batch_size: int = 64, device: str | None = None
         return TransformerScorer(directory, candidate["labels"], candidate["max_length"], batch_size, device)
     if candidate["kind"] == TFIDF:
         return TfidfScorer(directory, candidate["labels"])
+    if candidate["kind"] == ENSEMBLE:
+        parts = []
+        for part in candidate["parts"]:  # sibling versions of the same registry
+            part_dir = directory.parent / part["version"]
+            if not part_dir.is_dir():
+                raise model_io.ModelDirectoryError(f"ensemble {directory} needs version {part_dir}, which is missing")
+            parts.append((load_scorer(part_dir, batch_size, device), float(part["weight"])))
+        return EnsembleScorer(parts, candidate["labels"])
     raise model_io.ModelDirectoryError(f"{directory}: unknown scorer kind {candidate['kind']!r}")

@@ -22,14 +22,17 @@ def score_reviews(reviews: pl.DataFrame, scorer: Scorer, model_version: str, sch
     probabilities = scorer.predict_proba(texts) if texts else np.zeros((0, len(scheme.labels)))
     predicted = probabilities.argmax(axis=1) if len(texts) else np.zeros(0, dtype=np.int64)
     labels = np.asarray(scheme.labels)
-    rating_labels = scheme.label_ids(reviews.get_column("rating")).to_numpy()
+    # Null where the rating names no class (3 stars under polarity): scored, but with no label to agree with.
+    rating_labels = scheme.label_ids(reviews.get_column("rating")).replace_strict(
+        dict(enumerate(scheme.labels)), return_dtype=pl.String
+    )
     return pl.DataFrame(
         {
             "review_id": reviews.get_column("review_id"),
             "product_id": reviews.get_column("product_id"),
             "review_date": reviews.get_column("review_date"),
             "rating": reviews.get_column("rating"),
-            "rating_label": pl.Series(labels[rating_labels].tolist() if len(texts) else [], dtype=pl.String),
+            "rating_label": rating_labels.alias("rating_label"),
             "predicted_label": pl.Series(labels[predicted].tolist() if len(texts) else [], dtype=pl.String),
             **{
                 probability_column(label): pl.Series(probabilities[:, index], dtype=pl.Float32)

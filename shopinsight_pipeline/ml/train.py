@@ -37,6 +37,7 @@ class TrainSettings:
     eval_batch_size: int = 64
     max_epochs: int = 2
     max_steps: int = 0  # 0: no cap beyond max_epochs
+    cpu_max_steps: int = 0  # a budget that applies only on a CPU (0: none); a GPU trains to the end of its epochs
     eval_every_steps: int = 50
     patience: int = 3  # evaluations without a better macro-F1 before stopping
     max_grad_norm: float = 1.0
@@ -167,6 +168,12 @@ def train_classifier(
     total_steps = steps_per_epoch * settings.max_epochs
     if settings.max_steps:
         total_steps = min(total_steps, settings.max_steps)
+    if settings.cpu_max_steps and accelerator.device.type == "cpu" and total_steps > settings.cpu_max_steps:
+        log(
+            f"CPU budget: {settings.cpu_max_steps} of {total_steps} steps "
+            f"({settings.cpu_max_steps / steps_per_epoch:.2f} epochs); the schedule decays within it"
+        )
+        total_steps = settings.cpu_max_steps
     scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(total_steps * settings.warmup_ratio), total_steps)
     scheduler = accelerator.prepare(scheduler)
     progress = Progress()

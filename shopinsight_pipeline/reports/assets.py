@@ -74,13 +74,17 @@ def sentiment_notes(scores: pl.DataFrame, day) -> str:
     """What an operator should know about a day's product_sentiment that the numbers hide."""
     if scores.is_empty():
         return f"no validated reviews on {day}: the partition is empty"
-    by_product = scores.group_by("product_id").agg((pl.col("rating_label") == "neutral").all().alias("neutral_only"))
+    neutral = pl.col("rating") == 3
+    by_product = scores.group_by("product_id").agg(neutral.all().alias("neutral_only"))
     neutral_only = int(by_product.get_column("neutral_only").sum())
     if neutral_only:
-        return (
-            f"{neutral_only} of {by_product.height} products have only neutral (3-star) reviews on {day}: "
-            "their agreement measures the model's neutral class alone"
+        unlabelled = scores.filter(neutral).get_column("rating_label").null_count() > 0
+        meaning = (
+            "3 stars name no class in the label scheme, so their model_rating_agreement is null"
+            if unlabelled
+            else "their agreement measures the model's neutral class alone"
         )
+        return f"{neutral_only} of {by_product.height} products have only neutral (3-star) reviews on {day}: {meaning}"
     return "none"
 
 

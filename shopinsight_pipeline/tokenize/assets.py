@@ -25,6 +25,12 @@ class TokenizerConfig(Config):
     max_length: int = Field(default=128, description="Tokens kept per review; longer texts are cut and counted.")
     add_gb2312_hanzi: bool = Field(default=True, description="Add the 6,763 GB2312 hanzi the vocabulary lacks.")
     seed: int = Field(default=0, description="Seed of the noise added to new embedding rows.")
+    embedding_init: str = Field(
+        default="gloss",
+        description="How the added hanzi rows start: gloss (the mean embedding of the character's English "
+        "CC-CEDICT glosses; characters without glosses are drawn as with normal) or normal (a draw from the "
+        "per-dimension distribution of the existing rows).",
+    )
 
 
 def tokenizer_manifest(storage: LakeStorage) -> dict:
@@ -42,7 +48,12 @@ def review_tokenizer(
     base_dir = Path(config.base_model_dir) if config.base_model_dir else model_io.default_model_dir()
     characters = model_io.gb2312_hanzi() if config.add_gb2312_hanzi else []
     manifest = model_io.build_review_base(
-        base_dir, Path(str(storage.models_path / "base")), config.max_length, characters, config.seed
+        base_dir,
+        Path(str(storage.models_path / "base")),
+        config.max_length,
+        characters,
+        config.seed,
+        config.embedding_init,
     )
     write_json_atomic(manifest, storage.models_path / TOKENIZER_MANIFEST)
     context.log.info(f"tokenizer {manifest['name']} hash {manifest['hash']} in {manifest['directory']}")
