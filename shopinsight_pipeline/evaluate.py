@@ -3,7 +3,7 @@
     python -m shopinsight_pipeline.evaluate FILE [--text-column review_text] [--label-column label]
         [--label-map '{"1": "negative", "5": "positive"}'] [--root data | --model-dir PATH] [--json]
 
-FILE is CSV or JSON Lines (by extension, or --format). Labels are class names (negative, neutral,
+FILE is CSV or JSON Lines (by extension, or --format). Labels are the scorer's class names (negative,
 positive) or, with --label-map, any values mapped onto them (e.g. star ratings). The report is
 the one sentiment_model records: per-class precision/recall/F1, macro-F1, accuracy, confusion
 matrix and expected calibration error.

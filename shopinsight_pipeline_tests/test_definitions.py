@@ -7,10 +7,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 from dagster import AssetCheckKey, AssetKey, build_schedule_context
 
-from shopinsight_pipeline.definitions import build_definitions
+from shopinsight_pipeline.definitions import build_definitions, sentiment_labels_from_env
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = {
@@ -92,3 +93,13 @@ def test_the_nightly_schedule_runs_the_business_day_that_just_ended(tmp_path):
     skipped = tick(datetime(2026, 7, 31, 18, 30, tzinfo=UTC))
     assert not skipped.run_requests
     assert "before the first partition 2026-08-01" in skipped.skip_message
+
+
+def test_the_sentiment_scheme_is_polarity_unless_the_deployment_says_three_class(monkeypatch):
+    monkeypatch.delenv("SHOPINSIGHT_SENTIMENT_SCHEME", raising=False)
+    assert sentiment_labels_from_env().scheme().labels == ("negative", "positive")
+    monkeypatch.setenv("SHOPINSIGHT_SENTIMENT_SCHEME", "three_class")
+    assert sentiment_labels_from_env().scheme().rating_to_label[3] == "neutral"
+    monkeypatch.setenv("SHOPINSIGHT_SENTIMENT_SCHEME", "five_class")
+    with pytest.raises(ValueError, match="five_class"):
+        sentiment_labels_from_env()

@@ -65,14 +65,14 @@ class TrainingConfig(Config):
     max_epochs: int = 2
     max_steps: int = Field(default=0, description="Cap on optimizer steps (0: max_epochs decides).")
     cpu_max_steps: int = Field(
-        default=300,
+        default=240,
         description="Training budget on a CPU, in optimizer steps (0: none): the learning-rate schedule decays "
         "within it. A GPU ignores it and trains to the end of max_epochs.",
     )
-    eval_every_steps: int = 70
+    eval_every_steps: int = 80
     patience: int = Field(default=2, description="Evaluations without a better validation macro-F1 before stopping.")
     max_grad_norm: float = 1.0
-    checkpoint_every_steps: int = 70
+    checkpoint_every_steps: int = 80
     seed: int = 13
     mixed_precision: str = Field(default="auto", description="auto (bf16 on a GPU, fp32 on a CPU), no, fp16 or bf16.")
     force_cpu: bool = False
