@@ -168,6 +168,8 @@ def test_the_challenger_is_the_best_candidate_on_validation_and_scores_follow_th
     best = kinds[validation.index(max(validation))]  # the simplest wins a tie
     assert info["serving_kind"] == best  # a fresh lake has no champion: the challenger is promoted
     assert "no champion yet: promoted" in info["decision"]
+    assert "| transformer |" in info["versus_baseline"] and "| ensemble |" in info["versus_baseline"]
+    assert info["minimum_detectable_difference"] > 0
     scores = ml_lake.storage.read_partitions("review_scores", ml_lake.days)
     assert set(scores.get_column("scorer_kind")) == {best}
     assert set(scores.get_column("model_version")) == {info["serving_version"]}

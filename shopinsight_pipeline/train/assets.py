@@ -40,6 +40,7 @@ from shopinsight_pipeline.ml.metrics import confusion_markdown
 from shopinsight_pipeline.ml.registry import Candidate, Decision, ModelRegistry, choose
 from shopinsight_pipeline.ml.scorers import ENSEMBLE, TRANSFORMER, read_candidate
 from shopinsight_pipeline.ml.shards import check_tokenizer
+from shopinsight_pipeline.ml.significance import paired_bootstrap
 from shopinsight_pipeline.ml.text import LabelScheme, SplitFractions
 from shopinsight_pipeline.ml.train import TrainSettings, resolve_precision
 from shopinsight_pipeline.resources import SentimentLabels
@@ -257,7 +258,7 @@ def sentiment_model(
     context.log.info(decision.reason)
     serving = registry.require_champion()
     return MaterializeResult(
-        metadata=model_metadata(result, pointer, champion_report, decision, serving),
+        metadata=model_metadata(result, pointer, champion_report, decision, serving, config.bootstrap_rounds),
         check_results=[
             AssetCheckResult(
                 check_name=GATE,
@@ -286,8 +287,33 @@ def gate_numbers(decision: Decision) -> dict:
     return {f"gate_{name}": decision.evidence[name] for name in names if name in decision.evidence}
 
 
+def versus_baseline(result: FitResult, rounds: int) -> tuple[str, float]:
+    """Each learned candidate against the TF-IDF baseline, paired on the test texts, and the
+    smallest difference this test split detects (the largest of those comparisons' estimates)."""
+    baseline = result.baseline.test_probabilities.argmax(axis=1)
+    lines = ["| candidate | minus TF-IDF baseline | 95% interval | smallest detectable |", "|---|---|---|---|"]
+    detectable = 0.0
+    for candidate in result.candidates:
+        if candidate is result.baseline:
+            continue
+        paired = paired_bootstrap(
+            result.test_labels, candidate.test_probabilities.argmax(axis=1), baseline, rounds=rounds
+        )
+        detectable = max(detectable, paired.minimum_detectable)
+        lines.append(
+            f"| {candidate.kind} | {paired.difference:+.4f} | [{paired.low:+.4f}, {paired.high:+.4f}] "
+            f"| {paired.minimum_detectable:.4f} |"
+        )
+    return "\n".join(lines), detectable
+
+
 def model_metadata(
-    result: FitResult, champion: dict | None, champion_report: dict | None, decision: Decision, serving: dict
+    result: FitResult,
+    champion: dict | None,
+    champion_report: dict | None,
+    decision: Decision,
+    serving: dict,
+    rounds: int,
 ) -> dict:
     rows = [(f"{c.kind} {c.version}", c.kind, c.validation_macro_f1, c.test) for c in result.candidates]
     rows.append(("majority class", "majority", None, result.majority))
@@ -297,6 +323,7 @@ def model_metadata(
         f"**{name}**\n\n{confusion_markdown(report)}" for name, kind, _, report in rows if kind != "majority"
     )
     reliability = charts.reliability_chart({c.kind: c.test["reliability"] for c in result.candidates})
+    comparisons, detectable = versus_baseline(result, rounds)
     outcome = result.outcome
     return {
         "serving_version": serving["version"],
@@ -316,6 +343,8 @@ def model_metadata(
         "ensemble_transformer_weight": ensemble_weight(result),
         "majority_test_macro_f1": result.majority["macro_f1"],
         "test_texts": len(result.test_labels),
+        "versus_baseline": MetadataValue.md(comparisons),
+        "minimum_detectable_difference": round(detectable, 4),
         "unlabelled_rows": result.dedup.unlabelled_rows,
         "split_sizes": MetadataValue.json(result.split_sizes),
         "window_rows": result.dedup.examples,
