@@ -26,6 +26,10 @@ REVIEW_FIELDS: tuple[str, ...] = (
     "review_ts",
 )
 
+# Identifier columns: joined on downstream, so a control character in one is a defect of its own.
+ORDER_ID_COLUMNS: tuple[str, ...] = ("order_id", "customer_id", "product_id")
+REVIEW_ID_COLUMNS: tuple[str, ...] = ("review_id", "order_id", "product_id")
+
 ORDER_STATUSES: tuple[str, ...] = ("placed", "shipped", "delivered", "returned", "cancelled")
 
 # Where each bronze row came from: the landing file and its 1-based line number.
@@ -44,6 +48,8 @@ RAW_ORDERS_SCHEMA: dict[str, pl.DataType] = {
 RAW_REVIEWS_SCHEMA: dict[str, pl.DataType] = {
     **{field: pl.String() for field in REVIEW_FIELDS},
     "parse_error": pl.String(),  # why the line is not a JSON object, else null
+    "type_errors": pl.String(),  # fields of the wrong JSON type ("review_text is an object, ..."), else null
+    "repeated_keys": pl.String(),  # keys given more than once on the line (ambiguous), else null
     "extra_fields": pl.String(),  # unknown keys as a JSON object, else null
     **LINEAGE_SCHEMA,
 }

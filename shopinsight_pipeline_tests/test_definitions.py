@@ -32,7 +32,7 @@ ASSETS = {
     "insights",
     "insight_report",
 }
-CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite"}
+CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite", "no_nulls_in_required_columns"}
 JOBS = {"nightly_partition_job", "prepare_partition_job", "score_partition_job", "retrain_job"}
 
 

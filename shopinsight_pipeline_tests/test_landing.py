@@ -56,9 +56,36 @@ def test_blank_lines_are_skipped_but_counted_and_line_numbers_stay_true():
     assert read.frame.get_column("line_number").to_list() == [2, 5]
 
 
-def test_wrong_header_fails_naming_file_and_both_headers():
-    with pytest.raises(LandingFileError, match=r"o\.csv line 1: header is 'id,customer'.*expected 'order_id"):
+def test_header_missing_required_columns_fails_naming_them():
+    with pytest.raises(LandingFileError, match=r"o\.csv line 1: header lacks required columns \['order_id', "):
         read_orders_csv(b"id,customer\n1,2\n", "o.csv")
+    header = HEADER.replace(",status", "")
+    with pytest.raises(LandingFileError, match=r"lacks required columns \['status'\]; found \[.*'order_ts'\]"):
+        read_orders_csv(f"{header}\n".encode(), "o.csv")
+    with pytest.raises(LandingFileError, match=r"repeats columns \['currency'\]"):
+        read_orders_csv(f"{HEADER},currency\n".encode(), "o.csv")
+
+
+def test_columns_in_another_order_are_matched_by_name():
+    """Issue 11: an export with the right columns in another order."""
+    reordered = list(reversed(ORDER_FIELDS))
+    line = ",".join(dict(zip(ORDER_FIELDS, GOOD.split(","), strict=True))[name] for name in reordered)
+    read = read_orders_csv((",".join(reordered) + "\n" + line + "\n").encode(), "o.csv")
+    expected = read_orders_csv(orders(GOOD), "o.csv").frame
+    assert read.frame.equals(expected)
+    assert read.warnings == [f"o.csv: columns in another order than {list(ORDER_FIELDS)}, matched by name"]
+
+
+def test_unknown_columns_are_kept_in_extra_fields_and_reported():
+    header = f"coupon,{HEADER},channel"
+    read = read_orders_csv(f"{header}\nWELCOME,{GOOD},app\nNONE,{GOOD},web,SURPLUS\n".encode(), "o.csv")
+    frame = read.frame
+    assert frame.get_column("order_id").to_list() == ["O1", "O1"]
+    assert frame.get_column("status").to_list() == ["delivered", "delivered"]
+    assert frame.get_column("field_count").to_list() == [9, 10]  # the second line has one field too many
+    assert json.loads(frame.item(0, "extra_fields")) == {"coupon": "WELCOME", "channel": "app"}
+    assert frame.item(1, "extra_fields") == '{"coupon":"NONE","channel":"web"} | SURPLUS'
+    assert "unknown columns ['coupon', 'channel'] kept in extra_fields, not validated" in read.warnings[-1]
 
 
 def test_empty_file_gives_empty_frame_and_warning():

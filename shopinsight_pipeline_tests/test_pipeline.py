@@ -132,5 +132,10 @@ def test_reject_rate_over_threshold_blocks_downstream(lake, tmp_path):
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
         and e.event_specific_data.asset_key.path == ["validated_orders"]
     }
-    assert checks == {"rows_conserved": True, "reject_rate_within_threshold": False, "great_expectations_suite": True}
+    assert checks == {
+        "rows_conserved": True,
+        "reject_rate_within_threshold": False,
+        "great_expectations_suite": True,
+        "no_nulls_in_required_columns": True,
+    }
     assert not (tmp_path / "lake/gold/daily_sales").exists()

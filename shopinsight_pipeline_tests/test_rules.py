@@ -1,12 +1,13 @@
 """Validation rules: each rule flags what it names, GX and polars agree, reasons name file and line."""
 
+import json
 from datetime import date
 
 import polars as pl
 import pytest
 
 from shopinsight_pipeline.ingest.landing import read_orders_csv, read_reviews_jsonl
-from shopinsight_pipeline.schemas import ORDER_FIELDS
+from shopinsight_pipeline.schemas import ORDER_FIELDS, VALIDATED_ORDERS_SCHEMA, conform
 from shopinsight_pipeline.validate import rules
 from shopinsight_pipeline.validate.expectations import rows_to_check, run_suite
 
@@ -59,6 +60,14 @@ def flagged(raw: pl.DataFrame, earlier: list[str] | None = None) -> list[list[st
         # 23:30 UTC on the 2nd is 07:30 on the 3rd in Shanghai: inside the business day
         (with_(order_ts="2026-08-02T23:30:00+00:00"), None),
         (GOOD, None),
+        # Issue 11: values that passed a rule but not the cast, and control characters in ids.
+        (with_(quantity="99999999999999999999"), "quantity_out_of_range"),  # overflows int64
+        (with_(quantity="２"), "quantity_not_an_integer"),  # a full-width digit
+        (with_(unit_price="１0.50"), "unit_price_not_a_number"),
+        (with_(unit_price="9" * 400), "unit_price_out_of_range"),  # past any float: inf
+        (with_(order_id="O\x001"), "control_character_in_order_id"),  # NUL
+        (with_(customer_id="C\x1b[31m1"), "control_character_in_customer_id"),  # a terminal escape
+        (with_(product_id="P1\x7f"), "control_character_in_product_id"),
     ],
 )
 def test_each_rule_flags_what_it_names(row, rule):
@@ -113,9 +122,84 @@ def test_review_rules_catch_text_rating_and_parse_faults():
     assert "unparseable_line" in found[3]
 
 
+REVIEW = {
+    "review_id": "R1",
+    "order_id": "O1",
+    "product_id": "P1",
+    "rating": 5,
+    "review_text": "好",
+    "review_ts": "2026-08-03T09:00:00+08:00",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule"),
+    [
+        ({"rating": 99999999999999999999}, "rating_out_of_range"),
+        ({"rating": "99999999999999999999"}, "rating_out_of_range"),
+        ({"rating": "５"}, "rating_not_an_integer"),
+        ({"review_id": "R\x001"}, "control_character_in_review_id"),
+        ({"order_id": "O\t1"}, "control_character_in_order_id"),  # a tab inside (ends are trimmed)
+        ({"review_text": {"zh": "好"}}, "wrong_json_type"),  # an object is not review text
+        ({"review_text": 5}, "wrong_json_type"),  # nor is a number
+        ({"rating": 4.5}, "wrong_json_type"),
+        ({"rating": True}, "wrong_json_type"),
+        ({"rating": "4"}, None),  # integer text is a rating
+        ({}, None),
+    ],
+)
+def test_review_values_that_would_not_cast_and_control_characters_are_quarantined(changes, rule):
+    raw = read_reviews_jsonl(json.dumps({**REVIEW, **changes}, ensure_ascii=False).encode(), "r.jsonl").frame
+    prepared = rules.prepare_reviews(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    flags = rules.violations(prepared, rules.review_suite(DAY, SETTINGS))
+    broken = [name for name, bad in flags.row(0, named=True).items() if bad]
+    assert (rule in broken) if rule else broken == []
+
+
+def test_a_key_given_twice_is_quarantined_as_ambiguous_with_the_key_named():
+    line = (
+        '{"review_id": "R1", "order_id": "O1", "product_id": "P1", "rating": 5, "rating": 1, '
+        '"review_text": "好", "review_ts": "2026-08-03T09:00:00+08:00"}'
+    )
+    raw = read_reviews_jsonl(line.encode(), "r.jsonl").frame
+    prepared = rules.prepare_reviews(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    outcome = rules.split(prepared, raw, rules.review_suite(DAY, SETTINGS), "review_id")
+    assert outcome.accepted.height == 0
+    assert outcome.rejected.get_column("rejected_rules").to_list() == [["ambiguous_repeated_key"]]
+    assert outcome.rejected.item(0, "reason") == "r.jsonl line 1: ambiguous_repeated_key (repeated_keys='rating')"
+
+
+def test_wrong_json_types_are_named_in_the_reason():
+    line = json.dumps({**REVIEW, "review_text": {"zh": "好"}, "rating": 4.5}, ensure_ascii=False)
+    raw = read_reviews_jsonl(line.encode(), "r.jsonl").frame
+    prepared = rules.prepare_reviews(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    outcome = rules.split(prepared, raw, rules.review_suite(DAY, SETTINGS), "review_id")
+    reason = outcome.rejected.item(0, "reason")
+    assert "rating is a number, expected an integer or a string" in reason
+    assert "review_text is an object, expected a string" in reason
+
+
+def test_validated_tables_hold_no_null_where_rules_passed_strange_numbers():
+    rows = [GOOD, with_(order_id="O2", quantity="99999999999999999999"), with_(order_id="O3", quantity="２")]
+    raw = read_orders_csv(orders_csv(*rows), "o.csv").frame
+    prepared = rules.prepare_orders(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    outcome = rules.split(prepared, raw, rules.order_suite(DAY, SETTINGS), "order_id")
+    validated = conform(rules.validated_orders_frame(outcome.accepted), VALIDATED_ORDERS_SCHEMA)
+    assert validated.get_column("order_id").to_list() == ["O1"]
+    assert rules.required_nulls(validated) == {}
+    assert rules.required_nulls(validated.with_columns(pl.lit(None, pl.Int32).alias("quantity"))) == {"quantity": 1}
+    assert outcome.rejected.get_column("reason").to_list() == [
+        "o.csv line 3: quantity_out_of_range (quantity='99999999999999999999')",
+        "o.csv line 4: quantity_not_an_integer (quantity='２')",
+    ]
+
+
 def test_great_expectations_flags_the_same_rows_as_the_polars_translation():
     rows = [
         GOOD,
+        with_(quantity="99999999999999999999"),
+        with_(quantity="２"),
+        with_(order_id="O\x007"),
         with_(order_id=""),
         with_(quantity="abc"),
         with_(quantity="-3"),

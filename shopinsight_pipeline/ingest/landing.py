@@ -58,9 +58,11 @@ def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = 
     """Parse an orders CSV export into the raw_orders layout.
 
     Lines are split with polars string kernels (fast); the rare line that uses CSV quoting is
-    first rewritten through the csv module so quoted commas ("12,50") stay in their field. Fields beyond the
-    header are kept in `extra_fields`, missing trailing fields are null, and `field_count` says
-    which happened. Blank lines are skipped and counted.
+    first rewritten through the csv module so quoted commas ("12,50") stay in their field. Columns
+    are matched by the header's names (any order); a missing required column fails the file, unknown
+    columns are kept in `extra_fields` with a warning. Fields beyond the header are kept in
+    `extra_fields` too, missing trailing fields are null, and `field_count` says which happened.
+    Blank lines are skipped and counted.
     """
     lines, encoding = _read_lines(data, source_file, encodings)
     read = BronzeRead(pl.DataFrame(schema=RAW_ORDERS_SCHEMA), encoding)
@@ -68,18 +70,49 @@ def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = 
     if _is_blank(data):
         read.warnings.append(f"{source_file} is empty (no header, no rows)")
         return read
-    header = lines.item(0, "line").strip()
-    expected = ",".join(ORDER_FIELDS)
-    if header != expected:
-        raise LandingFileError(f"{source_file} line 1: header is {header!r}, expected {expected!r}")
+    layout = header_layout(lines.item(0, "line"), source_file)
+    read.warnings += layout.warnings(source_file)
     body = lines.slice(1)
     blank = _blank_lines(body.get_column("line"))
     read.blank_lines = int(blank.sum())
     if read.blank_lines:
         body = body.filter(~blank)
     body, quoted_rows = _unquote_lines(body)
-    read.frame = _split_lines(body, source_file, quoted_rows)
+    read.frame = _split_lines(body, source_file, quoted_rows, layout)
     return read
+
+
+@dataclass(frozen=True)
+class HeaderLayout:
+    """Where each column is on a line: exports reorder columns and add their own."""
+
+    known: dict[str, int]  # each order field -> its position in the header
+    unknown: dict[str, int]  # columns we do not know -> position; kept in extra_fields, not validated
+    width: int
+
+    def warnings(self, source_file: str) -> list[str]:
+        notes = []
+        if list(self.known.values()) != list(range(len(ORDER_FIELDS))):
+            notes.append(f"{source_file}: columns in another order than {list(ORDER_FIELDS)}, matched by name")
+        if self.unknown:
+            notes.append(f"{source_file}: unknown columns {list(self.unknown)} kept in extra_fields, not validated")
+        return notes
+
+
+def header_layout(header: str, source_file: str) -> HeaderLayout:
+    """Match the header to the order fields by name; a missing or repeated column fails the file."""
+    names = [name.strip() for name in next(csv.reader([header]), [])]
+    names = [name or f"column_{position}" for position, name in enumerate(names, start=1)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    missing = [name for name in ORDER_FIELDS if name not in names]
+    if missing or repeated:
+        problem = f"lacks required columns {missing}" if missing else f"repeats columns {repeated}"
+        raise LandingFileError(f"{source_file} line 1: header {problem}; found {names}, expected {list(ORDER_FIELDS)}")
+    return HeaderLayout(
+        known={name: names.index(name) for name in ORDER_FIELDS},
+        unknown={name: position for position, name in enumerate(names) if name not in ORDER_FIELDS},
+        width=len(names),
+    )
 
 
 def _blank_lines(line: pl.Series) -> pl.Series:
@@ -148,21 +181,30 @@ def _unquote_lines(body: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     return body.with_columns(line.scatter(positions, rewritten)), positions
 
 
-def _split_lines(body: pl.DataFrame, source_file: str, quoted_rows: pl.Series) -> pl.DataFrame:
-    """One column per header field, the field count, and anything past the header as `extra_fields`.
+def _split_lines(body: pl.DataFrame, source_file: str, quoted_rows: pl.Series, layout: HeaderLayout) -> pl.DataFrame:
+    """One column per order field (found by the header's names), the field count, and everything
+    else as `extra_fields`: the values of unknown columns as a JSON object, then " | " and the
+    fields past the header's end, if any. `field_count` counts the fields on the line less the
+    file's unknown columns, so a complete line has exactly len(ORDER_FIELDS).
 
     One split into a list feeds every field and the count (about twice as fast as `split_exact`
     plus a separate comma count on a million lines).
     """
-    width = len(ORDER_FIELDS)
     fields = pl.col("_fields")
+    beyond = pl.when(fields.list.len() > layout.width).then(fields.list.slice(layout.width).list.join(","))
+    extra = beyond
+    if layout.unknown:
+        unknown = pl.struct(
+            [fields.list.get(position, null_on_oob=True).alias(name) for name, position in layout.unknown.items()]
+        ).struct.json_encode()
+        extra = pl.concat_str([unknown, beyond], separator=" | ", ignore_nulls=True)
     frame = (
         body.lazy()
         .with_columns(pl.col("line").str.split(",").alias("_fields"))
         .select(
-            *[fields.list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(ORDER_FIELDS)],
-            fields.list.len().cast(pl.Int32).alias("field_count"),
-            pl.when(fields.list.len() > width).then(fields.list.slice(width).list.join(",")).alias("extra_fields"),
+            *[fields.list.get(layout.known[name], null_on_oob=True).alias(name) for name in ORDER_FIELDS],
+            (fields.list.len() - len(layout.unknown)).cast(pl.Int32).alias("field_count"),
+            extra.alias("extra_fields"),
             pl.lit(source_file).alias("source_file"),
             pl.col("line_number").cast(pl.Int64),
         )
@@ -206,18 +248,53 @@ def read_reviews_jsonl(data: bytes, source_file: str, encodings: tuple[str, ...]
     return read
 
 
+# JSON types a field may have: text fields must be strings; a rating an integer or integer text.
+_INTEGER_FIELDS = frozenset({"rating"})
+
+
+def _type_errors(record: dict) -> str | None:
+    """Fields whose JSON type is not what the field holds ({"zh": "好"} as text, 4.5 as a rating)."""
+    errors = []
+    for name in REVIEW_FIELDS:
+        value = record.get(name)
+        if value is None or isinstance(value, str):
+            continue
+        if name in _INTEGER_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        expected = "an integer or a string" if name in _INTEGER_FIELDS else "a string"
+        errors.append(f"{name} is {_json_type(value)}, expected {expected}")
+    return "; ".join(errors) or None
+
+
+def _json_type(value: object) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", dict: "an object", list: "an array"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _review_values(line: str) -> tuple:
-    """The text of each known field, the parse error if any, and unknown keys as JSON."""
+    """The text of each known field, the parse error, type errors and repeated keys if any, and
+    unknown keys as JSON."""
+    repeated: list[str] = []
+
+    def keep_pairs(pairs: list[tuple[str, object]]) -> dict:
+        """A key given twice is ambiguous: note it instead of silently keeping the last value."""
+        record: dict = {}
+        for key, value in pairs:
+            if key in record and key not in repeated:
+                repeated.append(key)
+            record[key] = value
+        return record
+
     try:
-        record = json.loads(line)
+        record = json.loads(line, object_pairs_hook=keep_pairs)
     except json.JSONDecodeError as error:
-        return (*[None] * len(REVIEW_FIELDS), f"invalid JSON: {error.msg} at column {error.colno}", None)
+        return (*[None] * len(REVIEW_FIELDS), f"invalid JSON: {error.msg} at column {error.colno}", None, None, None)
     if not isinstance(record, dict):
-        return (*[None] * len(REVIEW_FIELDS), f"expected a JSON object, got {type(record).__name__}", None)
+        return (*[None] * len(REVIEW_FIELDS), f"expected a JSON object, got {type(record).__name__}", None, None, None)
     values = [_as_text(record.get(name)) for name in REVIEW_FIELDS]
     unknown = {key: value for key, value in record.items() if key not in REVIEW_FIELDS}
     extra = json.dumps(unknown, ensure_ascii=False) if unknown else None
-    return (*values, None, extra)
+    return (*values, None, _type_errors(record), ",".join(repeated) if repeated else None, extra)
 
 
 def _as_text(value: object) -> str | None:

@@ -1,8 +1,9 @@
 """Silver assets: validated rows and quarantined rows, with the checks that prove the split.
 
-One multi-asset per entity writes both tables in one pass and reports three blocking checks:
+One multi-asset per entity writes both tables in one pass and reports four blocking checks:
 rows are conserved (raw = validated + quarantined), the reject rate stays under the configured
-threshold, and great-expectations itself finds the validated rows clean.
+threshold, great-expectations itself finds the validated rows clean, and no required column of the
+validated table holds a null.
 """
 
 from collections.abc import Callable
@@ -142,6 +143,12 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
                 blocking=True,
                 description=f"great-expectations finds every validated row clean under the {entity.name} suite",
             ),
+            AssetCheckSpec(
+                "no_nulls_in_required_columns",
+                asset=validated,
+                blocking=True,
+                description=f"every column of {validated} is required: no value is null",
+            ),
         ],
     )
     def validate(context: AssetExecutionContext, config: ValidationConfig, storage: LakeStorage):
@@ -184,6 +191,13 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
             },
         )
         yield from _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite)
+        nulls = rules.required_nulls(validated_frame)
+        yield AssetCheckResult(
+            check_name="no_nulls_in_required_columns",
+            asset_key=validated,
+            passed=not nulls,
+            metadata={"null_values": MetadataValue.json(nulls), "columns_checked": validated_frame.width},
+        )
 
     return validate
 

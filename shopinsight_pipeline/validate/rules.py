@@ -21,11 +21,18 @@ import polars as pl
 
 from shopinsight_pipeline.schemas import (
     ORDER_FIELDS,
+    ORDER_ID_COLUMNS,
     ORDER_STATUSES,
     REVIEW_FIELDS,
+    REVIEW_ID_COLUMNS,
 )
 
 X = gx.expectations
+# ASCII digits only: regex engines read \\d as any Unicode digit (full-width ２ included), which a
+# cast then cannot parse. A value written with other digits is rejected, never normalised.
+INTEGER = r"^-?[0-9]+$"
+DECIMAL = r"^[0-9]+(?:\.[0-9]+)?$"
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1F\x7F]*$"  # NUL, newlines, escapes: never part of an id
 ISO_TIMESTAMP_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)$"
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
 
@@ -52,19 +59,29 @@ def _unparseable_timestamp(column: str):
     )
 
 
+def _no_control_characters(columns: tuple[str, ...]) -> list:
+    return [
+        _rule(X.ExpectColumnValuesToMatchRegex(column=c, regex=NO_CONTROL_CHARACTERS), f"control_character_in_{c}")
+        for c in columns
+    ]
+
+
 def order_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
-    """What a valid order row of partition `day` is."""
+    """What a valid order row of partition `day` is.
+
+    Range rules see the numbers parsed as floats, so a value too long for an integer column
+    (99999999999999999999) is out of range rather than a null that passes every rule.
+    """
     expectations = [_rule(X.ExpectColumnValuesToNotBeNull(column=c), f"missing_{c}") for c in ORDER_FIELDS]
+    expectations += _no_control_characters(ORDER_ID_COLUMNS)
     expectations += [
         _rule(X.ExpectColumnValuesToBeBetween(column="field_count", min_value=9, max_value=9), "wrong_field_count"),
-        _rule(X.ExpectColumnValuesToMatchRegex(column="quantity", regex=r"^-?\d+$"), "quantity_not_an_integer"),
+        _rule(X.ExpectColumnValuesToMatchRegex(column="quantity", regex=INTEGER), "quantity_not_an_integer"),
         _rule(
             X.ExpectColumnValuesToBeBetween(column="quantity_value", min_value=1, max_value=settings.max_quantity),
             "quantity_out_of_range",
         ),
-        _rule(
-            X.ExpectColumnValuesToMatchRegex(column="unit_price", regex=r"^\d+(?:\.\d+)?$"), "unit_price_not_a_number"
-        ),
+        _rule(X.ExpectColumnValuesToMatchRegex(column="unit_price", regex=DECIMAL), "unit_price_not_a_number"),
         _rule(
             X.ExpectColumnValuesToBeBetween(
                 column="unit_price_value", min_value=0.01, max_value=settings.max_unit_price
@@ -94,13 +111,16 @@ def review_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
     """What a valid review row of partition `day` is."""
     expectations = [
         _rule(X.ExpectColumnValuesToBeNull(column="parse_error"), "unparseable_line"),
+        _rule(X.ExpectColumnValuesToBeNull(column="type_errors"), "wrong_json_type"),
+        _rule(X.ExpectColumnValuesToBeNull(column="repeated_keys"), "ambiguous_repeated_key"),
         _rule(X.ExpectColumnValuesToBeNull(column="extra_fields"), "unknown_field"),
     ]
     for column in REVIEW_FIELDS:
         rule = "empty_review_text" if column == "review_text" else f"missing_{column}"
         expectations.append(_rule(X.ExpectColumnValuesToNotBeNull(column=column), rule))
+    expectations += _no_control_characters(REVIEW_ID_COLUMNS)
     expectations += [
-        _rule(X.ExpectColumnValuesToMatchRegex(column="rating", regex=r"^-?\d+$"), "rating_not_an_integer"),
+        _rule(X.ExpectColumnValuesToMatchRegex(column="rating", regex=INTEGER), "rating_not_an_integer"),
         _rule(X.ExpectColumnValuesToBeBetween(column="rating_value", min_value=1, max_value=5), "rating_out_of_range"),
         _rule(X.ExpectColumnValuesToMatchRegex(column="review_ts", regex=ISO_TIMESTAMP_WITH_OFFSET), "bad_timestamp"),
         _unparseable_timestamp("review_ts"),
@@ -172,7 +192,8 @@ def prepare_orders(raw_orders: pl.DataFrame, earlier_order_ids: pl.Series, setti
         raw_orders.lazy()
         .with_columns(_trimmed(raw_orders, ORDER_FIELDS))
         .with_columns(
-            pl.col("quantity").cast(pl.Int64, strict=False).alias("quantity_value"),
+            # floats: an overflowing integer is a big number for the range rule, not a null
+            pl.col("quantity").cast(pl.Float64, strict=False).alias("quantity_value"),
             pl.col("unit_price").cast(pl.Float64, strict=False).alias("unit_price_value"),
             *_parsed_timestamp("order_ts", settings.timezone),
             *_duplicate_flags("order_id", earlier_order_ids),
@@ -187,7 +208,7 @@ def prepare_reviews(raw_reviews: pl.DataFrame, earlier_review_ids: pl.Series, se
         raw_reviews.lazy()
         .with_columns(_trimmed(raw_reviews, REVIEW_FIELDS))
         .with_columns(
-            pl.col("rating").cast(pl.Int64, strict=False).alias("rating_value"),
+            pl.col("rating").cast(pl.Float64, strict=False).alias("rating_value"),
             *_parsed_timestamp("review_ts", settings.timezone),
             *_duplicate_flags("review_id", earlier_review_ids),
         )
@@ -291,6 +312,13 @@ def validated_reviews_frame(accepted: pl.DataFrame) -> pl.DataFrame:
         "source_file",
         "line_number",
     )
+
+
+def required_nulls(validated: pl.DataFrame) -> dict[str, int]:
+    """Nulls per column of a validated table, where none may be: every column of the validated
+    schemas is required, so anything here is a rule that let a value through."""
+    counts = validated.null_count().row(0, named=True) if validated.width else {}
+    return {column: int(count) for column, count in counts.items() if count}
 
 
 def _bronze_column(checked: str, bronze_columns: list[str], id_column: str) -> str | None:
