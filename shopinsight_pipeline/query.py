@@ -5,30 +5,81 @@
 Views: every table of the lake that has at least one partition (daily_sales, product_sentiment,
 review_scores, validated_orders, ...), read with Hive partitioning so `date` is a column.
 `--out` writes CSV or Parquet (by extension) instead of printing.
+
+Read-only: only SELECT (WITH, DESCRIBE, SHOW) and EXPLAIN statements run; COPY, ATTACH,
+INSTALL/LOAD, CREATE, SET, PRAGMA and the like are refused before anything executes. DuckDB itself
+may read files only under the lake (`allowed_directories`, external access off, configuration
+locked), so `read_csv('/etc/passwd')` fails too. In CSV output, text cells that begin with `=`,
+`+`, `-`, `@`, a tab or a carriage return get a leading `'`, so a spreadsheet shows them as text
+instead of running them as formulas.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
 
+READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+class QueryRefused(ValueError):
+    """A statement that would write, attach, install or reconfigure something."""
+
+
+def check_read_only(sql: str) -> None:
+    """Refuse every statement that is not a read, before any of them runs. SQL that does not parse
+    passes through, so DuckDB's own message (with its position) reaches the analyst."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return
+    for statement in statements:
+        if statement.type not in READ_STATEMENTS:
+            words = " ".join(statement.query.split()[:3])
+            raise QueryRefused(
+                f"the query command only reads the lake: {statement.type.name} statements are refused "
+                f"('{words} ...'); write a result with --out FILE.csv or FILE.parquet"
+            )
+
+
+def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells a spreadsheet would run as formulas, prefixed with ' (CSV injection)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(FORMULA_START)).then("'" + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        for name in text
+    )
+
+
+def _absolute(path: str) -> str:
+    """DuckDB compares allowed directories as text: give views and the allowance one spelling."""
+    return path if "://" in path else os.path.abspath(path)
+
 
 def connect(storage: LakeStorage) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
-    """An in-memory DuckDB with one view per materialized table; returns the view names."""
+    """An in-memory DuckDB with one view per materialized table, then locked down: files only under
+    the lake, no extensions, no configuration changes. Returns the view names."""
     connection = duckdb.connect()
     views = []
     for table in TABLE_LAYERS:
         if not storage.partition_days(table):
             continue
-        pattern = str(storage.table_path(table) / "*" / "*.parquet").replace("'", "''")
+        pattern = _absolute(str(storage.table_path(table) / "*" / "*.parquet")).replace("'", "''")
         connection.execute(
             f"create view {table} as select * from "
             f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
         )
         views.append(table)
+    lake = _absolute(str(storage.root_path / "lake")).rstrip("/") + "/"
+    connection.execute("set allowed_directories = [$lake]", {"lake": lake})
+    connection.execute("set enable_external_access = false")
+    connection.execute("set lock_configuration = true")
     return connection, views
 
 
@@ -45,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no tables under {Path(args.root) / 'lake'}; run `make run` first", file=sys.stderr)
         return 2
     try:
+        check_read_only(args.sql)
         result = connection.sql(args.sql)
+    except QueryRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except duckdb.Error as error:
         print(f"error: {error}\nviews: {', '.join(views)}", file=sys.stderr)
         return 2
@@ -53,14 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     frame = result.pl()
     if args.out is None:
-        import polars as pl
-
         with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=60):
             print(frame)
     elif args.out.suffix.lower() == ".parquet":
         frame.write_parquet(args.out)
     elif args.out.suffix.lower() == ".csv":
-        frame.write_csv(args.out)
+        neutralise_formulas(frame).write_csv(args.out)
     else:
         print(f"error: --out must end in .csv or .parquet, got {args.out}", file=sys.stderr)
         return 2

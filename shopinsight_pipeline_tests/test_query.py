@@ -33,3 +33,39 @@ def test_bad_sql_names_the_views(lake, capsys):
 def test_empty_lake_says_run_first(tmp_path, capsys):
     assert main(["select 1", "--root", str(tmp_path)]) == 2
     assert "run `make run` first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("copy (select * from daily_sales) to '{out}'", "COPY"),
+        ("attach '{out}' as other", "ATTACH"),
+        ("install httpfs", "LOAD"),
+        ("load httpfs", "LOAD"),
+        ("create table copied as select * from daily_sales", "CREATE"),
+        ("set enable_external_access = true", "SET"),
+        ("select 1; copy (select 1) to '{out}'", "COPY"),  # one write among reads refuses the whole
+    ],
+)
+def test_query_refuses_every_statement_that_is_not_a_read(lake, capsys, tmp_path, sql, kind):
+    out = tmp_path / "written.csv"
+    assert main([sql.format(out=out), "--root", str(lake.root)]) == 2
+    err = capsys.readouterr().err
+    assert f"only reads the lake: {kind} statements are refused" in err
+    assert "--out" in err
+    assert not out.exists()
+
+
+def test_query_cannot_read_files_outside_the_lake(lake, capsys, tmp_path):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password\nhunter2\n")
+    assert main([f"select * from read_csv('{secret}')", "--root", str(lake.root)]) == 2
+    assert "Permission Error" in capsys.readouterr().err
+
+
+def test_csv_output_neutralises_spreadsheet_formulas(lake, tmp_path):
+    out = tmp_path / "cells.csv"
+    sql = "select '=HYPERLINK(\"http://x\")' as a, '+1' as b, '-2' as c, '@SUM(A1)' as d, 'ok' as e, -3.5 as n"
+    assert main([sql, "--root", str(lake.root), "--out", str(out)]) == 0
+    row = pl.read_csv(out, infer_schema=False).row(0, named=True)
+    assert row == {"a": "'=HYPERLINK(\"http://x\")", "b": "'+1", "c": "'-2", "d": "'@SUM(A1)", "e": "ok", "n": "-3.5"}
