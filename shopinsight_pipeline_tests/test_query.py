@@ -68,4 +68,4 @@ def test_csv_output_neutralises_spreadsheet_formulas(lake, tmp_path):
     sql = "select '=HYPERLINK(\"http://x\")' as a, '+1' as b, '-2' as c, '@SUM(A1)' as d, 'ok' as e, -3.5 as n"
     assert main([sql, "--root", str(lake.root), "--out", str(out)]) == 0
     row = pl.read_csv(out, infer_schema=False).row(0, named=True)
-    assert row == {"a": "'=HYPERLINK(\"http://x\")", "b": "'+1", "c": "'-2", "d": "'@SUM(A1)", "e": "ok", "n": "-3.5"}
+    assert row == {"a": '\'=HYPERLINK("http://x")', "b": "'+1", "c": "'-2", "d": "'@SUM(A1)", "e": "ok", "n": "-3.5"}
