@@ -44,10 +44,29 @@ def read_labelled_file(path: Path, file_format: str | None = None) -> pl.DataFra
         else:
             frame = pl.read_csv(raw, infer_schema=False)
     except (pl.exceptions.ComputeError, ValueError) as error:
-        raise EvaluationInputError(f"{path}: cannot parse as {kind}: {error}") from error
+        line = unclosed_quote_line(raw.decode("utf-8")) if kind == "csv" else None
+        if line is not None:
+            raise EvaluationInputError(
+                f'{path} line {line}: a quoted field opens here and is never closed (an unmatched ")'
+            ) from error
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise EvaluationInputError(f"{path}: cannot parse as {kind}: {first}") from error
     if frame.height == 0:
         raise EvaluationInputError(f"{path} has a header but no rows")
     return frame
+
+
+def unclosed_quote_line(text: str) -> int | None:
+    """1-based line where a quoted CSV field opens and never closes ("" inside a field is an
+    escaped quote and keeps it open), or None when every quote is closed."""
+    opened_at, inside = None, False
+    for number, line in enumerate(text.splitlines(), start=1):
+        for character in line:
+            if character == '"':
+                inside = not inside
+                if inside:
+                    opened_at = number
+    return opened_at if inside else None
 
 
 def labelled_examples(

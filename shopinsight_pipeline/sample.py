@@ -324,6 +324,7 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     reviews = generate_reviews(spec, orders, products, load_review_corpus(), rng)
     planted: list[dict] = []
     clean_ids: list[str] = []
+    rejected_ids: set[str] = set()  # orders a defect keeps out of validated_orders: their reviews refer to nothing
     for source in ("orders", "reviews"):
         (landing / source).mkdir(parents=True, exist_ok=True)
 
@@ -337,6 +338,8 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
                 kind = rng.choice(kinds)
                 rows.extend(_plant_order_defect(kind, order, clean_ids, rng))
                 planted.append({"file": name, "line": len(rows) + 1, "kind": kind})
+                if kind != "duplicate_order_in_file":  # that one keeps its first, clean copy
+                    rejected_ids.add(order["order_id"])
             else:
                 rows.append(order)
                 todays_clean.append(order["order_id"])
@@ -346,6 +349,7 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
             planted.append({"file": name, "line": len(rows) + 1, "kind": "truncated_line"})
             if todays_clean and todays_clean[-1] == rows[-1]["order_id"]:
                 todays_clean.pop()  # a later duplicate of it would collide with a rejected row
+            rejected_ids.add(rows[-1]["order_id"])
         clean_ids.extend(todays_clean)
         (landing / name).write_bytes(text.encode("utf-8"))
 
@@ -356,15 +360,23 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
         for review in reviews[day]:
             if encoding == "gbk" and not _encodable(review["review_text"], encoding):
                 continue
+            first_line = len(rows) + 1
             if rng.random() < spec.dirty_rate:
                 kind = rng.choice(REVIEW_DEFECTS)
                 rows.extend(_plant_review_defect(kind, review, rng))
                 planted.append({"file": name, "line": len(rows), "kind": kind})
             else:
                 rows.append(review)
+            if review["order_id"] in rejected_ids:
+                planted += [
+                    {"file": name, "line": line, "kind": "review_of_rejected_order"}
+                    for line in range(first_line, len(rows) + 1)
+                ]
         text = _reviews_jsonl(rows)
         if offset == spec.truncated_reviews_day and rows:
             text = _truncate_last_line(text)
+            cut = {"file": name, "line": len(rows), "kind": "review_of_rejected_order"}
+            planted = [entry for entry in planted if entry != cut]  # a cut line names no order
             planted.append({"file": name, "line": len(rows), "kind": "truncated_line"})
         if encoding == "gbk":
             planted.append({"file": name, "line": None, "kind": "gbk_encoded_file"})

@@ -172,10 +172,17 @@ class LakeStorage(ConfigurableResource):
         One multi-file scan reads the column of all files in parallel: a year of partitions costs
         little more than a month (bench/incremental.py).
         """
-        earlier = self.partition_days(table, before=day)
-        if not earlier:
+        return self._read_column(table, column, self.partition_days(table, before=day))
+
+    def read_column_between(self, table: str, column: str, first: date, last: date) -> pl.Series:
+        """One column of the partitions from `first` to `last`, both included (ids a rule looks up)."""
+        days = [day for day in self.partition_days(table) if first <= day <= last]
+        return self._read_column(table, column, days)
+
+    def _read_column(self, table: str, column: str, days: list[date]) -> pl.Series:
+        if not days:
             return pl.Series(column, [], dtype=pl.String)
-        files = [str(self.partition_file(table, earlier_day)) for earlier_day in earlier]
+        files = [str(self.partition_file(table, day)) for day in days]
         return pl.scan_parquet(files).select(column).collect().get_column(column)
 
 

@@ -143,3 +143,11 @@ def test_an_ensemble_version_evaluates_as_the_mix_of_its_parts(tmp_path, stub_sc
     report = json.loads(out)
     assert report["scorer"]["kind"] == "ensemble"
     assert report["confusion_matrix"] == expected
+
+
+def test_an_unmatched_quote_in_a_csv_names_its_line_not_a_parser_dump(tmp_path, stub_scorer, capsys):
+    path = tmp_path / "labelled.csv"
+    path.write_text('review_text,label\n很好,positive\n"太差,negative\n还行,neutral\n', encoding="utf-8")
+    code, _, err = run(capsys, path, "--model-dir", stub_scorer)
+    assert code == 2
+    assert err.strip() == f'error: {path} line 3: a quoted field opens here and is never closed (an unmatched ")'

@@ -34,6 +34,7 @@ EXPECTED_RULE = {
     ("reviews", "timestamp_outside_day"): "timestamp_outside_partition_day",
     ("reviews", "unknown_field"): "unknown_field",
     ("reviews", "truncated_line"): "unparseable_line",
+    ("reviews", "review_of_rejected_order"): "unknown_order",
 }
 
 
@@ -47,7 +48,7 @@ def test_every_planted_defect_is_quarantined_for_its_rule_and_nothing_else_is(la
     kinds = {(p["file"].split("/")[0], p["kind"]) for p in planted}
     assert kinds == set(EXPECTED_RULE), "the small sample should plant every kind"
     assert {k for s, k in kinds if s == "orders"} == {*ORDER_DEFECTS, "truncated_line"}
-    assert {k for s, k in kinds if s == "reviews"} == {*REVIEW_DEFECTS, "truncated_line"}
+    assert {k for s, k in kinds if s == "reviews"} == {*REVIEW_DEFECTS, "truncated_line", "review_of_rejected_order"}
     for source in ("orders", "reviews"):
         quarantine = read_table(storage, f"quarantined_{source}")
         rules_at = {

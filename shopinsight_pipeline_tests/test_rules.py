@@ -247,3 +247,12 @@ def test_whitespace_and_quoted_commas_survive_the_fast_line_split():
     assert raw.frame.get_column("unit_price").to_list() == ["12,50", "10.50", "2.00"]
     assert raw.frame.get_column("field_count").to_list() == [9, 9, 8]
     assert raw.frame.get_column("line_number").to_list() == [2, 3, 6]
+
+
+def test_a_review_of_an_order_never_validated_is_quarantined_as_unknown_order():
+    lines = [json.dumps({**REVIEW, "review_id": f"R{n}", "order_id": order}) for n, order in enumerate(["O1", "O404"])]
+    raw = read_reviews_jsonl("\n".join(lines).encode(), "r.jsonl").frame
+    prepared = rules.prepare_reviews(raw, pl.Series([], dtype=pl.String), SETTINGS, known_ids=pl.Series(["O1"]))
+    outcome = rules.split(prepared, raw, rules.review_suite(DAY, SETTINGS), "review_id")
+    assert outcome.accepted.get_column("review_id").to_list() == ["R0"]
+    assert outcome.rejected.item(0, "reason") == "r.jsonl line 2: unknown_order (order_id='O404')"

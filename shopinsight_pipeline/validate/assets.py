@@ -8,6 +8,7 @@ validated table holds a null.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import great_expectations as gx
 import polars as pl
@@ -15,12 +16,14 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetDep,
     AssetExecutionContext,
     AssetOut,
     AssetsDefinition,
     Config,
     MaterializeResult,
     MetadataValue,
+    TimeWindowPartitionMapping,
     multi_asset,
 )
 from pydantic import Field
@@ -37,6 +40,11 @@ from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline.validate import rules
 from shopinsight_pipeline.validate.expectations import rows_to_check, run_suite
 
+# Reviews arrive days or weeks after their order; a review of an order older than this, or of one
+# that was quarantined, is quarantined as unknown_order. Re-materializing the review's day after a
+# late order lands re-validates it (each partition is replaced, never appended to).
+ORDER_LOOKBACK_DAYS = 60
+
 
 class ValidationConfig(Config):
     """Run config of the validation assets; the defaults fit the embedded sample."""
@@ -47,6 +55,13 @@ class ValidationConfig(Config):
     currencies: list[str] = Field(default=["CNY"], description="Accepted order currencies.")
     max_quantity: int = Field(default=1000, description="Largest believable quantity on one order line.")
     max_unit_price: float = Field(default=1_000_000.0, description="Largest believable unit price.")
+    order_lookback_days: int = Field(
+        default=ORDER_LOOKBACK_DAYS,
+        description="A review must name an order validated on its day or up to this many days before; "
+        "otherwise it is quarantined as unknown_order (at most the declared lineage window).",
+        ge=0,
+        le=ORDER_LOOKBACK_DAYS,
+    )
     gx_check_max_rows: int = Field(
         default=200_000,
         description="The great-expectations re-check looks at a seeded sample of this many validated rows "
@@ -69,10 +84,11 @@ class Entity:
     name: str  # "orders" / "reviews"
     id_column: str
     suite: Callable[..., gx.ExpectationSuite]
-    prepare: Callable[[pl.DataFrame, pl.Series, rules.RuleSettings], pl.DataFrame]
+    prepare: Callable[[pl.DataFrame, pl.Series, rules.RuleSettings, pl.Series | None], pl.DataFrame]
     to_validated: Callable[[pl.DataFrame], pl.DataFrame]
     validated_schema: dict
     quarantined_schema: dict
+    refers_to: str | None = None  # validated table whose ids this entity's rows must name (order_id)
 
 
 ENTITIES = (
@@ -93,6 +109,7 @@ ENTITIES = (
         rules.validated_reviews_frame,
         VALIDATED_REVIEWS_SCHEMA,
         QUARANTINED_REVIEWS_SCHEMA,
+        refers_to="orders",
     ),
 )
 
@@ -102,6 +119,14 @@ def _rule_table(rejects_by_rule: dict[str, int]) -> str:
         return "no rejected rows"
     rows = "\n".join(f"| {rule} | {count} |" for rule, count in sorted(rejects_by_rule.items()))
     return "| rule | rows |\n|---|---|\n" + rows
+
+
+def _reference_deps(entity: Entity) -> list[AssetDep]:
+    """The window of the referenced table this entity reads: the same day and the look-back."""
+    if entity.refers_to is None:
+        return []
+    mapping = TimeWindowPartitionMapping(start_offset=-ORDER_LOOKBACK_DAYS, end_offset=0)
+    return [AssetDep(f"validated_{entity.refers_to}", partition_mapping=mapping)]
 
 
 def build_validation_assets(entity: Entity) -> AssetsDefinition:
@@ -121,7 +146,7 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
                 description=f"Rejected {entity.name}: the bronze row, the rules it broke and a reason.",
             ),
         },
-        deps=[raw],
+        deps=[raw, *_reference_deps(entity)],
         **DAILY_ASSET,
         group_name="validate",
         check_specs=[
@@ -158,7 +183,11 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
         earlier_days = len(storage.partition_days(validated, before=day))
         earlier_ids = storage.read_column_before(validated, day, entity.id_column)
         suite = entity.suite(day, settings)
-        prepared = entity.prepare(raw_frame, earlier_ids, settings)
+        known_ids = None
+        if entity.refers_to is not None:
+            first = day - timedelta(days=config.order_lookback_days)
+            known_ids = storage.read_column_between(f"validated_{entity.refers_to}", "order_id", first, day)
+        prepared = entity.prepare(raw_frame, earlier_ids, settings, known_ids)
         outcome = rules.split(prepared, raw_frame, suite, entity.id_column)
         validated_frame = conform(entity.to_validated(outcome.accepted), entity.validated_schema)
         quarantined_frame = conform(outcome.rejected, entity.quarantined_schema)

@@ -128,6 +128,7 @@ def review_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
             X.ExpectColumnValuesToBeBetween(column="local_date", min_value=day, max_value=day),
             "timestamp_outside_partition_day",
         ),
+        _rule(X.ExpectColumnValuesToBeInSet(column="order_unknown", value_set=[False]), "unknown_order"),
         _rule(X.ExpectColumnValuesToBeInSet(column="repeated_in_file", value_set=[False]), "duplicate_review_id"),
         _rule(
             X.ExpectColumnValuesToBeInSet(column="seen_on_earlier_day", value_set=[False]),
@@ -185,8 +186,14 @@ def _duplicate_flags(id_column: str, earlier_ids: pl.Series) -> list[pl.Expr]:
     ]
 
 
-def prepare_orders(raw_orders: pl.DataFrame, earlier_order_ids: pl.Series, settings: RuleSettings) -> pl.DataFrame:
-    """Bronze orders plus the trimmed, parsed and flag columns the order suite checks."""
+def prepare_orders(
+    raw_orders: pl.DataFrame,
+    earlier_order_ids: pl.Series,
+    settings: RuleSettings,
+    known_ids: pl.Series | None = None,
+) -> pl.DataFrame:
+    """Bronze orders plus the trimmed, parsed and flag columns the order suite checks. Orders
+    refer to no other table, so `known_ids` is not used."""
     # one lazy query: polars runs the columns' work in parallel and parses each timestamp once
     return (
         raw_orders.lazy()
@@ -202,13 +209,23 @@ def prepare_orders(raw_orders: pl.DataFrame, earlier_order_ids: pl.Series, setti
     )
 
 
-def prepare_reviews(raw_reviews: pl.DataFrame, earlier_review_ids: pl.Series, settings: RuleSettings) -> pl.DataFrame:
-    """Bronze reviews plus the trimmed, parsed and flag columns the review suite checks."""
+def prepare_reviews(
+    raw_reviews: pl.DataFrame,
+    earlier_review_ids: pl.Series,
+    settings: RuleSettings,
+    known_ids: pl.Series | None = None,
+) -> pl.DataFrame:
+    """Bronze reviews plus the trimmed, parsed and flag columns the review suite checks.
+    `known_ids` are the validated order ids a review may refer to (the look-back window); None
+    means the reference is not checked (unit tests of other rules)."""
+    order = pl.col("order_id")
+    unknown = (order.is_not_null() & ~order.is_in(known_ids.implode())) if known_ids is not None else pl.lit(False)
     return (
         raw_reviews.lazy()
         .with_columns(_trimmed(raw_reviews, REVIEW_FIELDS))
         .with_columns(
             pl.col("rating").cast(pl.Float64, strict=False).alias("rating_value"),
+            unknown.alias("order_unknown"),
             *_parsed_timestamp("review_ts", settings.timezone),
             *_duplicate_flags("review_id", earlier_review_ids),
         )
@@ -325,6 +342,8 @@ def _bronze_column(checked: str, bronze_columns: list[str], id_column: str) -> s
     """The landing value a rule on prepared column `checked` is about."""
     if checked in ("repeated_in_file", "seen_on_earlier_day"):
         return id_column
+    if checked == "order_unknown":
+        return "order_id"
     if checked.endswith("_unparseable"):
         return checked.removesuffix("_unparseable")
     if checked == "local_date":
