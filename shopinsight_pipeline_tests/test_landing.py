@@ -129,3 +129,21 @@ def test_empty_reviews_file_is_no_reviews():
     read = read_reviews_jsonl(b"", "r.jsonl")
     assert read.frame.height == 0
     assert read.warnings == ["r.jsonl is empty (no reviews)"]
+
+
+def test_a_quoted_field_with_line_breaks_is_one_record_numbered_by_its_first_line():
+    """Issue 11: RFC 4180 allows line breaks (and doubled quotes) inside a quoted field."""
+    spanning = 'O2,C1,P1,"books\nand\n\nmore ""stuff""",2,10.50,CNY,2026-08-01T10:00:00+08:00,delivered'
+    read = read_orders_csv(orders(GOOD, spanning, GOOD.replace("O1", "O3")), "o.csv")
+    frame = read.frame
+    assert frame.get_column("order_id").to_list() == ["O1", "O2", "O3"]
+    assert frame.get_column("line_number").to_list() == [2, 3, 7]
+    assert frame.item(1, "category") == 'books\nand\n\nmore "stuff"'
+    assert frame.get_column("field_count").to_list() == [9, 9, 9]
+    assert read.blank_lines == 0  # the empty line inside the field is part of it
+
+
+def test_a_quote_left_open_by_a_cut_upload_keeps_the_lines_apart():
+    frame = read_orders_csv(orders(GOOD, 'O2,C1,P1,"books', end=""), "o.csv").frame
+    assert frame.get_column("line_number").to_list() == [2, 3]
+    assert frame.item(1, "field_count") == 4

@@ -58,7 +58,8 @@ def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = 
     """Parse an orders CSV export into the raw_orders layout.
 
     Lines are split with polars string kernels (fast); the rare line that uses CSV quoting is
-    first rewritten through the csv module so quoted commas ("12,50") stay in their field. Columns
+    first rewritten through the csv module so quoted commas ("12,50"), quotes and line breaks
+    stay in their field (RFC 4180; a record spanning lines is numbered by its first line). Columns
     are matched by the header's names (any order); a missing required column fails the file, unknown
     columns are kept in `extra_fields` with a warning. Fields beyond the header are kept in
     `extra_fields` too, missing trailing fields are null, and `field_count` says which happened.
@@ -72,7 +73,7 @@ def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = 
         return read
     layout = header_layout(lines.item(0, "line"), source_file)
     read.warnings += layout.warnings(source_file)
-    body = lines.slice(1)
+    body = _join_quoted_newlines(lines.slice(1))
     blank = _blank_lines(body.get_column("line"))
     read.blank_lines = int(blank.sum())
     if read.blank_lines:
@@ -162,6 +163,36 @@ def _line_frame(utf8: bytes) -> pl.DataFrame:
 
 # Stands in for a comma inside a quoted field while lines are split, then turns back into one.
 _FIELD_COMMA = "\x1e"
+
+
+def _join_quoted_newlines(body: pl.DataFrame) -> pl.DataFrame:
+    """RFC 4180: a quoted field may hold line breaks. Physical lines from one that leaves a quote
+    open to the one that closes it become one record, numbered by its first physical line.
+
+    Only lines with a quote are looked at (a few in a real export): a line with an odd number of
+    quotes opens or closes a record; the lines between belong to it whatever they hold. A quote
+    still open at the end of the file (a cut upload) leaves the lines as they are.
+    """
+    line = body.get_column("line")
+    positions = line.str.contains('"', literal=True).arg_true()
+    if positions.len() == 0:
+        return body
+    spans, opened = [], None
+    for position, text in zip(positions.to_list(), line.gather(positions).to_list(), strict=True):
+        if text.count('"') % 2:
+            if opened is None:
+                opened = position
+            else:
+                spans.append((opened, position))
+                opened = None
+    if not spans:
+        return body
+    # touch only the spans: a million-line file with one such record stays a column operation
+    records = ["\n".join(line.slice(first, last - first + 1).to_list()) for first, last in spans]
+    absorbed = [row for first, last in spans for row in range(first + 1, last + 1)]
+    joined = line.scatter([first for first, _ in spans], records)
+    keep = pl.repeat(True, line.len(), eager=True).scatter(absorbed, False)
+    return body.with_columns(joined).filter(keep)
 
 
 def _unquote_lines(body: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
