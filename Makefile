@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test ui sample lint bench clean chromium
+.PHONY: setup run test fuzz ui sample lint bench clean chromium
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
@@ -32,6 +32,10 @@ run: setup
 
 test: setup chromium
 	$(BIN)/python -m pytest -q
+
+# The landing fuzz harness with many more generated files than make test runs (minutes).
+fuzz: setup
+	SHOPINSIGHT_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q shopinsight_pipeline_tests/test_fuzz.py
 
 # The browser end-to-end test drives Debian's chromium; install it when missing and we are root.
 chromium:

@@ -1,0 +1,160 @@
+"""Fuzzing the landing readers and the rules with Hypothesis (issue 11).
+
+Generated landing files: valid rows mutated field by field (Unicode digits, control characters,
+quotes, commas and line breaks, huge numbers, JSON values of every type, repeated keys) and lines
+of random text. Properties, for orders and reviews alike:
+- every record is a validated row or a quarantined row with at least one rule and a reason that
+  names the file and the line;
+- no validated row breaks the suite as great-expectations runs it, and none holds a null;
+- the same input gives the same output.
+
+`make test` runs a bounded number of examples (profile "ci"); `make fuzz` runs the "fuzz" profile.
+"""
+
+import csv
+import io
+import json
+import os
+from datetime import date
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shopinsight_pipeline.ingest.landing import LandingFileError, read_orders_csv, read_reviews_jsonl
+from shopinsight_pipeline.schemas import (
+    ORDER_FIELDS,
+    VALIDATED_ORDERS_SCHEMA,
+    VALIDATED_REVIEWS_SCHEMA,
+    conform,
+)
+from shopinsight_pipeline.validate import rules
+from shopinsight_pipeline.validate.expectations import run_suite
+
+settings.register_profile(
+    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.register_profile(
+    "fuzz", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile(os.environ.get("SHOPINSIGHT_FUZZ_PROFILE", "ci"))
+
+DAY = date(2026, 8, 3)
+SETTINGS = rules.RuleSettings()
+ORDER = {
+    "order_id": "O1",
+    "customer_id": "C1",
+    "product_id": "P1",
+    "category": "books",
+    "quantity": "2",
+    "unit_price": "10.50",
+    "currency": "CNY",
+    "order_ts": "2026-08-03T10:00:00+08:00",
+    "status": "delivered",
+}
+REVIEW = {
+    "review_id": "R1",
+    "order_id": "O1",
+    "product_id": "P1",
+    "rating": 5,
+    "review_text": "好评",
+    "review_ts": "2026-08-03T09:00:00+08:00",
+}
+NASTY_TEXT = st.sampled_from(
+    ["", " ", "２", "99999999999999999999", "9" * 400, "-1", "1e3", "NaN", "\x00", "a\tb", "x\ny", '"', ",", "=1+1"]
+)
+FIELD_TEXT = st.one_of(NASTY_TEXT, st.text(max_size=12), st.from_regex(r"-?[0-9]{1,25}(\.[0-9]{1,3})?", fullmatch=True))
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+    max_leaves=5,
+)
+
+
+@st.composite
+def order_rows(draw) -> dict:
+    row = {**ORDER, "order_id": f"O{draw(st.integers(0, 30))}"}
+    for name in draw(st.sets(st.sampled_from(ORDER_FIELDS), max_size=3)):
+        row[name] = draw(FIELD_TEXT)
+    return row
+
+
+@st.composite
+def orders_file(draw) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ORDER_FIELDS)
+    for _ in range(draw(st.integers(1, 12))):
+        if draw(st.integers(0, 9)) == 0:  # a line of noise, written as it is
+            buffer.write(draw(st.text(alphabet=st.characters(blacklist_characters="\x1f\r"), max_size=40)) + "\n")
+        else:
+            writer.writerow(list(draw(order_rows()).values()))
+    return buffer.getvalue().encode("utf-8")
+
+
+@st.composite
+def review_line(draw) -> str:
+    kind = draw(st.integers(0, 9))
+    if kind == 0:
+        return draw(st.text(alphabet=st.characters(blacklist_characters="\n\r\x1f"), max_size=40))
+    record = {**REVIEW, "review_id": f"R{draw(st.integers(0, 30))}"}
+    for name in draw(st.sets(st.sampled_from(list(REVIEW)), max_size=3)):
+        record[name] = draw(st.one_of(FIELD_TEXT, JSON_VALUE))
+    line = json.dumps(record, ensure_ascii=draw(st.booleans()))
+    if kind == 1:  # the same key twice
+        line = line[:-1] + ', "rating": 1}'
+    return line
+
+
+def validate(raw: pl.DataFrame, entity: str):
+    known_orders = pl.Series(["O1", "O2"])
+    if entity == "orders":
+        prepared = rules.prepare_orders(raw, pl.Series(["O30"]), SETTINGS)
+        suite, schema, id_column = rules.order_suite(DAY, SETTINGS), VALIDATED_ORDERS_SCHEMA, "order_id"
+        to_validated = rules.validated_orders_frame
+    else:
+        prepared = rules.prepare_reviews(raw, pl.Series(["R30"]), SETTINGS, known_orders)
+        suite, schema, id_column = rules.review_suite(DAY, SETTINGS), VALIDATED_REVIEWS_SCHEMA, "review_id"
+        to_validated = rules.validated_reviews_frame
+    outcome = rules.split(prepared, raw, suite, id_column)
+    return outcome, conform(to_validated(outcome.accepted), schema), suite
+
+
+def check_properties(raw: pl.DataFrame, source_file: str, entity: str) -> None:
+    outcome, validated, suite = validate(raw, entity)
+    assert validated.height + outcome.rejected.height == raw.height
+    assert sorted(validated.get_column("line_number").to_list() + outcome.rejected["line_number"].to_list()) == sorted(
+        raw.get_column("line_number").to_list()
+    )
+    for row in outcome.rejected.iter_rows(named=True):
+        assert row["rejected_rules"], row
+        assert row["reason"].startswith(f"{source_file} line {row['line_number']}: "), row["reason"]
+    assert rules.required_nulls(validated) == {}
+    if outcome.accepted.height:
+        failures = [o for o in run_suite(outcome.accepted, suite) if not o.success]
+        assert not failures, [(o.rule, o.unexpected_count) for o in failures]
+    again, validated_again, _ = validate(raw, entity)
+    assert validated_again.equals(validated) and again.rejected.equals(outcome.rejected)
+
+
+@given(orders_file())
+def test_fuzzed_orders_are_validated_or_quarantined_with_a_reason(data):
+    try:
+        read = read_orders_csv(data, "o.csv")
+    except LandingFileError as error:
+        assert str(error).startswith("o.csv"), error
+        return
+    check_properties(read.frame, "o.csv", "orders")
+    assert read_orders_csv(data, "o.csv").frame.equals(read.frame)
+
+
+@given(st.lists(review_line(), min_size=1, max_size=12))
+def test_fuzzed_reviews_are_validated_or_quarantined_with_a_reason(lines):
+    data = "\n".join(lines).encode("utf-8")
+    try:
+        read = read_reviews_jsonl(data, "r.jsonl")
+    except LandingFileError as error:
+        assert str(error).startswith("r.jsonl"), error
+        return
+    check_properties(read.frame, "r.jsonl", "reviews")
+    assert read_reviews_jsonl(data, "r.jsonl").frame.equals(read.frame)
