@@ -147,3 +147,12 @@ def test_a_quote_left_open_by_a_cut_upload_keeps_the_lines_apart():
     frame = read_orders_csv(orders(GOOD, 'O2,C1,P1,"books', end=""), "o.csv").frame
     assert frame.get_column("line_number").to_list() == [2, 3]
     assert frame.item(1, "field_count") == 4
+
+
+def test_a_bare_carriage_return_beside_a_quoted_line_break_is_quarantined_not_a_crash():
+    """Found by the fuzz harness: an unquoted field holding a CR, on a record whose quoted field
+    spans lines, made the csv module raise instead of giving a row."""
+    data = f'{HEADER}\n\r,"x\ny",P1,books,2,10.50,CNY,2026-08-03T10:00:00+08:00,delivered\n'.encode()
+    frame = read_orders_csv(data, "o.csv").frame
+    assert frame.get_column("line_number").to_list() == [2]
+    assert frame.item(0, "field_count") == 9

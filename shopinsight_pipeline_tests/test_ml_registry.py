@@ -23,13 +23,31 @@ TRUTH = np.random.default_rng(0).integers(0, 2, 1500)
 CHAMPION = Champion("c0", "tfidf_logreg", predictions_right_on(TRUTH, 0.85, 1))
 
 
-def test_the_challenger_is_chosen_on_validation_and_the_simplest_wins_a_tie():
-    tfidf = Candidate("b1", "tfidf_logreg", 0.80, TRUTH)
-    transformer = Candidate("t1", "transformer", 0.80, TRUTH)
-    ensemble = Candidate("e1", "ensemble", 0.79, TRUTH)
-    decision = choose([tfidf, transformer, ensemble], None, TRUTH.tolist(), rounds=200)
+VALIDATION = np.random.default_rng(5).integers(0, 2, 1500)
+
+
+def candidate(version: str, kind: str, test_predicted: np.ndarray, validation_share: float = 0.8, seed: int = 3):
+    return Candidate(version, kind, predictions_right_on(VALIDATION, validation_share, seed), test_predicted)
+
+
+def test_a_more_complex_candidate_is_the_challenger_only_when_better_on_validation_beyond_the_noise():
+    tfidf = candidate("b1", "tfidf_logreg", TRUTH)
+    # the transformer is right on 30 validation texts the baseline gets wrong and wrong on 25 it gets
+    # right: higher, but within the noise
+    edge = tfidf.validation_predicted.copy()
+    fixed = np.flatnonzero(edge != VALIDATION)[:30]
+    broken = np.flatnonzero(edge == VALIDATION)[:25]
+    edge[fixed], edge[broken] = VALIDATION[fixed], 1 - VALIDATION[broken]
+    transformer = Candidate("t1", "transformer", edge, TRUTH)
+    decision = choose([tfidf, transformer], None, VALIDATION.tolist(), TRUTH.tolist(), rounds=300)
     assert decision.challenger == decision.promoted == "b1"
+    assert "transformer vs tfidf_logreg on validation +" in decision.reason and "not better beyond the noise" in (
+        decision.reason
+    )
     assert "no champion yet: promoted" in decision.reason
+    clearly = Candidate("e1", "ensemble", VALIDATION.copy(), TRUTH)  # right on every validation text
+    decision = choose([tfidf, transformer, clearly], None, VALIDATION.tolist(), TRUTH.tolist(), rounds=300)
+    assert decision.challenger == "e1" and "ensemble vs tfidf_logreg" in decision.reason
 
 
 def test_a_challenger_better_by_less_than_the_noise_keeps_the_champion():
@@ -39,7 +57,9 @@ def test_a_challenger_better_by_less_than_the_noise_keeps_the_champion():
     fixed = np.flatnonzero(slightly != TRUTH)[:30]
     broken = np.flatnonzero(slightly == TRUTH)[:25]
     slightly[fixed], slightly[broken] = TRUTH[fixed], 1 - TRUTH[broken]
-    decision = choose([Candidate("t1", "transformer", 0.9, slightly)], CHAMPION, TRUTH.tolist(), rounds=500)
+    decision = choose(
+        [candidate("t1", "transformer", slightly)], CHAMPION, VALIDATION.tolist(), TRUTH.tolist(), rounds=500
+    )
     assert decision.evidence["difference"] > 0
     assert decision.evidence["low"] <= 0 <= decision.evidence["high"]
     assert decision.promoted is None and decision.passed
@@ -48,20 +68,22 @@ def test_a_challenger_better_by_less_than_the_noise_keeps_the_champion():
 
 
 def test_a_clearly_better_challenger_is_promoted_and_a_clearly_worse_one_fails_the_check():
-    perfect = Candidate("t1", "transformer", 0.99, TRUTH.copy())  # right on every text
-    promoted = choose([perfect], CHAMPION, TRUTH.tolist(), rounds=500)
+    perfect = candidate("t1", "transformer", TRUTH.copy())  # right on every test text
+    promoted = choose([perfect], CHAMPION, VALIDATION.tolist(), TRUTH.tolist(), rounds=500)
     assert promoted.promoted == "t1" and promoted.passed
     assert promoted.evidence["low"] > 0
     assert "better, promoted" in promoted.reason
-    worse = Candidate("t2", "transformer", 0.7, predictions_right_on(TRUTH, 0.6, 2))
-    kept = choose([worse], CHAMPION, TRUTH.tolist(), rounds=500)
+    worse = candidate("t2", "transformer", predictions_right_on(TRUTH, 0.6, 2))
+    kept = choose([worse], CHAMPION, VALIDATION.tolist(), TRUTH.tolist(), rounds=500)
     assert kept.promoted is None and not kept.passed
     assert kept.evidence["high"] < 0 and "worse, champion kept" in kept.reason
 
 
 def test_a_champion_that_cannot_be_rescored_is_replaced_and_the_reason_says_why():
     unreadable = Champion("c0", "transformer", None, "it predicts ['negative', 'neutral', 'positive']")
-    decision = choose([Candidate("b1", "tfidf_logreg", 0.7, TRUTH)], unreadable, TRUTH.tolist(), rounds=100)
+    decision = choose(
+        [candidate("b1", "tfidf_logreg", TRUTH)], unreadable, VALIDATION.tolist(), TRUTH.tolist(), rounds=100
+    )
     assert decision.promoted == "b1"
     assert "cannot be compared on today's test split" in decision.reason and "neutral" in decision.reason
 

@@ -205,11 +205,18 @@ def _unquote_lines(body: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     positions = line.str.contains('"', literal=True).arg_true()
     if positions.len() == 0:
         return body, positions
-    rewritten = [
-        ",".join(value.replace(",", _FIELD_COMMA) for value in next(csv.reader([text]), []))
-        for text in line.gather(positions).to_list()
-    ]
+    rewritten = [_unquoted(text) for text in line.gather(positions).to_list()]
     return body.with_columns(line.scatter(positions, rewritten)), positions
+
+
+def _unquoted(text: str) -> str:
+    """The line with its quoting resolved, or as it is when it is not valid CSV (a bare carriage
+    return in an unquoted field): split plainly, its field count then quarantines it."""
+    try:
+        fields = next(csv.reader([text]), [])
+    except csv.Error:
+        return text
+    return ",".join(value.replace(",", _FIELD_COMMA) for value in fields)
 
 
 def _split_lines(body: pl.DataFrame, source_file: str, quoted_rows: pl.Series, layout: HeaderLayout) -> pl.DataFrame:

@@ -71,6 +71,7 @@ class FitResult:
     outcome: TrainOutcome
     test_texts: list[str]
     test_labels: list[int]
+    validation_labels: list[int]
     split_fractions: SplitFractions
     reused: bool = False  # True: an earlier run trained this exact job; its versions were taken as they are
 
@@ -230,7 +231,11 @@ def choose_ensemble_weight(
 
 
 def save_predictions(directory: Path, validation: np.ndarray, test: np.ndarray) -> None:
-    np.savez(directory / PREDICTIONS_FILE, validation=validation.astype(np.float32), test=test.astype(np.float32))
+    """Exactly the probabilities the metrics were computed from: rounding a near-even mix to float32
+    can flip its argmax, and a reused version must score as it did."""
+    np.savez(
+        directory / PREDICTIONS_FILE, validation=np.asarray(validation, np.float64), test=np.asarray(test, np.float64)
+    )
 
 
 def load_predictions(directory: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -287,6 +292,7 @@ def fit_candidates(
         outcome=None,  # type: ignore[arg-type]  # set below
         test_texts=test_texts,
         test_labels=test_set.labels,
+        validation_labels=validation_set.labels,
         split_fractions=fractions,
     )
 

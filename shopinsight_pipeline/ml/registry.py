@@ -28,7 +28,7 @@ class Candidate:
 
     version: str
     kind: str
-    validation_macro_f1: float
+    validation_predicted: np.ndarray  # class index per validation text
     test_predicted: np.ndarray  # class index per test text
 
 
@@ -53,24 +53,42 @@ class Decision:
     evidence: dict = field(default_factory=dict)  # the paired comparison, for metadata and champion.json
 
 
+def pick_challenger(
+    candidates: list[Candidate], validation_labels: list[int], confidence: float, rounds: int, seed: int
+) -> tuple[Candidate, str]:
+    """The simplest candidate, unless a more complex one (later in the list) is better on validation
+    beyond the noise: its paired bootstrap interval over the validation texts lies above zero.
+    Choosing on validation keeps the test split unbiased for the champion comparison."""
+    challenger, steps = candidates[0], []
+    for candidate in candidates[1:]:
+        paired = paired_bootstrap(
+            validation_labels, candidate.validation_predicted, challenger.validation_predicted, confidence, rounds, seed
+        )
+        verdict = "better, takes over" if paired.significantly_better else "not better beyond the noise"
+        steps.append(
+            f"{candidate.kind} vs {challenger.kind} on validation {paired.difference:+.4f} "
+            f"[{paired.low:+.4f}, {paired.high:+.4f}]: {verdict}"
+        )
+        if paired.significantly_better:
+            challenger = candidate
+    f1 = macro_f1(validation_labels, challenger.validation_predicted)
+    why = f"challenger {challenger.kind} {challenger.version} (validation macro-F1 {f1:.4f}; {'; '.join(steps)})"
+    return challenger, why
+
+
 def choose(
     candidates: list[Candidate],
     champion: Champion | None,
+    validation_labels: list[int],
     test_labels: list[int],
     confidence: float = 0.95,
     rounds: int = DEFAULT_ROUNDS,
     seed: int = 0,
 ) -> Decision:
-    """The challenger is the candidate with the best validation macro-F1 (the earlier, simpler one on
-    a tie): choosing on test would bias the comparison that follows. It replaces the champion only
-    when the paired bootstrap interval of (challenger - champion) test macro-F1 lies above zero, or
-    when the champion cannot be re-scored on today's test split."""
-    challenger = max(candidates, key=lambda candidate: candidate.validation_macro_f1)
-    others = ", ".join(f"{c.kind} {c.validation_macro_f1:.4f}" for c in candidates if c is not challenger)
-    why = (
-        f"challenger {challenger.kind} {challenger.version}: best validation macro-F1 "
-        f"{challenger.validation_macro_f1:.4f} (others: {others or 'none'})"
-    )
+    """Pick the challenger on validation (`pick_challenger`, candidates simplest first). It replaces
+    the champion only when the paired bootstrap interval of (challenger - champion) test macro-F1
+    lies above zero, or when the champion cannot be re-scored on today's test split."""
+    challenger, why = pick_challenger(candidates, validation_labels, confidence, rounds, seed)
     test_f1 = macro_f1(test_labels, challenger.test_predicted)
     evidence: dict = {"challenger": challenger.version, "challenger_test_macro_f1": test_f1}
     if champion is None:

@@ -244,10 +244,11 @@ def sentiment_model(
         )
     decision = choose(
         [
-            Candidate(c.version, c.kind, c.validation_macro_f1, c.test_probabilities.argmax(axis=1))
+            Candidate(c.version, c.kind, c.validation_probabilities.argmax(axis=1), c.test_probabilities.argmax(axis=1))
             for c in result.candidates
         ],
         champion,
+        result.validation_labels,
         result.test_labels,
         config.gate_confidence,
         config.bootstrap_rounds,

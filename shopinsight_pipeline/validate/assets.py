@@ -219,20 +219,16 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
                 "path": str(storage.partition_file(quarantined, day)),
             },
         )
-        yield from _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite)
-        nulls = rules.required_nulls(validated_frame)
-        yield AssetCheckResult(
-            check_name="no_nulls_in_required_columns",
-            asset_key=validated,
-            passed=not nulls,
-            metadata={"null_values": MetadataValue.json(nulls), "columns_checked": validated_frame.width},
+        yield from _checks(
+            storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite, validated_frame
         )
 
     return validate
 
 
-def _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite):
-    """The three checks, computed from what was written (row counts) and from GX itself."""
+def _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite, validated_frame):
+    """The four checks, computed from what was written (row counts), from GX itself and from the
+    typed table."""
     written = {table: storage.row_count(table, day) for table in (raw, validated, quarantined)}
     yield AssetCheckResult(
         check_name="rows_conserved",
@@ -265,6 +261,13 @@ def _checks(storage, day, raw, validated, quarantined, reject_rate, config, outc
                 "\n".join(f"- {o.rule} ({o.expectation}): {o.unexpected_count} rows" for o in failures) or "none"
             ),
         },
+    )
+    nulls = rules.required_nulls(validated_frame)
+    yield AssetCheckResult(
+        check_name="no_nulls_in_required_columns",
+        asset_key=validated,
+        passed=not nulls,
+        metadata={"null_values": MetadataValue.json(nulls), "columns_checked": validated_frame.width},
     )
 
 
