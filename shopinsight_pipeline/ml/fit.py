@@ -35,7 +35,7 @@ from shopinsight_pipeline.ml.train import TokenizedSet, TrainOutcome, TrainSetti
 
 # Columns `fit_candidates` needs: the shards' columns joined with the review text.
 EXAMPLE_COLUMNS = ("review_id", "text_key", "label", "input_ids", "review_text")
-CANDIDATE_KINDS = (TFIDF, TRANSFORMER, ENSEMBLE)  # simplest first: the gate prefers it on a tie
+CANDIDATE_KINDS = (TFIDF, TRANSFORMER, ENSEMBLE)  # simplest first: a later one must beat the pick beyond noise
 ENSEMBLE_WEIGHTS = tuple(step / 20 for step in range(21))  # transformer share tried on validation
 
 
@@ -207,7 +207,7 @@ def model_card(kind: str, version: str, payload: dict) -> str:
     )
 
 
-def test_report(labels: list[int], probabilities: np.ndarray, label_names: list[str]) -> dict:
+def held_out_report(labels: list[int], probabilities: np.ndarray, label_names: list[str]) -> dict:
     """classification_report plus the 95% bootstrap interval of macro-F1 over the test texts."""
     report = classification_report(labels, probabilities, label_names)
     interval = bootstrap_macro_f1(labels, np.asarray(probabilities).argmax(axis=1))
@@ -280,7 +280,7 @@ def fit_candidates(
     checkpoint_dir = checkpoint_root / job
     test_texts = splits["test"].get_column("review_text").to_list()
     validation_texts = splits["validation"].get_column("review_text").to_list()
-    majority = test_report(
+    majority = held_out_report(
         test_set.labels, majority_probabilities(train_set.labels, len(test_set.labels), len(labels)), labels
     )
     evaluation = evaluation_fingerprint(splits)
@@ -297,9 +297,9 @@ def fit_candidates(
     )
 
     def report(version: str, kind: str, path: Path, validation: np.ndarray, test: np.ndarray) -> CandidateReport:
-        validation_f1 = classification_report(validation_set.labels, validation, labels)["macro_f1"]
+        validation_f1 = macro_f1(validation_set.labels, np.asarray(validation).argmax(axis=1))
         return CandidateReport(
-            version, kind, path, test_report(test_set.labels, test, labels), validation_f1, validation, test
+            version, kind, path, held_out_report(test_set.labels, test, labels), validation_f1, validation, test
         )
 
     earlier = None if retrain_unchanged else earlier_fit(registry, job, evaluation, tfidf_settings)
@@ -426,7 +426,7 @@ def champion_on_test(
         probabilities = np.asarray(load_scorer(directory).predict_proba(texts))
     except (model_io.ModelDirectoryError, OSError, ValueError, KeyError) as error:
         return unavailable(f"it cannot be loaded: {error}")
-    return Champion(version, kind, probabilities.argmax(axis=1)), test_report(labels, probabilities, label_names)
+    return Champion(version, kind, probabilities.argmax(axis=1)), held_out_report(labels, probabilities, label_names)
 
 
 def register_baseline_scorer(
