@@ -41,6 +41,28 @@ def sample_days(spec: SampleSpec) -> list[date]:
     return [spec.start + timedelta(days=offset) for offset in range(spec.days)]
 
 
+# One clean landing row of each kind, that tests change field by field.
+GOOD_ORDER = {
+    "order_id": "O1",
+    "customer_id": "C1",
+    "product_id": "P1",
+    "category": "books",
+    "quantity": "2",
+    "unit_price": "10.50",
+    "currency": "CNY",
+    "order_ts": "2026-08-03T10:00:00+08:00",
+    "status": "delivered",
+}
+GOOD_REVIEW = {
+    "review_id": "R1",
+    "order_id": "O1",
+    "product_id": "P1",
+    "rating": 5,
+    "review_text": "好",
+    "review_ts": "2026-08-03T09:00:00+08:00",
+}
+
+
 # The foundation (no model): ingest, validate and daily_sales.
 FOUNDATION = AssetSelection.groups("ingest", "validate") | AssetSelection.assets("daily_sales")
 

@@ -30,6 +30,8 @@ from shopinsight_pipeline.schemas import (
 )
 from shopinsight_pipeline.validate import rules
 from shopinsight_pipeline.validate.expectations import run_suite
+from shopinsight_pipeline_tests.conftest import GOOD_ORDER as ORDER
+from shopinsight_pipeline_tests.conftest import GOOD_REVIEW as REVIEW
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -41,25 +43,6 @@ settings.load_profile(os.environ.get("SHOPINSIGHT_FUZZ_PROFILE", "ci"))
 
 DAY = date(2026, 8, 3)
 SETTINGS = rules.RuleSettings()
-ORDER = {
-    "order_id": "O1",
-    "customer_id": "C1",
-    "product_id": "P1",
-    "category": "books",
-    "quantity": "2",
-    "unit_price": "10.50",
-    "currency": "CNY",
-    "order_ts": "2026-08-03T10:00:00+08:00",
-    "status": "delivered",
-}
-REVIEW = {
-    "review_id": "R1",
-    "order_id": "O1",
-    "product_id": "P1",
-    "rating": 5,
-    "review_text": "好评",
-    "review_ts": "2026-08-03T09:00:00+08:00",
-}
 # Any character a text file can hold: no lone surrogates (not encodable) and no 0x1f, which the
 # reader refuses as a whole-file fault (tested in test_landing).
 CHARACTERS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x1f")

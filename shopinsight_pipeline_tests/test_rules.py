@@ -10,20 +10,11 @@ from shopinsight_pipeline.ingest.landing import read_orders_csv, read_reviews_js
 from shopinsight_pipeline.schemas import ORDER_FIELDS, VALIDATED_ORDERS_SCHEMA, conform
 from shopinsight_pipeline.validate import rules
 from shopinsight_pipeline.validate.expectations import rows_to_check, run_suite
+from shopinsight_pipeline_tests.conftest import GOOD_ORDER as GOOD
+from shopinsight_pipeline_tests.conftest import GOOD_REVIEW as REVIEW
 
 DAY = date(2026, 8, 3)
 SETTINGS = rules.RuleSettings()
-GOOD = {
-    "order_id": "O1",
-    "customer_id": "C1",
-    "product_id": "P1",
-    "category": "books",
-    "quantity": "2",
-    "unit_price": "10.50",
-    "currency": "CNY",
-    "order_ts": "2026-08-03T10:00:00+08:00",
-    "status": "delivered",
-}
 
 
 def orders_csv(*rows: dict, tail: str = "") -> bytes:
@@ -120,16 +111,6 @@ def test_review_rules_catch_text_rating_and_parse_faults():
     assert found[1] == ["empty_review_text", "rating_out_of_range"]
     assert found[2] == ["unknown_field"]
     assert "unparseable_line" in found[3]
-
-
-REVIEW = {
-    "review_id": "R1",
-    "order_id": "O1",
-    "product_id": "P1",
-    "rating": 5,
-    "review_text": "好",
-    "review_ts": "2026-08-03T09:00:00+08:00",
-}
 
 
 @pytest.mark.parametrize(
