@@ -57,9 +57,9 @@ def forecast_chart(history, forecast, measure: str = "revenue") -> bytes:
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.6 * rows), squeeze=False, sharex=True)
     for axis, category in zip(axes.flat, categories, strict=False):
         past = history.filter(history["category"] == category).sort("date")
-        ahead = forecast.filter(forecast["category"] == category).sort("date")
+        ahead = forecast.filter(forecast["category"] == category).sort("target_date")
         axis.plot(past["date"].to_list(), past[measure].to_list(), color="black", linewidth=1)
-        dates = ahead["date"].to_list()
+        dates = ahead["target_date"].to_list()
         axis.fill_between(dates, ahead[f"{measure}_lo95"].to_list(), ahead[f"{measure}_hi95"].to_list(), alpha=0.2)
         axis.fill_between(dates, ahead[f"{measure}_lo80"].to_list(), ahead[f"{measure}_hi80"].to_list(), alpha=0.35)
         axis.plot(dates, ahead[measure].to_list(), color="tab:blue")

@@ -1,9 +1,12 @@
 """Run SQL over the lake's tables with DuckDB; every table is a view named after it.
 
-    python -m shopinsight_pipeline.query "select * from daily_sales limit 5" [--root data] [--out result.csv]
+    python -m shopinsight_pipeline.query "select * from daily_sales limit 5" [--root data]
+        [--format table|csv|json] [--out result.csv|result.parquet]
 
 Views: every table of the lake that has at least one partition (daily_sales, product_sentiment,
-review_scores, validated_orders, ...), read with Hive partitioning so `date` is a column.
+review_scores, validated_orders, ...), read with Hive partitioning so the partition key (`date`,
+or `run_date` for sales_forecast and insights) is a column. The table format prints every string in
+full and numbers without exponents; `--format csv` or `json` prints machine-readable rows, and
 `--out` writes CSV or Parquet (by extension) instead of printing.
 
 Read-only: only SELECT (WITH, DESCRIBE, SHOW) and EXPLAIN statements run; COPY, ATTACH,
@@ -57,6 +60,26 @@ def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def print_frame(frame: pl.DataFrame, output_format: str, max_rows: int) -> None:
+    """Print a result: a table with full strings and plain numbers, CSV (formulas neutralised) or
+    a JSON array of row objects. csv and json print every row; the table prints max_rows."""
+    if output_format == "csv":
+        sys.stdout.write(neutralise_formulas(frame).write_csv())
+    elif output_format == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    else:
+        with pl.Config(
+            tbl_rows=max_rows,
+            tbl_cols=-1,
+            fmt_str_lengths=60_000,
+            fmt_table_cell_list_len=-1,
+            fmt_float="full",
+            tbl_width_chars=65_000,
+            tbl_hide_dataframe_shape=False,
+        ):
+            print(frame)
+
+
 def _absolute(path: str) -> str:
     """DuckDB compares allowed directories as text: give views and the allowance one spelling."""
     return path if "://" in path else os.path.abspath(path)
@@ -66,6 +89,8 @@ def connect(storage: LakeStorage) -> tuple[duckdb.DuckDBPyConnection, list[str]]
     """An in-memory DuckDB with one view per materialized table, then locked down: files only under
     the lake, no extensions, no configuration changes. Returns the view names."""
     connection = duckdb.connect()
+    # Timestamps are stored in UTC: show them so, whatever the analyst's machine is set to.
+    connection.execute("set TimeZone = 'UTC'")
     views = []
     for table in TABLE_LAYERS:
         if not storage.partition_days(table):
@@ -88,7 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sql")
     parser.add_argument("--root", default="data", help="data root (default: data)")
     parser.add_argument("--out", type=Path, help="write the result to .csv or .parquet instead of printing")
-    parser.add_argument("--max-rows", type=int, default=50, help="rows to print (default 50)")
+    parser.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="how to print the result (default: table; csv and json print every row)",
+    )
+    parser.add_argument("--max-rows", type=int, default=50, help="rows the table format prints (default 50)")
     args = parser.parse_args(argv)
 
     connection, views = connect(LakeStorage(root=args.root))
@@ -108,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     frame = result.pl()
     if args.out is None:
-        with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=60):
-            print(frame)
+        print_frame(frame, args.format, args.max_rows)
     elif args.out.suffix.lower() == ".parquet":
         frame.write_parquet(args.out)
     elif args.out.suffix.lower() == ".csv":

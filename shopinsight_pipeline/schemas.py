@@ -4,7 +4,10 @@ Bronze tables keep the landing values as text so nothing is parsed away before v
 silver and gold tables are typed. Assets and tests import these instead of repeating names.
 """
 
+from collections.abc import Sequence
+
 import polars as pl
+import pyarrow as pa
 
 ORDER_FIELDS: tuple[str, ...] = (
     "order_id",
@@ -99,6 +102,127 @@ DAILY_SALES_SCHEMA: dict[str, pl.DataType] = {
     "avg_order_value": pl.Float64(),
     "return_rate": pl.Float64(),  # returned / orders
 }
+
+
+TRENDS_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "category": pl.String(),
+    "revenue": pl.Float64(),
+    "units": pl.Int64(),
+    "revenue_ma7": pl.Float64(),
+    "revenue_ma28": pl.Float64(),
+    "units_ma7": pl.Float64(),
+    "units_ma28": pl.Float64(),
+    "wow_growth": pl.Float64(),  # last 7 days' revenue / the 7 before - 1
+    "growth_28d": pl.Float64(),  # last 28 days' revenue / the 28 before - 1
+    "seasonal_residual": pl.Float64(),  # revenue - median of the same weekday in past weeks
+    "robust_z": pl.Float64(),  # residual's robust z-score (median / MAD over the last 28 days)
+    "anomaly": pl.Boolean(),
+    "history_days": pl.UInt32(),
+    "note": pl.String(),
+}
+
+FORECAST_SCHEMA: dict[str, pl.DataType] = {
+    "run_date": pl.Date(),
+    "category": pl.String(),
+    "target_date": pl.Date(),  # the forecast day (run_date + horizon_day); the partition key is run_date
+    "horizon_day": pl.Int32(),
+    **{
+        f"{measure}{suffix}": pl.Float64()
+        for measure in ("revenue", "units")
+        for suffix in ("", "_lo80", "_hi80", "_lo95", "_hi95")
+    },
+    "revenue_method": pl.String(),
+    "units_method": pl.String(),
+    "note": pl.String(),
+}
+
+INSIGHTS_SCHEMA: dict[str, pl.DataType] = {
+    "run_date": pl.Date(),
+    "rank": pl.Int32(),
+    "type": pl.String(),
+    "entity_type": pl.String(),
+    "entity": pl.String(),
+    "severity": pl.String(),
+    "score": pl.Float64(),
+    "value": pl.Float64(),
+    "reference": pl.Float64(),
+    "numbers": pl.List(pl.String()),
+    "sentence": pl.String(),
+    "language": pl.String(),
+}
+
+# Token ids of one review per row (no padding); the tokenizer's name and hash ride in the file's metadata.
+SHARD_SCHEMA = pa.schema(
+    [
+        ("review_id", pa.string()),
+        ("product_id", pa.string()),
+        ("text_key", pa.string()),
+        ("rating", pa.int8()),
+        ("label", pa.int8()),
+        ("input_ids", pa.list_(pa.int32())),
+        ("length", pa.int32()),
+        ("truncated", pa.bool_()),
+    ]
+)
+
+
+def probability_column(label: str) -> str:
+    return f"prob_{label}"
+
+
+def review_scores_schema(labels: Sequence[str]) -> dict[str, pl.DataType]:
+    """review_scores: one probability column per class of the label scheme."""
+    return {
+        "review_id": pl.String(),
+        "product_id": pl.String(),
+        "review_date": pl.Date(),
+        "rating": pl.Int8(),
+        "rating_label": pl.String(),  # null where the scheme names no class for the rating
+        "predicted_label": pl.String(),
+        **{probability_column(label): pl.Float32() for label in labels},
+        "confidence": pl.Float32(),
+        "scorer_kind": pl.String(),
+        "model_version": pl.String(),
+    }
+
+
+def product_sentiment_schema(labels: Sequence[str]) -> dict[str, pl.DataType]:
+    """product_sentiment: a share and a mean probability per class of the label scheme."""
+    return {
+        "date": pl.Date(),
+        "product_id": pl.String(),
+        "reviews": pl.UInt32(),
+        "avg_rating": pl.Float64(),
+        **{f"share_{label}": pl.Float64() for label in labels},
+        **{f"mean_{probability_column(label)}": pl.Float64() for label in labels},
+        "model_rating_agreement": pl.Float64(),
+        "model_version": pl.String(),
+    }
+
+
+def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
+    """The columns a lake table's Parquet files hold, in order (labels: the sentiment classes)."""
+    fixed = {
+        "raw_orders": RAW_ORDERS_SCHEMA,
+        "raw_reviews": RAW_REVIEWS_SCHEMA,
+        "validated_orders": VALIDATED_ORDERS_SCHEMA,
+        "validated_reviews": VALIDATED_REVIEWS_SCHEMA,
+        "quarantined_orders": QUARANTINED_ORDERS_SCHEMA,
+        "quarantined_reviews": QUARANTINED_REVIEWS_SCHEMA,
+        "daily_sales": DAILY_SALES_SCHEMA,
+        "category_trends": TRENDS_SCHEMA,
+        "sales_forecast": FORECAST_SCHEMA,
+        "insights": INSIGHTS_SCHEMA,
+        "review_token_shards": dict(pl.from_arrow(SHARD_SCHEMA.empty_table()).schema),
+    }
+    if table in fixed:
+        return dict(fixed[table])
+    if table == "review_scores":
+        return review_scores_schema(labels)
+    if table == "product_sentiment":
+        return product_sentiment_schema(labels)
+    raise KeyError(f"no documented schema for table {table!r}")
 
 
 def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

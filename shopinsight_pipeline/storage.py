@@ -3,6 +3,7 @@
 Layout under `root`:
     landing/orders/orders_YYYY-MM-DD.csv, landing/reviews/reviews_YYYY-MM-DD.jsonl
     lake/<layer>/<table>/date=YYYY-MM-DD/part-0.parquet   (Hive layout; sharded tables add part-1, ...)
+    lake/gold/<run-date table>/run_date=YYYY-MM-DD/...     (tables computed for a run date from a window)
     lake/models/...                                        (tokenizers, model registry, checkpoints)
 
 Every write goes to a hidden temporary file beside the target and is then renamed over it, so a
@@ -41,6 +42,10 @@ TABLE_LAYERS: dict[str, str] = {
     "sales_forecast": "gold",
     "insights": "gold",
 }
+# Tables computed for a run date from a window of days are partitioned by run_date=; every other
+# table by date=. A file that holds a column named like its key holds the folder's value there, and no
+# other column shares a key's name, so DuckDB and polars with Hive partitioning read what the file says.
+RUN_DATE_TABLES: frozenset[str] = frozenset({"sales_forecast", "insights"})
 LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
 PARTITION_FILE = "part-0.parquet"
 
@@ -74,7 +79,7 @@ class LakeStorage(ConfigurableResource):
         return self.root_path / "lake" / TABLE_LAYERS[table] / table
 
     def partition_file(self, table: str, day: date) -> UPath:
-        return self.table_path(table) / f"date={day.isoformat()}" / PARTITION_FILE
+        return self.table_path(table) / f"{partition_column(table)}={day.isoformat()}" / PARTITION_FILE
 
     def write_partition(self, table: str, day: date, frame: pl.DataFrame) -> UPath:
         """Replace `table`'s partition for `day` with `frame`, atomically."""
@@ -130,8 +135,8 @@ class LakeStorage(ConfigurableResource):
         return total
 
     def report_dir(self, day: date) -> UPath:
-        """The insight report of a run date: lake/reports/insight_report/date=YYYY-MM-DD/."""
-        return self.root_path / "lake" / "reports" / "insight_report" / f"date={day.isoformat()}"
+        """The insight report of a run date: lake/reports/insight_report/run_date=YYYY-MM-DD/."""
+        return self.root_path / "lake" / "reports" / "insight_report" / f"run_date={day.isoformat()}"
 
     def write_report(self, day: date, files: dict[str, bytes]) -> UPath:
         """Replace the run date's report folder with `files` (name -> bytes) in one swap."""
@@ -159,10 +164,11 @@ class LakeStorage(ConfigurableResource):
         base = self.table_path(table)
         if not base.exists():
             return []
+        prefix = f"{partition_column(table)}="
         days = [
-            date.fromisoformat(child.name.removeprefix("date="))
+            date.fromisoformat(child.name.removeprefix(prefix))
             for child in base.iterdir()
-            if child.name.startswith("date=") and (child / PARTITION_FILE).exists()
+            if child.name.startswith(prefix) and (child / PARTITION_FILE).exists()
         ]
         return sorted(d for d in days if before is None or d < before)
 
@@ -184,6 +190,11 @@ class LakeStorage(ConfigurableResource):
             return pl.Series(column, [], dtype=pl.String)
         files = [str(self.partition_file(table, day)) for day in days]
         return pl.scan_parquet(files).select(column).collect().get_column(column)
+
+
+def partition_column(table: str) -> str:
+    """The Hive key of `table`'s partition folders: run_date for run-date tables, else date."""
+    return "run_date" if table in RUN_DATE_TABLES else "date"
 
 
 def write_parquet_atomic(frame: pl.DataFrame, target: UPath) -> None:

@@ -81,7 +81,7 @@ def test_sales_forecast_rows_and_a_new_category():
     assert grid.filter(pl.col("category") == "new").get_column("revenue").sum() == 110.0  # zeros fill the gap
     forecast, backtests = sales_forecast(grid, date(2026, 9, 25))
     assert forecast.height == 28
-    assert forecast.filter(pl.col("category") == "old").get_column("date").min() == date(2026, 9, 26)
+    assert forecast.filter(pl.col("category") == "old").get_column("target_date").min() == date(2026, 9, 26)
     assert set(backtests) == {"old", "new"}
     assert (forecast.get_column("revenue_lo95") >= 0).all()
 

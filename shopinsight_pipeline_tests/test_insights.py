@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings, build_insights, two_proportion_p
-from shopinsight_pipeline.reports.trends import TRENDS_SCHEMA
+from shopinsight_pipeline.schemas import TRENDS_SCHEMA
 
 RUN = date(2026, 9, 30)
 

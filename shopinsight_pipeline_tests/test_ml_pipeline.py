@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
@@ -20,8 +21,10 @@ from shopinsight_pipeline.definitions import build_definitions
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.ml.shards import TOKENIZER_HASH_KEY, TokenizerMismatchError
 from shopinsight_pipeline.ml.text import LabelScheme
+from shopinsight_pipeline.query import connect
 from shopinsight_pipeline.sample import SampleSpec, write_sample
-from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.schemas import file_schema
+from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage, partition_column
 from shopinsight_pipeline.train.assets import load_training_examples
 from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_assets, materialize_days, sample_days
 
@@ -400,3 +403,37 @@ def test_a_new_category_a_neutral_only_product_and_a_day_without_reviews_give_ev
     forecast = storage.read_partition("sales_forecast", run_day).filter(pl.col("category") == "garden")
     assert forecast.height == 14 and forecast.get_column("note").str.contains("fallback").all()
     assert storage.read_partition("insights", run_day).height > 0
+
+
+def test_every_table_reads_the_same_in_the_query_command_duckdb_and_polars(ml_lake):
+    """No column collides with a Hive partition key: the three ways analysts read a table agree
+    with the documented schema, the partition key included, and with each other row for row."""
+    last = ml_lake.days[-1].isoformat()
+    assert materialize_assets(
+        ml_lake.root, ml_lake.instance, ["sales_forecast", "insights"], partition_key=last
+    ).success
+    connection, views = connect(ml_lake.storage)
+    labels = LabelScheme().labels
+    assert set(views) == set(TABLE_LAYERS)
+    plain_duckdb = duckdb.connect()
+    plain_duckdb.execute("set TimeZone = 'UTC'")  # DuckDB shows timestamps in the session's zone
+    for table in TABLE_LAYERS:
+        documented = {**file_schema(table, labels)}
+        documented.setdefault(partition_column(table), pl.Date())
+        folder = ml_lake.storage.table_path(table)
+        readers = {
+            "query command": connection.sql(f"select * from {table}").pl(),
+            "duckdb": plain_duckdb.sql(
+                f"select * from read_parquet('{folder}/*/*.parquet', hive_partitioning = true)"
+            ).pl(),
+            "polars": pl.scan_parquet(folder, hive_partitioning=True).collect(),
+        }
+        order = [partition_column(table), *[c for c in documented if c != partition_column(table)]]
+        frames = {name: frame.select(order).sort(order[:3]) for name, frame in readers.items()}
+        for name, frame in frames.items():
+            assert dict(frame.schema) == {column: documented[column] for column in order}, (table, name)
+            assert frame.height > 0, (table, name)
+            assert frame.equals(frames["polars"]), (table, name)
+    forecast = pl.scan_parquet(ml_lake.storage.table_path("sales_forecast"), hive_partitioning=True)
+    assert forecast.filter(pl.col("run_date") == ml_lake.days[-1]).collect().height > 0
+    assert (forecast.select(pl.col("target_date") > pl.col("run_date")).collect().to_series()).all()

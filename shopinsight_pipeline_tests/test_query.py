@@ -1,5 +1,7 @@
 """The analysts' query command over the foundation lake."""
 
+import json
+
 import polars as pl
 import pytest
 
@@ -69,3 +71,30 @@ def test_csv_output_neutralises_spreadsheet_formulas(lake, tmp_path):
     assert main([sql, "--root", str(lake.root), "--out", str(out)]) == 0
     row = pl.read_csv(out, infer_schema=False).row(0, named=True)
     assert row == {"a": '\'=HYPERLINK("http://x")', "b": "'+1", "c": "'-2", "d": "'@SUM(A1)", "e": "ok", "n": "-3.5"}
+
+
+LONG_SENTENCE = "Revenue of the next 14 days is forecast at 5599612.25, " + "a sentence longer than a column " * 8
+
+
+def test_the_table_format_prints_whole_strings_and_plain_numbers(lake, capsys):
+    sql = f"select '{LONG_SENTENCE}' as sentence, 5599612.25::double as revenue"
+    assert main([sql, "--root", str(lake.root)]) == 0
+    out = capsys.readouterr().out
+    assert LONG_SENTENCE in out
+    assert "5599612.25" in out
+    assert "e6" not in out and "…" not in out
+
+
+@pytest.mark.parametrize("output_format", ["csv", "json"])
+def test_csv_and_json_formats_print_every_row_readably(lake, capsys, output_format):
+    sql = "select date, category, revenue from daily_sales order by date, category"
+    assert main([sql, "--root", str(lake.root), "--format", output_format, "--max-rows", "2"]) == 0
+    out = capsys.readouterr().out
+    expected = pl.read_parquet(lake.root / "lake/gold/daily_sales", hive_partitioning=True).sort("date", "category")
+    if output_format == "csv":
+        printed = pl.read_csv(out.encode(), try_parse_dates=True)
+    else:
+        printed = pl.DataFrame(json.loads(out)).with_columns(pl.col("date").str.to_date())
+    assert printed.height == expected.height  # --max-rows limits the table format only
+    assert printed.get_column("category").to_list() == expected.get_column("category").to_list()
+    assert printed.get_column("revenue").to_list() == pytest.approx(expected.get_column("revenue").to_list())

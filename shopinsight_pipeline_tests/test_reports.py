@@ -23,7 +23,7 @@ def test_trends_and_forecast_materialize_on_a_short_history_and_say_so(lake):
 
     forecast = storage.read_partition("sales_forecast", day)
     assert forecast.height == 14 * trends.height
-    assert (forecast.get_column("date") > day).all()
+    assert (forecast.get_column("target_date") > day).all()
     assert set(forecast.get_column("revenue_method")) == {"seasonal_naive"}
     assert forecast.get_column("note").str.contains("fallback").all()
     bands = forecast.select(

@@ -5,10 +5,7 @@ import polars as pl
 
 from shopinsight_pipeline.ml.scorers import Scorer
 from shopinsight_pipeline.ml.text import LabelScheme
-
-
-def probability_column(label: str) -> str:
-    return f"prob_{label}"
+from shopinsight_pipeline.schemas import conform, probability_column, review_scores_schema
 
 
 def score_reviews(reviews: pl.DataFrame, scorer: Scorer, model_version: str, scheme: LabelScheme) -> pl.DataFrame:
@@ -26,7 +23,7 @@ def score_reviews(reviews: pl.DataFrame, scorer: Scorer, model_version: str, sch
     rating_labels = scheme.label_ids(reviews.get_column("rating")).replace_strict(
         dict(enumerate(scheme.labels)), return_dtype=pl.String
     )
-    return pl.DataFrame(
+    scores = pl.DataFrame(
         {
             "review_id": reviews.get_column("review_id"),
             "product_id": reviews.get_column("product_id"),
@@ -43,3 +40,4 @@ def score_reviews(reviews: pl.DataFrame, scorer: Scorer, model_version: str, sch
             "model_version": pl.Series([model_version] * len(texts), dtype=pl.String),
         }
     )
+    return conform(scores, review_scores_schema(scheme.labels))

@@ -7,19 +7,8 @@ import pyarrow as pa
 
 from shopinsight_pipeline.ml.scorers import TextTokenizer
 from shopinsight_pipeline.ml.text import LabelScheme, text_keys
+from shopinsight_pipeline.schemas import SHARD_SCHEMA
 
-SHARD_SCHEMA = pa.schema(
-    [
-        ("review_id", pa.string()),
-        ("product_id", pa.string()),
-        ("text_key", pa.string()),
-        ("rating", pa.int8()),
-        ("label", pa.int8()),
-        ("input_ids", pa.list_(pa.int32())),
-        ("length", pa.int32()),
-        ("truncated", pa.bool_()),
-    ]
-)
 TOKENIZER_NAME_KEY = b"shopinsight.tokenizer_name"
 TOKENIZER_HASH_KEY = b"shopinsight.tokenizer_hash"
 LABELS_KEY = b"shopinsight.labels"

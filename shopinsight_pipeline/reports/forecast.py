@@ -15,6 +15,8 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from shopinsight_pipeline.schemas import FORECAST_SCHEMA
+
 Z = {0.80: 1.2815515655446004, 0.95: 1.959963984540054}
 
 
@@ -151,7 +153,11 @@ def sales_forecast(
     rows, backtests = [], {}
     future = [run_date + timedelta(days=step) for step in range(1, settings.horizon + 1)]
     for (category,), series in grid.sort("date").group_by("category", maintain_order=True):
-        row = {"run_date": [run_date] * settings.horizon, "category": [category] * settings.horizon, "date": future}
+        row = {
+            "run_date": [run_date] * settings.horizon,
+            "category": [category] * settings.horizon,
+            "target_date": future,
+        }
         row["horizon_day"] = list(range(1, settings.horizon + 1))
         notes = []
         for measure in ("revenue", "units"):
@@ -171,19 +177,3 @@ def sales_forecast(
     if not rows:
         return pl.DataFrame(schema=FORECAST_SCHEMA), {}
     return pl.concat(rows), backtests
-
-
-FORECAST_SCHEMA: dict[str, pl.DataType] = {
-    "run_date": pl.Date(),
-    "category": pl.String(),
-    "date": pl.Date(),
-    "horizon_day": pl.Int32(),
-    **{
-        f"{measure}{suffix}": pl.Float64()
-        for measure in ("revenue", "units")
-        for suffix in ("", "_lo80", "_hi80", "_lo95", "_hi95")
-    },
-    "revenue_method": pl.String(),
-    "units_method": pl.String(),
-    "note": pl.String(),
-}

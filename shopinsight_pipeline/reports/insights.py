@@ -11,6 +11,8 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from shopinsight_pipeline.schemas import INSIGHTS_SCHEMA
+
 TEMPLATES: dict[str, dict[str, str]] = {
     "fastest_growing_category": {
         "en": "{entity} grew fastest: revenue of the last {days} days is {change} vs the {days} days before "
@@ -382,19 +384,3 @@ def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSet
         .select(list(INSIGHTS_SCHEMA))
         .cast(INSIGHTS_SCHEMA)
     )
-
-
-INSIGHTS_SCHEMA: dict[str, pl.DataType] = {
-    "run_date": pl.Date(),
-    "rank": pl.Int32(),
-    "type": pl.String(),
-    "entity_type": pl.String(),
-    "entity": pl.String(),
-    "severity": pl.String(),
-    "score": pl.Float64(),
-    "value": pl.Float64(),
-    "reference": pl.Float64(),
-    "numbers": pl.List(pl.String()),
-    "sentence": pl.String(),
-    "language": pl.String(),
-}

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from shopinsight_pipeline.ml.scoring import probability_column
+from shopinsight_pipeline.schemas import conform, probability_column, product_sentiment_schema
 
 
 def product_sentiment(scores: pl.DataFrame, labels: Sequence[str]) -> pl.DataFrame:
@@ -14,7 +14,7 @@ def product_sentiment(scores: pl.DataFrame, labels: Sequence[str]) -> pl.DataFra
     mean_probabilities = [
         pl.col(probability_column(label)).mean().cast(pl.Float64).alias(f"mean_prob_{label}") for label in labels
     ]
-    return (
+    summary = (
         scores.group_by(pl.col("review_date").alias("date"), "product_id")
         .agg(
             pl.len().cast(pl.UInt32).alias("reviews"),
@@ -26,3 +26,4 @@ def product_sentiment(scores: pl.DataFrame, labels: Sequence[str]) -> pl.DataFra
         )
         .sort("date", "product_id")
     )
+    return conform(summary, product_sentiment_schema(labels))

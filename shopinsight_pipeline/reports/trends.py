@@ -5,6 +5,8 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from shopinsight_pipeline.schemas import TRENDS_SCHEMA
+
 # Days of daily_sales a trend row for day D needs: 28 + 28 for the 28-day growth.
 HISTORY_DAYS = 56
 
@@ -85,22 +87,3 @@ def category_trends(sales: pl.DataFrame, day: date, settings: TrendSettings = Tr
         .alias("note"),
     )
     return today.select(list(TRENDS_SCHEMA)).cast(TRENDS_SCHEMA)
-
-
-TRENDS_SCHEMA: dict[str, pl.DataType] = {
-    "date": pl.Date(),
-    "category": pl.String(),
-    "revenue": pl.Float64(),
-    "units": pl.Int64(),
-    "revenue_ma7": pl.Float64(),
-    "revenue_ma28": pl.Float64(),
-    "units_ma7": pl.Float64(),
-    "units_ma28": pl.Float64(),
-    "wow_growth": pl.Float64(),  # last 7 days' revenue / the 7 before - 1
-    "growth_28d": pl.Float64(),  # last 28 days' revenue / the 28 before - 1
-    "seasonal_residual": pl.Float64(),  # revenue - median of the same weekday in past weeks
-    "robust_z": pl.Float64(),  # residual's robust z-score (median / MAD over the last 28 days)
-    "anomaly": pl.Boolean(),
-    "history_days": pl.UInt32(),
-    "note": pl.String(),
-}
