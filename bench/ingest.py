@@ -57,6 +57,7 @@ def run_pipeline(path: Path, out: Path) -> dict:
     from shopinsight_pipeline.schemas import QUARANTINED_ORDERS_SCHEMA, VALIDATED_ORDERS_SCHEMA, conform
     from shopinsight_pipeline.storage import LakeStorage
     from shopinsight_pipeline.validate import rules
+    from shopinsight_pipeline.validate.assets import column_of
 
     storage = LakeStorage(root=str(out))
     settings = rules.RuleSettings()
@@ -75,8 +76,8 @@ def run_pipeline(path: Path, out: Path) -> dict:
     storage.write_partition("raw_orders", DAY, read.frame)
     del read  # the raw asset's frame is gone before validation starts, as in a run
     lap("write raw_orders")
-    raw = storage.read_partition("raw_orders", DAY)  # as the validation asset does
-    earlier = storage.read_column_before("validated_orders", DAY, "order_id")
+    raw = storage.read_partition("raw_orders", DAY)  # as the IO manager hands it to the validation asset
+    earlier = column_of({}, "order_id")  # a fresh lake: no earlier validated days
     lap("read raw_orders back")
     suite = rules.order_suite(DAY, settings)
     prepared = rules.prepare_orders(raw, earlier, settings)

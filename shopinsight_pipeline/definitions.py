@@ -5,6 +5,7 @@ import os
 from dagster import Definitions, PipesSubprocessClient
 
 from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
+from shopinsight_pipeline.io_manager import LakeIOManager
 from shopinsight_pipeline.jobs import (
     nightly_partition_job,
     nightly_schedule,
@@ -43,6 +44,8 @@ def sentiment_labels_from_env() -> SentimentLabels:
 def build_definitions(data_root: str | None = None, sentiment_labels: SentimentLabels | None = None) -> Definitions:
     """Definitions over a data root; the environment sets it in deployments, tests pass tmp paths."""
     root = data_root or os.environ.get("SHOPINSIGHT_DATA_ROOT", "data")
+    storage = LakeStorage(root=root)
+    labels = sentiment_labels or sentiment_labels_from_env()
     return Definitions(
         assets=[
             raw_orders,
@@ -64,8 +67,9 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
         schedules=[nightly_schedule, retrain_schedule],
         sensors=[landing_sensor],
         resources={
-            "storage": LakeStorage(root=root),
-            "sentiment_labels": sentiment_labels or sentiment_labels_from_env(),
+            "storage": storage,
+            "sentiment_labels": labels,
+            "io_manager": LakeIOManager(storage=storage, sentiment_labels=labels),
             "pipes_client": PipesSubprocessClient(),
         },
     )

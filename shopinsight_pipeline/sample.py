@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START
+from shopinsight_pipeline.calendar import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START
 from shopinsight_pipeline.schemas import ORDER_FIELDS
 
 MANIFEST_NAME = "_planted.json"

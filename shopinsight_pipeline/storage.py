@@ -12,11 +12,6 @@ reader never sees half a file and re-materializing a partition replaces it inste
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import uuid
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -26,6 +21,8 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
+
+from shopinsight_pipeline.files import swap_folder, write_parquet_atomic
 
 TABLE_LAYERS: dict[str, str] = {
     "raw_orders": "bronze",
@@ -121,11 +118,6 @@ class LakeStorage(ConfigurableResource):
                 frames.append(pl.read_parquet(handle))
         return pl.concat(frames) if len(frames) > 1 else frames[0]
 
-    def read_partitions(self, table: str, days: list[date]) -> pl.DataFrame:
-        """Several days of one table, in day order (an empty list gives an empty frame)."""
-        frames = [self.read_partition(table, day) for day in days]
-        return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-
     def row_count(self, table: str, day: date) -> int:
         """Rows in a written partition, from the Parquet footers (no data pages are read)."""
         total = 0
@@ -172,79 +164,7 @@ class LakeStorage(ConfigurableResource):
         ]
         return sorted(d for d in days if before is None or d < before)
 
-    def read_column_before(self, table: str, day: date, column: str) -> pl.Series:
-        """One column of every partition older than `day` (e.g. ids seen on earlier days).
-
-        One multi-file scan reads the column of all files in parallel: a year of partitions costs
-        little more than a month (bench/incremental.py).
-        """
-        return self._read_column(table, column, self.partition_days(table, before=day))
-
-    def read_column_between(self, table: str, column: str, first: date, last: date) -> pl.Series:
-        """One column of the partitions from `first` to `last`, both included (ids a rule looks up)."""
-        days = [day for day in self.partition_days(table) if first <= day <= last]
-        return self._read_column(table, column, days)
-
-    def _read_column(self, table: str, column: str, days: list[date]) -> pl.Series:
-        if not days:
-            return pl.Series(column, [], dtype=pl.String)
-        files = [str(self.partition_file(table, day)) for day in days]
-        return pl.scan_parquet(files).select(column).collect().get_column(column)
-
 
 def partition_column(table: str) -> str:
     """The Hive key of `table`'s partition folders: run_date for run-date tables, else date."""
     return "run_date" if table in RUN_DATE_TABLES else "date"
-
-
-def write_parquet_atomic(frame: pl.DataFrame, target: UPath) -> None:
-    """Write `frame` to `target` so that readers see the old file or the new one, never a mix.
-
-    Locally that is a temp file in the same folder plus os.replace. Object stores publish an
-    object only once its upload completes, so there a direct write is already atomic.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.protocol not in ("", "file", "local"):
-        with target.open("wb") as handle:
-            frame.write_parquet(handle)
-        return
-    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        frame.write_parquet(str(temporary))
-        os.replace(str(temporary), str(target))
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
-def swap_folder(target: UPath, fill: Callable[[UPath], None]) -> None:
-    """Build a folder's new content beside it (`fill` writes into a hidden staging folder), then
-    swap it in with two renames, so no run leaves files of an earlier run behind."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    staging.mkdir()
-    try:
-        fill(staging)
-        retired = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-        if target.exists():
-            os.replace(str(target), str(retired))
-        os.replace(str(staging), str(target))
-        shutil.rmtree(str(retired), ignore_errors=True)
-    finally:
-        if staging.exists():
-            shutil.rmtree(str(staging), ignore_errors=True)
-
-
-def write_json_atomic(payload: dict, target: UPath) -> None:
-    """Small JSON documents (manifests, pointers) with the same all-or-nothing rule as tables."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-    os.replace(str(temporary), str(target))
-
-
-def read_json(path: UPath, what: str) -> dict:
-    """Read a manifest; a missing one fails naming the path and what would have written it."""
-    if not path.exists():
-        raise FileNotFoundError(f"{what} not found: expected {path}")
-    return json.loads(path.read_text(encoding="utf-8"))

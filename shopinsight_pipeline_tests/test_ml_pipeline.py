@@ -25,7 +25,7 @@ from shopinsight_pipeline.query import connect
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.schemas import file_schema
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage, partition_column
-from shopinsight_pipeline.train.assets import load_training_examples
+from shopinsight_pipeline.train.assets import training_examples
 from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_assets, materialize_days, sample_days
 
 ML_SPEC = SampleSpec(
@@ -55,6 +55,10 @@ class MlLake:
     days: list
     instance: DagsterInstance
     first_model_run: object
+
+
+def read_days(storage: LakeStorage, table: str, days) -> pl.DataFrame:
+    return pl.concat([storage.read_partition(table, day) for day in days])
 
 
 def train(ml: "MlLake | Path", instance, **overrides):
@@ -110,7 +114,7 @@ def test_shards_hold_every_validated_review_unpadded_with_the_tokenizer_hash(ml_
         assert not shards.get_column("input_ids").list.contains(0).any()  # 0 is [PAD]: nothing padded
         for path in storage.partition_files("review_token_shards", day):
             assert pq.read_schema(str(path)).metadata[TOKENIZER_HASH_KEY].decode() == manifest["hash"]
-    reviews = storage.read_partitions("review_token_shards", ml_lake.days)
+    reviews = read_days(storage, "review_token_shards", ml_lake.days)
     unknown = reviews.get_column("input_ids").explode().eq(100).mean()  # 100 is [UNK]
     assert unknown < 0.01
 
@@ -173,7 +177,7 @@ def test_the_challenger_is_picked_on_validation_and_scores_follow_the_pointer(ml
     if info["serving_kind"] != "tfidf_logreg":
         assert "better, takes over" in decision
     assert "no champion yet: promoted" in decision  # a fresh lake has no champion
-    scores = ml_lake.storage.read_partitions("review_scores", ml_lake.days)
+    scores = read_days(ml_lake.storage, "review_scores", ml_lake.days)
     assert set(scores.get_column("scorer_kind")) == {info["serving_kind"]}
     assert set(scores.get_column("model_version")) == {info["serving_version"]}
     assert "| transformer |" in info["versus_baseline"] and "| ensemble |" in info["versus_baseline"]
@@ -182,7 +186,7 @@ def test_the_challenger_is_picked_on_validation_and_scores_follow_the_pointer(ml
 
 def test_three_star_reviews_are_scored_but_never_trained_or_evaluated_on(ml_lake):
     info = metadata(ml_lake.first_model_run, "sentiment_model")
-    shards = ml_lake.storage.read_partitions("review_token_shards", ml_lake.days)
+    shards = read_days(ml_lake.storage, "review_token_shards", ml_lake.days)
     three_stars = shards.filter(pl.col("rating") == 3).height
     assert three_stars > 0
     assert info["unlabelled_rows"] == three_stars
@@ -194,7 +198,7 @@ def test_three_star_reviews_are_scored_but_never_trained_or_evaluated_on(ml_lake
         sum(candidate["metrics"]["test"]["per_class"][c]["support"] for c in ("negative", "positive"))
         == (candidate["split_sizes"]["test"])
     )
-    scores = ml_lake.storage.read_partitions("review_scores", ml_lake.days).filter(pl.col("rating") == 3)
+    scores = read_days(ml_lake.storage, "review_scores", ml_lake.days).filter(pl.col("rating") == 3)
     assert scores.height == three_stars
     assert scores.get_column("rating_label").null_count() == three_stars
     assert scores.get_column("prob_negative").null_count() == 0
@@ -313,7 +317,11 @@ def test_a_killed_training_run_resumes_from_its_last_checkpoint(ml_lake):
 
 def test_training_refuses_shards_of_another_tokenizer(ml_lake):
     with pytest.raises(TokenizerMismatchError, match="expected tokenizer hash 0000000000000000") as error:
-        load_training_examples(ml_lake.storage, 30, "0000000000000000", LabelScheme())
+        shards = {
+            day.isoformat(): pq.read_table(str(ml_lake.storage.partition_file("review_token_shards", day)))
+            for day in ml_lake.days
+        }
+        training_examples(shards, {}, 30, "0000000000000000", LabelScheme())
     assert "review_token_shards" in str(error.value)
 
 
@@ -333,7 +341,10 @@ def test_missing_model_directory_fails_naming_the_path(tmp_path):
 
 
 def test_scoring_without_a_promoted_model_says_what_to_do(tmp_path):
-    [run] = score_days(tmp_path, [ML_SPEC.start], DagsterInstance.ephemeral())
+    write_sample(tmp_path, SampleSpec(days=1, orders_per_day=20))
+    instance = DagsterInstance.ephemeral()
+    assert all(r.success for r in materialize_days(tmp_path, [ML_SPEC.start], instance))
+    [run] = score_days(tmp_path, [ML_SPEC.start], instance)
     assert not run.success
     failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
     assert "Materialize sentiment_model first" in str(failure.event_specific_data.error)
@@ -437,3 +448,46 @@ def test_every_table_reads_the_same_in_the_query_command_duckdb_and_polars(ml_la
     forecast = pl.scan_parquet(ml_lake.storage.table_path("sales_forecast"), hive_partitioning=True)
     assert forecast.filter(pl.col("run_date") == ml_lake.days[-1]).collect().height > 0
     assert (forecast.select(pl.col("target_date") > pl.col("run_date")).collect().to_series()).all()
+
+
+def test_every_asset_reads_exactly_the_tables_it_declares(ml_lake, tiny_model_dir, monkeypatch):
+    """Lineage is declared once, by the inputs: materializing each asset alone, the lake tables it
+    opens are its declared upstream tables (plus, for validation, its own outputs, which its checks
+    count after writing) - no undeclared read, no declared input left unread."""
+    last = ml_lake.days[-1].isoformat()
+    assert materialize_assets(
+        ml_lake.root, ml_lake.instance, ["sales_forecast", "insights"], partition_key=last
+    ).success
+    opened: list[str] = []
+    original = LakeStorage.partition_files
+
+    def recording(self, table, day):
+        opened.append(table)
+        return original(self, table, day)
+
+    monkeypatch.setattr(LakeStorage, "partition_files", recording)
+    definitions = build_definitions(str(ml_lake.root))
+    graph = definitions.resolve_asset_graph()
+    config = {
+        "review_tokenizer": {"base_model_dir": str(tiny_model_dir)},
+        "sentiment_model": FAST_TRAINING,
+        **{op: op_config["config"] for op, op_config in PERMISSIVE["ops"].items()},
+    }
+    checked: set[str] = set()
+    for assets_def in {
+        definitions.get_assets_def(key).op.name: definitions.get_assets_def(key) for key in graph.get_all_asset_keys()
+    }.values():
+        names = sorted(key.to_user_string() for key in assets_def.keys)
+        op = assets_def.op.name
+        opened.clear()
+        run_config = {"ops": {op: {"config": config[op]}}} if op in config else {}
+        run = materialize_assets(
+            ml_lake.root, ml_lake.instance, names, run_config, partition_key=last if assets_def.partitions_def else None
+        )
+        assert run.success, op
+        declared = {parent.to_user_string() for key in assets_def.keys for parent in graph.get(key).parent_keys}
+        declared = (declared & set(TABLE_LAYERS)) - set(names)
+        assert declared <= set(opened), f"{op} declares {sorted(declared - set(opened))} but never reads them"
+        assert set(opened) <= declared | set(names), f"{op} reads undeclared {sorted(set(opened) - declared)}"
+        checked.update(names)
+    assert len(checked) == len(graph.get_all_asset_keys()) == 16

@@ -45,13 +45,6 @@ def test_reading_a_missing_partition_names_the_path(tmp_path):
         storage.read_partition("validated_orders", DAY)
 
 
-def test_column_before_reads_only_earlier_days(tmp_path):
-    storage = LakeStorage(root=str(tmp_path))
-    for offset, ids in enumerate((["O1"], ["O2"], ["O3"])):
-        storage.write_partition("validated_orders", date(2026, 8, 1 + offset), pl.DataFrame({"order_id": ids}))
-    assert storage.read_column_before("validated_orders", date(2026, 8, 3), "order_id").to_list() == ["O1", "O2"]
-
-
 def test_unknown_table_is_refused(tmp_path):
     with pytest.raises(KeyError, match="unknown table 'sales'"):
         LakeStorage(root=str(tmp_path)).table_path("sales")

@@ -6,8 +6,8 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     Failure,
-    MaterializeResult,
     MetadataValue,
+    Output,
     asset,
 )
 
@@ -29,7 +29,7 @@ def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
         kinds={"polars", "parquet"},
         description=f"One day's {source} landing file as text columns, with source file and line number.",
     )
-    def raw_asset(context: AssetExecutionContext, storage: LakeStorage) -> MaterializeResult:
+    def raw_asset(context: AssetExecutionContext, storage: LakeStorage) -> Output:
         day = partition_day(context.partition_key)
         path = storage.landing_file(source, day)
         if not path.exists():
@@ -40,17 +40,16 @@ def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
         read = reader(path.read_bytes(), path.name)
         for warning in read.warnings:
             context.log.warning(warning)
-        written = storage.write_partition(table, day, read.frame)
-        context.log.info(f"{path.name}: {read.frame.height} rows -> {written}")
-        return MaterializeResult(
+        context.log.info(f"{path.name}: {read.frame.height} rows")
+        return Output(
+            read.frame,
             metadata={
                 "dagster/row_count": read.frame.height,
                 "source_file": str(path),
                 "encoding": read.encoding,
                 "blank_lines_skipped": read.blank_lines,
                 "warnings": MetadataValue.md("\n".join(f"- {w}" for w in read.warnings) or "none"),
-                "path": str(written),
-            }
+            },
         )
 
     return raw_asset

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shopinsight_pipeline.files import read_json, write_json_atomic
 from shopinsight_pipeline.ml.significance import DEFAULT_ROUNDS, macro_f1, paired_bootstrap
-from shopinsight_pipeline.storage import read_json, write_json_atomic
 
 CHAMPION_FILE = "champion.json"
 

@@ -1,13 +1,13 @@
 """Gold report tables, written in Hive layout for DuckDB and polars."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import polars as pl
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, Config, MaterializeResult, MetadataValue, Output, asset
 from pydantic import Field
 
 from shopinsight_pipeline import charts
-from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day
+from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day, same_day_if_written, window
 from shopinsight_pipeline.reports.forecast import ForecastSettings
 from shopinsight_pipeline.reports.forecast import sales_forecast as forecast_sales
 from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings, build_insights
@@ -17,47 +17,46 @@ from shopinsight_pipeline.reports.sentiment import product_sentiment as summariz
 from shopinsight_pipeline.reports.trends import HISTORY_DAYS, TrendSettings, complete_daily_grid
 from shopinsight_pipeline.reports.trends import category_trends as summarize_trends
 from shopinsight_pipeline.resources import SentimentLabels
-from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
+from shopinsight_pipeline.schemas import TRENDS_SCHEMA
+from shopinsight_pipeline.storage import LakeStorage
 
 
 @asset(
-    deps=["validated_orders"],
+    ins={"validated_orders": AssetIn()},
     **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Per day and category: orders, units, revenue, average order value, return rate.",
 )
-def daily_sales(context: AssetExecutionContext, storage: LakeStorage) -> MaterializeResult:
-    day = partition_day(context.partition_key)
-    sales = summarize_daily_sales(storage.read_partition("validated_orders", day))
-    path = storage.write_partition("daily_sales", day, sales)
-    return MaterializeResult(
+def daily_sales(validated_orders: pl.DataFrame) -> Output:
+    sales = summarize_daily_sales(validated_orders)
+    return Output(
+        sales,
         metadata={
             "dagster/row_count": sales.height,
             "revenue": float(sales.get_column("revenue").sum()),
             "orders": int(sales.get_column("orders").sum()),
             "preview": MetadataValue.md(sales.to_pandas().to_markdown(index=False) if sales.height else "no sales"),
-            "path": str(path),
-        }
+        },
     )
 
 
 @asset(
-    deps=["review_scores"],
+    ins={"review_scores": AssetIn()},
     **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Per product and day: reviews, average rating, model sentiment shares, model-rating agreement.",
 )
 def product_sentiment(
-    context: AssetExecutionContext, storage: LakeStorage, sentiment_labels: SentimentLabels
-) -> MaterializeResult:
+    context: AssetExecutionContext, review_scores: pl.DataFrame, sentiment_labels: SentimentLabels
+) -> Output:
     day = partition_day(context.partition_key)
-    scores = storage.read_partition("review_scores", day)
+    scores = review_scores
     sentiment = summarize_product_sentiment(scores, sentiment_labels.labels)
-    path = storage.write_partition("product_sentiment", day, sentiment)
     reviews = int(sentiment.get_column("reviews").sum()) if sentiment.height else 0
-    return MaterializeResult(
+    return Output(
+        sentiment,
         metadata={
             "dagster/row_count": sentiment.height,
             "reviews": reviews,
@@ -65,8 +64,7 @@ def product_sentiment(
             "mean_agreement": float(sentiment.get_column("model_rating_agreement").mean() or 0.0)
             if sentiment.height
             else 0.0,
-            "path": str(path),
-        }
+        },
     )
 
 
@@ -88,14 +86,24 @@ def sentiment_notes(scores: pl.DataFrame, day) -> str:
     return "none"
 
 
-def sales_history(storage: LakeStorage, day, days: int) -> tuple[pl.DataFrame, int]:
-    """daily_sales of the `days` days ending on `day` that are materialized, and how many days between
-    the first of them and `day` are not (gaps that would read as days without sales)."""
-    wanted = {day - timedelta(days=offset) for offset in range(days)}
-    available = [d for d in storage.partition_days("daily_sales") if d in wanted]
-    history = storage.read_partitions("daily_sales", available)
-    span = (day - available[0]).days + 1 if available else 0
-    return history, span - len(available)
+def stack(days: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """A window's written days as one frame, oldest first (no days: an empty frame)."""
+    frames = [days[key] for key in sorted(days)]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def days_missing(days: dict[str, object], day: date) -> int:
+    """Days between the window's first written day and `day` that are not written (gaps that
+    would read as days without sales)."""
+    if not days:
+        return 0
+    return (day - date.fromisoformat(min(days))).days + 1 - len(days)
+
+
+def last_days(days: dict[str, pl.DataFrame], day: date, count: int) -> dict[str, pl.DataFrame]:
+    """The entries of the `count` days ending on `day` (a shorter window than the declared one)."""
+    first = (day - timedelta(days=count - 1)).isoformat()
+    return {key: frame for key, frame in days.items() if key >= first}
 
 
 class TrendConfig(Config):
@@ -105,20 +113,22 @@ class TrendConfig(Config):
 
 
 @asset(
-    deps=["daily_sales"],
+    ins={"daily_sales": window("daily_sales", HISTORY_DAYS)},
     **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Per category and day: revenue, units, 7/28-day moving averages, week-over-week and 28-day "
     "growth, and an anomaly flag (robust z-score of the residual after weekly seasonality).",
 )
-def category_trends(context: AssetExecutionContext, config: TrendConfig, storage: LakeStorage) -> MaterializeResult:
+def category_trends(
+    context: AssetExecutionContext, config: TrendConfig, daily_sales: dict[str, pl.DataFrame]
+) -> Output:
     day = partition_day(context.partition_key)
-    history, missing = sales_history(storage, day, HISTORY_DAYS)
+    history, missing = stack(daily_sales), days_missing(daily_sales, day)
     trends = summarize_trends(history, day, TrendSettings(anomaly_threshold=config.anomaly_threshold))
-    path = storage.write_partition("category_trends", day, trends)
     anomalies = trends.filter(pl.col("anomaly")).get_column("category").to_list()
-    return MaterializeResult(
+    return Output(
+        trends,
         metadata={
             "dagster/row_count": trends.height,
             "anomalies": ", ".join(anomalies) or "none",
@@ -127,9 +137,12 @@ def category_trends(context: AssetExecutionContext, config: TrendConfig, storage
             if missing
             else "full history",
             "preview": MetadataValue.md(trends.to_pandas().to_markdown(index=False) if trends.height else "no sales"),
-            "path": str(path),
-        }
+        },
     )
+
+
+# Days of daily_sales sales_forecast may fit on: the declared window; history_days picks within it.
+FORECAST_WINDOW_DAYS = 91
 
 
 class ForecastConfig(Config):
@@ -137,7 +150,9 @@ class ForecastConfig(Config):
     history_days: int = Field(
         default=91,
         description="Days of daily_sales the model is fitted on (13 weeks: enough for weekly seasonality and a "
-        "damped trend, and the nightly cost does not grow with the lake's history).",
+        "damped trend, and the nightly cost does not grow with the lake's history); at most the declared window.",
+        ge=1,
+        le=FORECAST_WINDOW_DAYS,
     )
     backtest_days: int = Field(default=28, description="Rolling backtest window against seasonal naive.")
 
@@ -161,23 +176,25 @@ def backtest_table(backtests: dict[str, dict]) -> str:
 
 
 @asset(
-    deps=["daily_sales"],
+    ins={"daily_sales": window("daily_sales", FORECAST_WINDOW_DAYS)},
     **DAILY_ASSET,
     group_name="reports",
     kinds={"statsmodels", "parquet"},
     description="Per category: daily revenue and units for the next days with 80% and 95% intervals "
     "(damped additive ETS, seasonal-naive fallback), backtested against seasonal naive.",
 )
-def sales_forecast(context: AssetExecutionContext, config: ForecastConfig, storage: LakeStorage) -> MaterializeResult:
+def sales_forecast(
+    context: AssetExecutionContext, config: ForecastConfig, daily_sales: dict[str, pl.DataFrame]
+) -> Output:
     day = partition_day(context.partition_key)
-    history, missing = sales_history(storage, day, config.history_days)
+    fitted_days = last_days(daily_sales, day, config.history_days)
+    history, missing = stack(fitted_days), days_missing(fitted_days, day)
     if history.is_empty():
         forecast, backtests = forecast_sales(history, day)
     else:
         grid = complete_daily_grid(history, history.get_column("date").min(), day)
         settings = ForecastSettings(horizon=config.horizon, backtest_days=config.backtest_days)
         forecast, backtests = forecast_sales(grid, day, settings)
-    path = storage.write_partition("sales_forecast", day, forecast)
     revenue = [r["revenue"] for r in backtests.values() if r.get("revenue")]
     metadata = {
         "dagster/row_count": forecast.height,
@@ -189,7 +206,6 @@ def sales_forecast(context: AssetExecutionContext, config: ForecastConfig, stora
             )
             or "none"
         ),
-        "path": str(path),
     }
     if revenue:
         metadata["revenue_mase"] = sum(r["method"]["mase"] for r in revenue) / len(revenue)
@@ -197,7 +213,7 @@ def sales_forecast(context: AssetExecutionContext, config: ForecastConfig, stora
     if forecast.height:
         recent = grid.filter(pl.col("date") > day - timedelta(days=42))
         metadata["chart"] = MetadataValue.md(charts.markdown_image(charts.forecast_chart(recent, forecast), "forecast"))
-    return MaterializeResult(metadata=metadata)
+    return Output(forecast, metadata=metadata)
 
 
 class InsightConfig(Config):
@@ -206,47 +222,75 @@ class InsightConfig(Config):
     significance: float = Field(default=0.05, description="p-value below which a negative-share jump is reported.")
 
 
-def partition_or_empty(storage: LakeStorage, table: str, day, notes: list[str]) -> pl.DataFrame:
-    try:
-        return storage.read_partition(table, day)
-    except MissingPartitionError:
-        notes.append(f"{table} has no partition for {day}: its findings are skipped")
-        return pl.DataFrame()
+def written_or_empty(days: dict[str, pl.DataFrame], table: str, day: date, notes: list[str]) -> pl.DataFrame:
+    """The run date's partition of an input the asset can do without; a missing one is noted."""
+    if day.isoformat() in days:
+        return days[day.isoformat()]
+    notes.append(f"{table} has no partition for {day}: its findings are skipped")
+    return pl.DataFrame()
 
 
-def window_days(storage: LakeStorage, table: str, day, days: int) -> pl.DataFrame:
-    wanted = {day - timedelta(days=offset) for offset in range(days)}
-    return storage.read_partitions(table, [d for d in storage.partition_days(table) if d in wanted])
+# The data-quality section counts raw and rejected rows of the run date and the 7 days before.
+QUALITY_DAYS = 8
+QUALITY_INPUTS = {
+    f"{layer}_{entity}": window(f"{layer}_{entity}", QUALITY_DAYS)
+    for layer in ("raw", "quarantined")
+    for entity in ("orders", "reviews")
+}
 
 
-def quality_counts(storage: LakeStorage, day) -> pl.DataFrame:
-    """Raw and rejected row counts per entity for the run date and the 7 days before (from footers)."""
+def quality_counts(
+    raw_orders: dict[str, pl.LazyFrame],
+    raw_reviews: dict[str, pl.LazyFrame],
+    quarantined_orders: dict[str, pl.LazyFrame],
+    quarantined_reviews: dict[str, pl.LazyFrame],
+) -> pl.DataFrame:
+    """Raw and rejected row counts per entity and day (a count of a Parquet scan reads the footers)."""
     rows = []
-    for entity in ("orders", "reviews"):
-        for offset in range(8):
-            earlier = day - timedelta(days=offset)
-            try:
-                raw = storage.row_count(f"raw_{entity}", earlier)
-                rejected = storage.row_count(f"quarantined_{entity}", earlier)
-            except MissingPartitionError:
-                continue
-            rows.append({"date": earlier, "entity": entity, "raw_rows": raw, "rejected_rows": rejected})
+    for entity, raw, rejected in (
+        ("orders", raw_orders, quarantined_orders),
+        ("reviews", raw_reviews, quarantined_reviews),
+    ):
+        for key in sorted(raw.keys() & rejected.keys(), reverse=True):
+            counts = [frame.select(pl.len()).collect().item() for frame in (raw[key], rejected[key])]
+            rows.append(
+                {"date": date.fromisoformat(key), "entity": entity, "raw_rows": counts[0], "rejected_rows": counts[1]}
+            )
     schema = {"date": pl.Date, "entity": pl.String, "raw_rows": pl.Int64, "rejected_rows": pl.Int64}
     return pl.DataFrame(rows, schema=schema)
 
 
 @asset(
-    deps=["category_trends", "sales_forecast", "product_sentiment", "daily_sales", "validated_orders"],
+    ins={
+        "trends_today": same_day_if_written("category_trends"),
+        "forecast_today": same_day_if_written("sales_forecast"),
+        "recent_sales": window("daily_sales", 14),
+        "recent_sentiment": window("product_sentiment", 35),
+        "recent_orders": window("validated_orders", 28),
+        **QUALITY_INPUTS,
+    },
     **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Ranked findings for the run date (growth, forecast, sentiment jumps, poor sentiment on best "
     "sellers, anomalies, model-rating disagreement, data quality), each with its numbers and a templated sentence.",
 )
-def insights(context: AssetExecutionContext, config: InsightConfig, storage: LakeStorage) -> MaterializeResult:
+def insights(
+    context: AssetExecutionContext,
+    config: InsightConfig,
+    trends_today: dict[str, pl.DataFrame],
+    forecast_today: dict[str, pl.DataFrame],
+    recent_sales: dict[str, pl.DataFrame],
+    recent_sentiment: dict[str, pl.DataFrame],
+    recent_orders: dict[str, pl.DataFrame],
+    raw_orders: dict[str, pl.LazyFrame],
+    raw_reviews: dict[str, pl.LazyFrame],
+    quarantined_orders: dict[str, pl.LazyFrame],
+    quarantined_reviews: dict[str, pl.LazyFrame],
+) -> Output:
     day = partition_day(context.partition_key)
     notes: list[str] = []
-    orders = window_days(storage, "validated_orders", day, 28)
+    orders = stack(recent_orders)
     product_units = (
         orders.filter(pl.col("status") != "cancelled")
         .group_by("product_id")
@@ -256,43 +300,31 @@ def insights(context: AssetExecutionContext, config: InsightConfig, storage: Lak
     )
     inputs = InsightInputs(
         run_date=day,
-        trends=partition_or_empty(storage, "category_trends", day, notes),
-        forecast=partition_or_empty(storage, "sales_forecast", day, notes),
-        recent_sales=window_days(storage, "daily_sales", day, 14),
-        sentiment=window_days(storage, "product_sentiment", day, 35),
+        trends=written_or_empty(trends_today, "category_trends", day, notes),
+        forecast=written_or_empty(forecast_today, "sales_forecast", day, notes),
+        recent_sales=stack(recent_sales),
+        sentiment=stack(recent_sentiment),
         product_units=product_units,
-        quality=quality_counts(storage, day),
+        quality=quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews),
         notes=notes,
     )
     if inputs.trends.is_empty():
-        inputs.trends = pl.DataFrame(
-            schema={
-                "date": pl.Date,
-                "category": pl.String,
-                "growth_28d": pl.Float64,
-                "revenue_ma28": pl.Float64,
-                "anomaly": pl.Boolean,
-                "revenue": pl.Float64,
-                "seasonal_residual": pl.Float64,
-                "robust_z": pl.Float64,
-            }
-        )
+        inputs.trends = pl.DataFrame(schema=TRENDS_SCHEMA)
     settings = InsightSettings(
         language=config.language, min_reviews=config.min_reviews, significance=config.significance
     )
     findings = build_insights(inputs, settings)
-    path = storage.write_partition("insights", day, findings)
     top = "\n".join(
         f"{row['rank']}. **{row['severity']}** {row['sentence']}" for row in findings.head(10).iter_rows(named=True)
     )
-    return MaterializeResult(
+    return Output(
+        findings,
         metadata={
             "dagster/row_count": findings.height,
             "top_findings": MetadataValue.md(top or "no findings"),
             "by_type": {kind: int(count) for kind, count in findings.get_column("type").value_counts().iter_rows()},
             "notes": MetadataValue.md("\n".join(f"- {note}" for note in inputs.notes) or "none"),
-            "path": str(path),
-        }
+        },
     )
 
 
@@ -316,27 +348,50 @@ def report_kpis(sales: pl.DataFrame, sentiment: pl.DataFrame, forecast: pl.DataF
 
 
 @asset(
-    deps=["insights", "sales_forecast", "category_trends", "product_sentiment", "daily_sales"],
+    ins={
+        "insights_today": same_day_if_written("insights"),
+        "forecast_today": same_day_if_written("sales_forecast"),
+        "recent_sales": window("daily_sales", 42),
+        "recent_sentiment": window("product_sentiment", 56),
+        "recent_orders": window("validated_orders", 56),
+        **QUALITY_INPUTS,
+    },
     **DAILY_ASSET,
     group_name="reports",
     kinds={"html", "matplotlib"},
     description="Self-contained HTML report of the run date (KPIs, forecast bands per category, sentiment by "
     "category, top insights, data quality) and a PNG of each chart, under lake/reports/insight_report/.",
 )
-def insight_report(context: AssetExecutionContext, storage: LakeStorage) -> MaterializeResult:
+def insight_report(
+    context: AssetExecutionContext,
+    storage: LakeStorage,
+    insights_today: dict[str, pl.DataFrame],
+    forecast_today: dict[str, pl.DataFrame],
+    recent_sales: dict[str, pl.DataFrame],
+    recent_sentiment: dict[str, pl.DataFrame],
+    recent_orders: dict[str, pl.LazyFrame],
+    raw_orders: dict[str, pl.LazyFrame],
+    raw_reviews: dict[str, pl.LazyFrame],
+    quarantined_orders: dict[str, pl.LazyFrame],
+    quarantined_reviews: dict[str, pl.LazyFrame],
+) -> MaterializeResult:
     day = partition_day(context.partition_key)
     notes: list[str] = []
-    findings = partition_or_empty(storage, "insights", day, notes)
-    forecast = partition_or_empty(storage, "sales_forecast", day, notes)
-    history = window_days(storage, "daily_sales", day, 42)
-    sentiment = window_days(storage, "product_sentiment", day, 56)
+    findings = written_or_empty(insights_today, "insights", day, notes)
+    forecast = written_or_empty(forecast_today, "sales_forecast", day, notes)
+    history = stack(recent_sales)
+    sentiment = stack(recent_sentiment)
     charts_png: dict[str, bytes] = {}
     if forecast.height and history.height:
         grid = complete_daily_grid(history, history.get_column("date").min(), day)
         charts_png["Revenue: last 6 weeks and forecast"] = charts.forecast_chart(grid, forecast)
     if sentiment.height:
         products = (
-            window_days(storage, "validated_orders", day, 56).select("product_id", "category").unique("product_id")
+            pl.concat([frame.select("product_id", "category") for frame in recent_orders.values()])
+            .unique("product_id")
+            .collect()
+            if recent_orders
+            else pl.DataFrame(schema={"product_id": pl.String, "category": pl.String})
         )
         by_category = sentiment.join(products, on="product_id", how="left").with_columns(
             pl.col("category").fill_null("unknown"),
@@ -346,7 +401,7 @@ def insight_report(context: AssetExecutionContext, storage: LakeStorage) -> Mate
     else:
         notes.append("no product_sentiment in the last 56 days: no sentiment chart")
     quality = (
-        quality_counts(storage, day)
+        quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews)
         .with_columns((pl.col("rejected_rows") / pl.col("raw_rows")).round(4).alias("reject_rate"))
         .sort("entity", "date", descending=[False, True])
     )

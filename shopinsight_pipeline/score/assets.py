@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, asset
+import polars as pl
+from dagster import AssetIn, Config, Failure, Output, asset
 from pydantic import Field
 
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.ml.scorers import load_scorer
 from shopinsight_pipeline.ml.scoring import score_reviews
-from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day
+from shopinsight_pipeline.partitions import DAILY_ASSET
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
 
@@ -24,7 +25,9 @@ def serving_version(storage: LakeStorage) -> dict:
 
 
 @asset(
-    deps=["sentiment_model", "validated_reviews"],
+    # sentiment_model's value is the champion pointer, read through the registry
+    deps=["sentiment_model"],
+    ins={"validated_reviews": AssetIn()},
     **DAILY_ASSET,
     group_name="score",
     kinds={"pytorch", "parquet"},
@@ -32,25 +35,22 @@ def serving_version(storage: LakeStorage) -> dict:
     "with the kind and version of the scorer that produced them.",
 )
 def review_scores(
-    context: AssetExecutionContext, config: ScoringConfig, storage: LakeStorage, sentiment_labels: SentimentLabels
-) -> MaterializeResult:
-    day = partition_day(context.partition_key)
+    config: ScoringConfig, storage: LakeStorage, sentiment_labels: SentimentLabels, validated_reviews: pl.DataFrame
+) -> Output:
     try:
         champion = serving_version(storage)
     except FileNotFoundError as error:
         raise Failure(str(error)) from error
     scorer = load_scorer(Path(champion["path"]), config.batch_size, config.device or None)
-    reviews = storage.read_partition("validated_reviews", day)
-    scores = score_reviews(reviews, scorer, champion["version"], sentiment_labels.scheme())
-    path = storage.write_partition("review_scores", day, scores)
+    scores = score_reviews(validated_reviews, scorer, champion["version"], sentiment_labels.scheme())
     counts = scores.get_column("predicted_label").value_counts().sort("predicted_label")
-    return MaterializeResult(
+    return Output(
+        scores,
         metadata={
             "dagster/row_count": scores.height,
             "model_version": champion["version"],
             "scorer_kind": champion["kind"],
             "truncated_reviews": scorer.truncated,
             "predicted": {row["predicted_label"]: int(row["count"]) for row in counts.iter_rows(named=True)},
-            "path": str(path),
-        }
+        },
     )

@@ -2,18 +2,17 @@
 
 from pathlib import Path
 
+import polars as pl
 import pyarrow.compute as pc
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetIn, Config, DataVersion, Output, asset
 from pydantic import Field
 
 from shopinsight_pipeline.ml import model_io
 from shopinsight_pipeline.ml.scorers import TextTokenizer
 from shopinsight_pipeline.ml.shards import tokenize_reviews
-from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day
+from shopinsight_pipeline.partitions import DAILY_ASSET
 from shopinsight_pipeline.resources import SentimentLabels
-from shopinsight_pipeline.storage import LakeStorage, read_json, write_json_atomic
-
-TOKENIZER_MANIFEST = "review_tokenizer.json"
+from shopinsight_pipeline.storage import LakeStorage
 
 
 class TokenizerConfig(Config):
@@ -33,18 +32,11 @@ class TokenizerConfig(Config):
     )
 
 
-def tokenizer_manifest(storage: LakeStorage) -> dict:
-    """What review_tokenizer last wrote: the folder, name, hash and length limit shards must share."""
-    return read_json(
-        storage.models_path / TOKENIZER_MANIFEST, "review_tokenizer manifest (materialize review_tokenizer)"
-    )
-
-
 @asset(group_name="tokenize", kinds={"transformers"})
-def review_tokenizer(
-    context: AssetExecutionContext, config: TokenizerConfig, storage: LakeStorage
-) -> MaterializeResult:
-    """The base model with its vocabulary extended by the GB2312 hanzi, so every day's shards share one tokenizer."""
+def review_tokenizer(context: AssetExecutionContext, config: TokenizerConfig, storage: LakeStorage) -> Output:
+    """The base model with its vocabulary extended by the GB2312 hanzi, so every day's shards share one
+    tokenizer. Its value is the manifest (folder, name, hash, length limit); the hash is the data
+    version, so shards and the model made with another tokenizer show as stale in the UI."""
     base_dir = Path(config.base_model_dir) if config.base_model_dir else model_io.default_model_dir()
     characters = model_io.gb2312_hanzi() if config.add_gb2312_hanzi else []
     manifest = model_io.build_review_base(
@@ -55,9 +47,8 @@ def review_tokenizer(
         config.seed,
         config.embedding_init,
     )
-    write_json_atomic(manifest, storage.models_path / TOKENIZER_MANIFEST)
     context.log.info(f"tokenizer {manifest['name']} hash {manifest['hash']} in {manifest['directory']}")
-    return MaterializeResult(metadata=manifest)
+    return Output(manifest, data_version=DataVersion(manifest["hash"]), metadata=manifest)
 
 
 class ShardConfig(Config):
@@ -65,19 +56,17 @@ class ShardConfig(Config):
 
 
 @asset(
-    deps=["review_tokenizer", "validated_reviews"],
+    ins={"review_tokenizer": AssetIn(), "validated_reviews": AssetIn()},
     **DAILY_ASSET,
     group_name="tokenize",
     kinds={"transformers", "parquet"},
     description="Token ids of each day's validated reviews (no padding), with label, length and tokenizer hash.",
 )
 def review_token_shards(
-    context: AssetExecutionContext, config: ShardConfig, storage: LakeStorage, sentiment_labels: SentimentLabels
-) -> MaterializeResult:
-    day = partition_day(context.partition_key)
-    manifest = tokenizer_manifest(storage)
+    config: ShardConfig, review_tokenizer: dict, validated_reviews: pl.DataFrame, sentiment_labels: SentimentLabels
+) -> Output:
+    manifest, reviews = review_tokenizer, validated_reviews
     tokenizer = model_io.load_tokenizer(Path(manifest["directory"]))
-    reviews = storage.read_partition("validated_reviews", day)
     shards, truncated = tokenize_reviews(
         reviews,
         TextTokenizer(tokenizer, manifest["max_length"]),
@@ -86,22 +75,21 @@ def review_token_shards(
         manifest["hash"],
         config.shard_rows,
     )
-    paths = storage.write_partition_shards("review_token_shards", day, shards)
     tokens = sum(int(pc.sum(shard.column("length")).as_py() or 0) for shard in shards)
     unk_id = tokenizer.unk_token_id
     unknown_tokens = sum(
         int(pc.sum(pc.equal(pc.list_flatten(shard.column("input_ids")), unk_id)).as_py() or 0) for shard in shards
     )
-    return MaterializeResult(
+    return Output(
+        shards,
         metadata={
             "dagster/row_count": reviews.height,
-            "shards": len(paths),
+            "shards": len(shards),
             "tokens": tokens,
             "mean_length": round(tokens / reviews.height, 1) if reviews.height else 0.0,
             "truncated_reviews": truncated,
             "unknown_token_share": round(unknown_tokens / tokens, 4) if tokens else 0.0,
             "tokenizer": manifest["name"],
             "tokenizer_hash": manifest["hash"],
-            "path": str(paths[0].parent),
-        }
+        },
     )

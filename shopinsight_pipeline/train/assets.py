@@ -7,13 +7,14 @@ import uuid
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
+import pyarrow as pa
 import torch
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetIn,
     Config,
     Failure,
     MaterializeResult,
@@ -43,9 +44,9 @@ from shopinsight_pipeline.ml.shards import check_tokenizer
 from shopinsight_pipeline.ml.significance import paired_bootstrap
 from shopinsight_pipeline.ml.text import LabelScheme, SplitFractions
 from shopinsight_pipeline.ml.train import TrainSettings, resolve_precision
+from shopinsight_pipeline.partitions import ALLOW_MISSING
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
-from shopinsight_pipeline.tokenize.assets import tokenizer_manifest
 
 GATE = "champion_challenger"
 
@@ -157,22 +158,23 @@ def choose_trainer(context: AssetExecutionContext, config: "TrainingConfig", cli
     return PipesTrainer(context, client, config.num_processes, cpu, work)
 
 
-def load_training_examples(
-    storage: LakeStorage, window_days: int, tokenizer_hash: str, scheme: LabelScheme
+def training_examples(
+    shards: dict[str, pa.Table],
+    reviews: dict[str, pl.LazyFrame],
+    window_days: int,
+    tokenizer_hash: str,
+    scheme: LabelScheme,
 ) -> pl.DataFrame:
-    """Shards of the window joined with their review text; refuses shards of another tokenizer."""
-    days = storage.partition_days("review_token_shards")[-window_days:]
+    """Shards of the latest `window_days` written days joined with their review text; refuses shards
+    of another tokenizer."""
+    days = sorted(shards)[-window_days:]
     if not days:
         raise TrainingDataError("no review_token_shards partitions: materialize review_token_shards first")
-    frames = []
     for day in days:
-        for path in storage.partition_files("review_token_shards", day):
-            table = pq.read_table(str(path))
-            check_tokenizer(table.schema.metadata, tokenizer_hash, str(path))
-            frames.append(pl.from_arrow(table))
-    shards = pl.concat(frames)
-    texts = storage.read_partitions("validated_reviews", days).select("review_id", "review_text")
-    return shards.with_columns(scheme.label_ids(shards.get_column("rating"))).join(texts, on="review_id", how="inner")
+        check_tokenizer(shards[day].schema.metadata, tokenizer_hash, f"review_token_shards for {day}")
+    tokens = pl.concat([pl.from_arrow(shards[day]) for day in days])
+    texts = pl.concat([reviews[day].select("review_id", "review_text") for day in days if day in reviews]).collect()
+    return tokens.with_columns(scheme.label_ids(tokens.get_column("rating"))).join(texts, on="review_id", how="inner")
 
 
 def candidates_table(rows: list[tuple[str, str, float | None, dict]]) -> str:
@@ -191,7 +193,12 @@ def candidates_table(rows: list[tuple[str, str, float | None, dict]]) -> str:
 
 
 @asset(
-    deps=["review_tokenizer", "review_token_shards"],
+    ins={
+        "review_tokenizer": AssetIn(),
+        # every written day; window_days picks the latest of them
+        "review_token_shards": AssetIn(metadata=ALLOW_MISSING),
+        "validated_reviews": AssetIn(metadata=ALLOW_MISSING),
+    },
     group_name="train",
     kinds={"pytorch", "accelerate"},
     check_specs=[
@@ -212,13 +219,16 @@ def sentiment_model(
     storage: LakeStorage,
     sentiment_labels: SentimentLabels,
     pipes_client: PipesSubprocessClient,
+    review_tokenizer: dict,
+    review_token_shards: dict[str, pa.Table],
+    validated_reviews: dict[str, pl.LazyFrame],
 ) -> MaterializeResult:
     scheme = sentiment_labels.scheme()
-    manifest = tokenizer_manifest(storage)
+    manifest = review_tokenizer
     tokenizer = TokenizerInfo(Path(manifest["directory"]), manifest["name"], manifest["hash"], manifest["max_length"])
     registry = ModelRegistry(storage.sentiment_registry_path)
     try:
-        examples = load_training_examples(storage, config.window_days, tokenizer.hash, scheme)
+        examples = training_examples(review_token_shards, validated_reviews, config.window_days, tokenizer.hash, scheme)
         result = fit_candidates(
             examples,
             tokenizer,

@@ -16,19 +16,18 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetDep,
     AssetExecutionContext,
+    AssetIn,
     AssetOut,
     AssetsDefinition,
     Config,
-    MaterializeResult,
     MetadataValue,
-    TimeWindowPartitionMapping,
+    Output,
     multi_asset,
 )
 from pydantic import Field
 
-from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, DAILY_ASSET, partition_day
+from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, DAILY_ASSET, earlier_days, partition_day, window
 from shopinsight_pipeline.schemas import (
     QUARANTINED_ORDERS_SCHEMA,
     QUARANTINED_REVIEWS_SCHEMA,
@@ -44,6 +43,8 @@ from shopinsight_pipeline.validate.expectations import rows_to_check, run_suite
 # that was quarantined, is quarantined as unknown_order. Re-materializing the review's day after a
 # late order lands re-validates it (each partition is replaced, never appended to).
 ORDER_LOOKBACK_DAYS = 60
+# An id validated on one of this many earlier days is a duplicate (the declared self-dependency window).
+DUPLICATE_LOOKBACK_DAYS = 365
 
 
 class ValidationConfig(Config):
@@ -121,109 +122,141 @@ def _rule_table(rejects_by_rule: dict[str, int]) -> str:
     return "| rule | rows |\n|---|---|\n" + rows
 
 
-def _reference_deps(entity: Entity) -> list[AssetDep]:
-    """The window of the referenced table this entity reads: the same day and the look-back."""
-    if entity.refers_to is None:
-        return []
-    mapping = TimeWindowPartitionMapping(start_offset=-ORDER_LOOKBACK_DAYS, end_offset=0)
-    return [AssetDep(f"validated_{entity.refers_to}", partition_mapping=mapping)]
-
-
 def build_validation_assets(entity: Entity) -> AssetsDefinition:
     validated, quarantined, raw = f"validated_{entity.name}", f"quarantined_{entity.name}", f"raw_{entity.name}"
+    outs = {
+        validated: AssetOut(
+            is_required=True,
+            kinds={"polars", "parquet"},
+            description=f"Typed {entity.name} that passed every rule of the {entity.name} suite.",
+        ),
+        quarantined: AssetOut(
+            is_required=True,
+            kinds={"polars", "parquet"},
+            description=f"Rejected {entity.name}: the bronze row, the rules it broke and a reason.",
+        ),
+    }
+    # The day's bronze rows, and the ids validated on the days before (a self-dependency: Dagster
+    # runs a range backfill oldest first, so day N's duplicate check sees day N-1).
+    ins = {"raw_rows": AssetIn(raw), "earlier_validated": earlier_days(validated, DUPLICATE_LOOKBACK_DAYS)}
+    checks = [
+        AssetCheckSpec(
+            "rows_conserved",
+            asset=validated,
+            blocking=True,
+            description=f"{raw} rows = {validated} rows + {quarantined} rows",
+        ),
+        AssetCheckSpec(
+            "reject_rate_within_threshold",
+            asset=validated,
+            blocking=True,
+            description="Share of rejected rows is at most max_reject_rate",
+        ),
+        AssetCheckSpec(
+            "great_expectations_suite",
+            asset=validated,
+            blocking=True,
+            description=f"great-expectations finds every validated row clean under the {entity.name} suite",
+        ),
+        AssetCheckSpec(
+            "no_nulls_in_required_columns",
+            asset=validated,
+            blocking=True,
+            description=f"every column of {validated} is required: no value is null",
+        ),
+    ]
+    spec = {"name": f"validate_{entity.name}", "outs": outs, **DAILY_ASSET, "group_name": "validate"}
 
-    @multi_asset(
-        name=f"validate_{entity.name}",
-        outs={
-            validated: AssetOut(
-                is_required=True,
-                kinds={"polars", "parquet"},
-                description=f"Typed {entity.name} that passed every rule of the {entity.name} suite.",
-            ),
-            quarantined: AssetOut(
-                is_required=True,
-                kinds={"polars", "parquet"},
-                description=f"Rejected {entity.name}: the bronze row, the rules it broke and a reason.",
+    if entity.refers_to is None:
+
+        @multi_asset(**spec, ins=ins, check_specs=checks)
+        def validate(
+            context: AssetExecutionContext,
+            config: ValidationConfig,
+            storage: LakeStorage,
+            raw_rows: pl.DataFrame,
+            earlier_validated: dict[str, pl.LazyFrame],
+        ):
+            yield from run_validation(context, config, storage, entity, raw_rows, earlier_validated, None)
+
+        return validate
+
+    # Reviews name orders validated on their day or up to ORDER_LOOKBACK_DAYS before it.
+    referenced = f"validated_{entity.refers_to}"
+    ins["referenced"] = window(referenced, ORDER_LOOKBACK_DAYS + 1)
+
+    @multi_asset(**spec, ins=ins, check_specs=checks)
+    def validate_referring(
+        context: AssetExecutionContext,
+        config: ValidationConfig,
+        storage: LakeStorage,
+        raw_rows: pl.DataFrame,
+        earlier_validated: dict[str, pl.LazyFrame],
+        referenced: dict[str, pl.LazyFrame],
+    ):
+        yield from run_validation(context, config, storage, entity, raw_rows, earlier_validated, referenced)
+
+    return validate_referring
+
+
+def column_of(frames: dict[str, pl.LazyFrame], column: str) -> pl.Series:
+    """One column of several days, read in one scan (only that column's pages)."""
+    if not frames:
+        return pl.Series(column, [], dtype=pl.String)
+    return pl.concat([frame.select(column) for frame in frames.values()]).collect().get_column(column)
+
+
+def run_validation(
+    context: AssetExecutionContext,
+    config: ValidationConfig,
+    storage: LakeStorage,
+    entity: Entity,
+    raw_frame: pl.DataFrame,
+    earlier_validated: dict[str, pl.LazyFrame],
+    referenced: dict[str, pl.LazyFrame] | None,
+):
+    """Split one day's bronze rows, emit both tables, then the four checks on what was written."""
+    validated, quarantined, raw = f"validated_{entity.name}", f"quarantined_{entity.name}", f"raw_{entity.name}"
+    day = partition_day(context.partition_key)
+    settings = config.rule_settings()
+    earlier_ids = column_of(earlier_validated, entity.id_column)
+    suite = entity.suite(day, settings)
+    known_ids = None
+    if referenced is not None:
+        first = (day - timedelta(days=config.order_lookback_days)).isoformat()
+        known_ids = column_of({key: frame for key, frame in referenced.items() if key >= first}, "order_id")
+    prepared = entity.prepare(raw_frame, earlier_ids, settings, known_ids)
+    outcome = rules.split(prepared, raw_frame, suite, entity.id_column)
+    validated_frame = conform(entity.to_validated(outcome.accepted), entity.validated_schema)
+    quarantined_frame = conform(outcome.rejected, entity.quarantined_schema)
+
+    reject_rate = quarantined_frame.height / raw_frame.height if raw_frame.height else 0.0
+    context.log.info(
+        f"{day}: {raw_frame.height} raw -> {validated_frame.height} validated, "
+        f"{quarantined_frame.height} quarantined ({reject_rate:.1%})"
+    )
+    yield Output(
+        validated_frame,
+        output_name=validated,
+        metadata={
+            "dagster/row_count": validated_frame.height,
+            "earlier_days_checked_for_duplicates": len(earlier_validated),
+        },
+    )
+    yield Output(
+        quarantined_frame,
+        output_name=quarantined,
+        metadata={
+            "dagster/row_count": quarantined_frame.height,
+            "reject_rate": reject_rate,
+            "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule)),
+            "first_reasons": MetadataValue.md(
+                "\n".join(f"- {r}" for r in quarantined_frame.get_column("reason").head(10)) or "none"
             ),
         },
-        deps=[raw, *_reference_deps(entity)],
-        **DAILY_ASSET,
-        group_name="validate",
-        check_specs=[
-            AssetCheckSpec(
-                "rows_conserved",
-                asset=validated,
-                blocking=True,
-                description=f"{raw} rows = {validated} rows + {quarantined} rows",
-            ),
-            AssetCheckSpec(
-                "reject_rate_within_threshold",
-                asset=validated,
-                blocking=True,
-                description="Share of rejected rows is at most max_reject_rate",
-            ),
-            AssetCheckSpec(
-                "great_expectations_suite",
-                asset=validated,
-                blocking=True,
-                description=f"great-expectations finds every validated row clean under the {entity.name} suite",
-            ),
-            AssetCheckSpec(
-                "no_nulls_in_required_columns",
-                asset=validated,
-                blocking=True,
-                description=f"every column of {validated} is required: no value is null",
-            ),
-        ],
     )
-    def validate(context: AssetExecutionContext, config: ValidationConfig, storage: LakeStorage):
-        day = partition_day(context.partition_key)
-        settings = config.rule_settings()
-        raw_frame = storage.read_partition(raw, day)
-        earlier_days = len(storage.partition_days(validated, before=day))
-        earlier_ids = storage.read_column_before(validated, day, entity.id_column)
-        suite = entity.suite(day, settings)
-        known_ids = None
-        if entity.refers_to is not None:
-            first = day - timedelta(days=config.order_lookback_days)
-            known_ids = storage.read_column_between(f"validated_{entity.refers_to}", "order_id", first, day)
-        prepared = entity.prepare(raw_frame, earlier_ids, settings, known_ids)
-        outcome = rules.split(prepared, raw_frame, suite, entity.id_column)
-        validated_frame = conform(entity.to_validated(outcome.accepted), entity.validated_schema)
-        quarantined_frame = conform(outcome.rejected, entity.quarantined_schema)
-        storage.write_partition(validated, day, validated_frame)
-        storage.write_partition(quarantined, day, quarantined_frame)
-
-        reject_rate = quarantined_frame.height / raw_frame.height if raw_frame.height else 0.0
-        context.log.info(
-            f"{day}: {raw_frame.height} raw -> {validated_frame.height} validated, "
-            f"{quarantined_frame.height} quarantined ({reject_rate:.1%})"
-        )
-        yield MaterializeResult(
-            asset_key=validated,
-            metadata={
-                "dagster/row_count": validated_frame.height,
-                "path": str(storage.partition_file(validated, day)),
-                "earlier_days_checked_for_duplicates": earlier_days,
-            },
-        )
-        yield MaterializeResult(
-            asset_key=quarantined,
-            metadata={
-                "dagster/row_count": quarantined_frame.height,
-                "reject_rate": reject_rate,
-                "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule)),
-                "first_reasons": MetadataValue.md(
-                    "\n".join(f"- {r}" for r in quarantined_frame.get_column("reason").head(10)) or "none"
-                ),
-                "path": str(storage.partition_file(quarantined, day)),
-            },
-        )
-        yield from _checks(
-            storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite, validated_frame
-        )
-
-    return validate
+    # The IO manager has written both tables by now: the checks count the files.
+    yield from _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite, validated_frame)
 
 
 def _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite, validated_frame):

@@ -1,0 +1,164 @@
+"""The lake's IO manager: assets receive their declared inputs as parameters and return their tables.
+
+Why a `UPathIOManager` subclass and not dagster-polars' Parquet IO manager: the lake already has a
+layout analysts and tests rely on (`<layer>/<table>/<key>=YYYY-MM-DD/part-N.parquet`, atomic
+replace, sharded token tables whose tokenizer hash rides in the Parquet metadata, typed empty
+frames for days without rows). `UPathIOManager` brings what is generic (partition ranges, fsspec
+paths, the `path` metadata) and `LakeStorage` stays the one place that knows paths and writes;
+dagster-polars would bring a second layout and a second write path to keep in line with it.
+
+What an asset's parameter annotation asks for:
+
+- `pl.DataFrame` (or none): the partition; a window of partitions concatenated in day order.
+- `pl.LazyFrame`: the same as a lazy scan (e.g. one id column of 60 days reads only that column).
+- `dict[str, pl.DataFrame]` / `dict[str, pl.LazyFrame]` / `dict[str, pa.Table]`: one entry per
+  partition key that has been written, oldest first (arrow keeps the token shards' metadata).
+- `dict` for an unpartitioned asset: the JSON document it returned (the tokenizer manifest).
+
+Windows (inputs with `TimeWindowPartitionMapping`) and inputs with `allow_missing_partitions`
+metadata skip days not written yet: the start of the lake, a gap the asset then reports. A missing
+day of any other input fails naming the path and the asset to materialize first.
+"""
+
+import json
+import typing
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
+from upath import UPath
+
+from shopinsight_pipeline.files import write_json_atomic
+from shopinsight_pipeline.resources import SentimentLabels
+from shopinsight_pipeline.schemas import file_schema
+from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
+
+
+def _element_type(typing_type: Any) -> Any:
+    """`dict[str, X]` -> X; anything else as it is."""
+    if typing.get_origin(typing_type) is dict:
+        arguments = typing.get_args(typing_type)
+        return arguments[1] if len(arguments) == 2 else Any
+    return typing_type
+
+
+def _is_dict(typing_type: Any) -> bool:
+    return typing_type is dict or typing.get_origin(typing_type) is dict
+
+
+class LakeParquetIOManager(UPathIOManager):
+    """Tables as Hive-partitioned Parquet under lake/, through LakeStorage's layout and atomic writes."""
+
+    def __init__(self, storage: LakeStorage, labels: Sequence[str]):
+        super().__init__(base_path=storage.root_path / "lake")
+        self.storage, self.labels = storage, list(labels)
+
+    # --- paths: LakeStorage's layout -------------------------------------------------------------
+    def get_asset_relative_path(self, context: InputContext | OutputContext) -> UPath:
+        """Unpartitioned assets (the tokenizer manifest) are JSON documents under lake/models/."""
+        return UPath("models", f"{context.asset_key.path[-1]}.json")
+
+    def get_path_for_partition(self, context: InputContext | OutputContext, path: UPath, partition: str) -> UPath:
+        return self.storage.partition_file(context.asset_key.path[-1], date.fromisoformat(partition))
+
+    # --- writing -----------------------------------------------------------------------------------
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        """One partition: the table. Several (a single-run range backfill): {partition_key: table}."""
+        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
+            if not isinstance(obj, dict) or set(obj) != set(context.asset_partition_keys):
+                raise TypeError(
+                    f"{context.asset_key.to_user_string()} ran for {len(context.asset_partition_keys)} partitions "
+                    "and must return one table per partition key (a dict keyed by the keys)"
+                )
+            paths = self._get_paths_for_partitions(context)
+            for key in context.asset_partition_keys:
+                self.dump_to_path(context, obj[key], paths[key])
+            context.add_output_metadata({"partitions_written": len(paths)})
+            return
+        super().handle_output(context, obj)
+
+    def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
+        table = context.asset_key.path[-1]
+        if isinstance(obj, pl.DataFrame):
+            self.storage.write_partition(table, self._day(path), obj)
+        elif isinstance(obj, list) and all(isinstance(shard, pa.Table) for shard in obj):
+            self.storage.write_partition_shards(table, self._day(path), obj)
+        elif isinstance(obj, dict) and not context.has_asset_partitions:
+            write_json_atomic(obj, path)
+        else:
+            kinds = "polars DataFrames, lists of arrow shards or (unpartitioned) JSON dicts"
+            raise TypeError(f"{table}: the lake stores {kinds}, got {type(obj)}")
+
+    # --- reading -----------------------------------------------------------------------------------
+    def load_from_path(self, context: InputContext, path: UPath) -> Any:
+        if not context.has_asset_partitions:
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"{context.asset_key.to_user_string()} has not been materialized: expected {path}"
+                )
+            return json.loads(path.read_text(encoding="utf-8"))
+        return self._read(context, self._day(path), _element_type(context.dagster_type.typing_type))
+
+    def load_input(self, context: InputContext) -> Any:
+        """Partitioned inputs always go through load_partitions, also when a window is empty (the
+        first day's look-back): the asset gets an empty dict or frame, not None."""
+        if context.has_asset_key and context.has_asset_partitions:
+            return self.load_partitions(context)
+        return super().load_input(context)
+
+    def load_partitions(self, context: InputContext) -> Any:
+        """Every requested partition that exists (missing ones fail unless the input allows them),
+        as a dict or combined into one frame, by the parameter's annotation."""
+        table = context.asset_key.path[-1]
+        typing_type = context.dagster_type.typing_type
+        element = _element_type(typing_type)
+        allowed = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
+        loaded: dict[str, Any] = {}
+        for key in sorted(context.asset_partition_keys):
+            try:
+                loaded[key] = self._read(context, date.fromisoformat(key), element)
+            except MissingPartitionError:
+                if not allowed:
+                    raise
+        if len(loaded) < len(context.asset_partition_keys):
+            context.log.debug(f"{table}: {len(context.asset_partition_keys) - len(loaded)} requested days not written")
+        if _is_dict(typing_type):
+            return loaded
+        return self._combine(table, list(loaded.values()), element)
+
+    def _read(self, context: InputContext, day: date, element: Any) -> Any:
+        table = context.asset_key.path[-1]
+        files = [str(path) for path in self.storage.partition_files(table, day)]
+        if element is pa.Table:
+            return pa.concat_tables(pq.read_table(file) for file in files)
+        if element is pl.LazyFrame:
+            return pl.scan_parquet(files)
+        return pl.read_parquet(files)
+
+    def _combine(self, table: str, frames: list, element: Any) -> Any:
+        if element is pa.Table:
+            raise TypeError(f"{table}: ask for arrow shards as dict[str, pa.Table], one entry per day")
+        if not frames:
+            empty = pl.DataFrame(schema=file_schema(table, self.labels))
+            return empty.lazy() if element is pl.LazyFrame else empty
+        if element is pl.LazyFrame:
+            return pl.concat(frames, how="vertical_relaxed")
+        return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
+
+    @staticmethod
+    def _day(path: UPath) -> date:
+        return date.fromisoformat(path.parent.name.split("=", 1)[1])
+
+
+class LakeIOManager(ConfigurableIOManagerFactory):
+    """The lake IO manager over the LakeStorage resource (one definition of where files live)."""
+
+    storage: LakeStorage
+    sentiment_labels: SentimentLabels
+
+    def create_io_manager(self, context) -> LakeParquetIOManager:
+        return LakeParquetIOManager(self.storage, self.sentiment_labels.labels)
