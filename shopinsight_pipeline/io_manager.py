@@ -67,7 +67,13 @@ class LakeParquetIOManager(UPathIOManager):
 
     # --- writing -----------------------------------------------------------------------------------
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        """One partition: the table. Several (a single-run range backfill): {partition_key: table}."""
+        """Partitioned assets return {partition_key: table}, one entry per day of the run (a bare
+        table is accepted for a one-day run)."""
+        if context.has_asset_partitions and isinstance(obj, dict) and len(context.asset_partition_keys) == 1:
+            [key] = context.asset_partition_keys
+            if set(obj) != {key}:
+                raise TypeError(f"{context.asset_key.to_user_string()} ran for {key} but returned days {sorted(obj)}")
+            obj = obj[key]
         if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
             if not isinstance(obj, dict) or set(obj) != set(context.asset_partition_keys):
                 raise TypeError(

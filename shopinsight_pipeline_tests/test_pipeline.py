@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
-from shopinsight_pipeline.sample import ORDER_DEFECTS, REVIEW_DEFECTS
+from shopinsight_pipeline.sample import ORDER_DEFECTS, REVIEW_DEFECTS, write_sample
 from shopinsight_pipeline.storage import LakeStorage
-from shopinsight_pipeline_tests.conftest import materialize_days
+from shopinsight_pipeline_tests.conftest import PERMISSIVE, SMALL_SPEC, foundation_job, materialize_days
 
 # What each planted defect must be quarantined for, stated here independently of the code.
 EXPECTED_RULE = {
@@ -140,3 +140,41 @@ def test_reject_rate_over_threshold_blocks_downstream(lake, tmp_path):
         "no_nulls_in_required_columns": True,
     }
     assert not (tmp_path / "lake/gold/daily_sales").exists()
+
+
+def materialize_range(root, first, last, instance, job=None):
+    """One run over a range of days, as a UI backfill of up to MAX_DAYS_PER_RUN days launches it."""
+    job = job or foundation_job(root)
+    tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+    return job.execute_in_process(instance=instance, tags=tags, run_config=PERMISSIVE, raise_on_error=False)
+
+
+def test_a_range_run_writes_the_same_lake_as_day_by_day_runs(lake, tmp_path):
+    write_sample(tmp_path, SMALL_SPEC)
+    result = materialize_range(tmp_path, lake.days[0], lake.days[-1], DagsterInstance.ephemeral())
+    assert result.success
+    materialized = {
+        (event.asset_key.to_user_string(), event.partition) for event in result.get_asset_materialization_events()
+    }
+    assert len(materialized) == 7 * len(lake.days)  # each asset once per day, in one run
+    assert _digest(tmp_path) == _digest(lake.root)
+
+
+def test_a_range_run_checks_each_day_against_the_days_before_it_in_the_same_run(lake, tmp_path):
+    """The cross-day duplicate check of day N sees day N-1 although both are written by one run,
+    and the days before the range, written by an earlier run."""
+    write_sample(tmp_path, SMALL_SPEC)
+    instance = DagsterInstance.ephemeral()
+    assert materialize_range(tmp_path, lake.days[0], lake.days[1], instance).success
+    assert materialize_range(tmp_path, lake.days[2], lake.days[-1], instance).success
+    planted = [d for d in lake.manifest["planted"] if d["kind"] == "duplicate_order_across_days"]
+    assert planted, "the sample plants an order id repeated from an earlier day"
+    quarantined = read_table(LakeStorage(root=str(tmp_path)), "quarantined_orders")
+    for defect in planted:
+        file_name = defect["file"].split("/")[1]
+        rows = quarantined.filter(pl.col("line_number") == defect["line"], pl.col("source_file") == file_name)
+        assert rows.height == 1 and "order_id_seen_on_earlier_day" in rows.item(0, "rejected_rules"), defect
+    assert _digest(tmp_path) == _digest(lake.root)

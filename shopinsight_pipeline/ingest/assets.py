@@ -12,7 +12,7 @@ from dagster import (
 )
 
 from shopinsight_pipeline.ingest.landing import BronzeRead, read_orders_csv, read_reviews_jsonl
-from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day
+from shopinsight_pipeline.partitions import DAILY_ASSET, rows_by_day, run_days
 from shopinsight_pipeline.storage import LakeStorage
 
 Reader = Callable[[bytes, str], BronzeRead]
@@ -30,25 +30,30 @@ def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
         description=f"One day's {source} landing file as text columns, with source file and line number.",
     )
     def raw_asset(context: AssetExecutionContext, storage: LakeStorage) -> Output:
-        day = partition_day(context.partition_key)
-        path = storage.landing_file(source, day)
-        if not path.exists():
-            raise Failure(
-                description=f"no {source} landing file for {day.isoformat()}: expected {path}",
-                metadata={"expected_path": str(path)},
-            )
-        read = reader(path.read_bytes(), path.name)
-        for warning in read.warnings:
-            context.log.warning(warning)
-        context.log.info(f"{path.name}: {read.frame.height} rows")
+        frames, encodings, blank_lines, warnings = {}, set(), 0, []
+        for day in run_days(context):
+            path = storage.landing_file(source, day)
+            if not path.exists():
+                raise Failure(
+                    description=f"no {source} landing file for {day.isoformat()}: expected {path}",
+                    metadata={"expected_path": str(path)},
+                )
+            read = reader(path.read_bytes(), path.name)
+            for warning in read.warnings:
+                context.log.warning(warning)
+            context.log.info(f"{path.name}: {read.frame.height} rows")
+            frames[day.isoformat()] = read.frame
+            encodings.add(read.encoding)
+            blank_lines += read.blank_lines
+            warnings += read.warnings
         return Output(
-            read.frame,
+            frames,
             metadata={
-                "dagster/row_count": read.frame.height,
-                "source_file": str(path),
-                "encoding": read.encoding,
-                "blank_lines_skipped": read.blank_lines,
-                "warnings": MetadataValue.md("\n".join(f"- {w}" for w in read.warnings) or "none"),
+                **rows_by_day(frames),
+                "source_file": str(path) if len(frames) == 1 else str(path.parent),
+                "encoding": ", ".join(sorted(encodings)),
+                "blank_lines_skipped": blank_lines,
+                "warnings": MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none"),
             },
         )
 

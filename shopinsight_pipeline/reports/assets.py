@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetIn, Config, MaterializeResult, M
 from pydantic import Field
 
 from shopinsight_pipeline import charts
-from shopinsight_pipeline.partitions import DAILY_ASSET, partition_day, same_day_if_written, window
+from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, run_days, same_day_if_written, window, window_of
 from shopinsight_pipeline.reports.forecast import ForecastSettings
 from shopinsight_pipeline.reports.forecast import sales_forecast as forecast_sales
 from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings, build_insights
@@ -28,17 +28,16 @@ from shopinsight_pipeline.storage import LakeStorage
     kinds={"polars", "parquet"},
     description="Per day and category: orders, units, revenue, average order value, return rate.",
 )
-def daily_sales(validated_orders: pl.DataFrame) -> Output:
-    sales = summarize_daily_sales(validated_orders)
-    return Output(
-        sales,
-        metadata={
-            "dagster/row_count": sales.height,
+def daily_sales(context: AssetExecutionContext, validated_orders: dict[str, pl.DataFrame]) -> Output:
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        sales = summarize_daily_sales(validated_orders[day.isoformat()])
+        return sales, {
             "revenue": float(sales.get_column("revenue").sum()),
             "orders": int(sales.get_column("orders").sum()),
             "preview": MetadataValue.md(sales.to_pandas().to_markdown(index=False) if sales.height else "no sales"),
-        },
-    )
+        }
+
+    return each_day(context, compute)
 
 
 @asset(
@@ -49,23 +48,20 @@ def daily_sales(validated_orders: pl.DataFrame) -> Output:
     description="Per product and day: reviews, average rating, model sentiment shares, model-rating agreement.",
 )
 def product_sentiment(
-    context: AssetExecutionContext, review_scores: pl.DataFrame, sentiment_labels: SentimentLabels
+    context: AssetExecutionContext, review_scores: dict[str, pl.DataFrame], sentiment_labels: SentimentLabels
 ) -> Output:
-    day = partition_day(context.partition_key)
-    scores = review_scores
-    sentiment = summarize_product_sentiment(scores, sentiment_labels.labels)
-    reviews = int(sentiment.get_column("reviews").sum()) if sentiment.height else 0
-    return Output(
-        sentiment,
-        metadata={
-            "dagster/row_count": sentiment.height,
-            "reviews": reviews,
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        scores = review_scores[day.isoformat()]
+        sentiment = summarize_product_sentiment(scores, sentiment_labels.labels)
+        return sentiment, {
+            "reviews": int(sentiment.get_column("reviews").sum()) if sentiment.height else 0,
             "note": sentiment_notes(scores, day),
             "mean_agreement": float(sentiment.get_column("model_rating_agreement").mean() or 0.0)
             if sentiment.height
             else 0.0,
-        },
-    )
+        }
+
+    return each_day(context, compute)
 
 
 def sentiment_notes(scores: pl.DataFrame, day) -> str:
@@ -100,12 +96,6 @@ def days_missing(days: dict[str, object], day: date) -> int:
     return (day - date.fromisoformat(min(days))).days + 1 - len(days)
 
 
-def last_days(days: dict[str, pl.DataFrame], day: date, count: int) -> dict[str, pl.DataFrame]:
-    """The entries of the `count` days ending on `day` (a shorter window than the declared one)."""
-    first = (day - timedelta(days=count - 1)).isoformat()
-    return {key: frame for key, frame in days.items() if key >= first}
-
-
 class TrendConfig(Config):
     anomaly_threshold: float = Field(
         default=3.5, description="|robust z| of the weekly-seasonal residual that flags a day."
@@ -123,22 +113,21 @@ class TrendConfig(Config):
 def category_trends(
     context: AssetExecutionContext, config: TrendConfig, daily_sales: dict[str, pl.DataFrame]
 ) -> Output:
-    day = partition_day(context.partition_key)
-    history, missing = stack(daily_sales), days_missing(daily_sales, day)
-    trends = summarize_trends(history, day, TrendSettings(anomaly_threshold=config.anomaly_threshold))
-    anomalies = trends.filter(pl.col("anomaly")).get_column("category").to_list()
-    return Output(
-        trends,
-        metadata={
-            "dagster/row_count": trends.height,
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        days = window_of(daily_sales, day, HISTORY_DAYS)
+        missing = days_missing(days, day)
+        trends = summarize_trends(stack(days), day, TrendSettings(anomaly_threshold=config.anomaly_threshold))
+        anomalies = trends.filter(pl.col("anomaly")).get_column("category").to_list()
+        return trends, {
             "anomalies": ", ".join(anomalies) or "none",
             "history_days_missing": missing,
             "note": f"{missing} days of daily_sales in the window are not materialized and count as no sales"
             if missing
             else "full history",
             "preview": MetadataValue.md(trends.to_pandas().to_markdown(index=False) if trends.height else "no sales"),
-        },
-    )
+        }
+
+    return each_day(context, compute)
 
 
 # Days of daily_sales sales_forecast may fit on: the declared window; history_days picks within it.
@@ -186,9 +175,12 @@ def backtest_table(backtests: dict[str, dict]) -> str:
 def sales_forecast(
     context: AssetExecutionContext, config: ForecastConfig, daily_sales: dict[str, pl.DataFrame]
 ) -> Output:
-    day = partition_day(context.partition_key)
-    fitted_days = last_days(daily_sales, day, config.history_days)
-    history, missing = stack(fitted_days), days_missing(fitted_days, day)
+    return each_day(context, lambda day: forecast_day(window_of(daily_sales, day, config.history_days), day, config))
+
+
+def forecast_day(days: dict[str, pl.DataFrame], day: date, config: ForecastConfig) -> tuple[pl.DataFrame, dict]:
+    """One run date's forecast from the daily_sales of its window, with the operator's metadata."""
+    history, missing = stack(days), days_missing(days, day)
     if history.is_empty():
         forecast, backtests = forecast_sales(history, day)
     else:
@@ -197,7 +189,6 @@ def sales_forecast(
         forecast, backtests = forecast_sales(grid, day, settings)
     revenue = [r["revenue"] for r in backtests.values() if r.get("revenue")]
     metadata = {
-        "dagster/row_count": forecast.height,
         "backtest": MetadataValue.md(backtest_table(backtests) if backtests else "no sales history"),
         "history_days_missing": missing,
         "fallbacks": MetadataValue.md(
@@ -213,7 +204,7 @@ def sales_forecast(
     if forecast.height:
         recent = grid.filter(pl.col("date") > day - timedelta(days=42))
         metadata["chart"] = MetadataValue.md(charts.markdown_image(charts.forecast_chart(recent, forecast), "forecast"))
-    return Output(forecast, metadata=metadata)
+    return forecast, metadata
 
 
 class InsightConfig(Config):
@@ -260,13 +251,24 @@ def quality_counts(
     return pl.DataFrame(rows, schema=schema)
 
 
+def quality_of(day: date, **windows: dict[str, pl.LazyFrame]) -> pl.DataFrame:
+    """quality_counts of `day` and the QUALITY_DAYS - 1 days before it."""
+    return quality_counts(**{name: window_of(frames, day, QUALITY_DAYS) for name, frames in windows.items()})
+
+
+# Windows of the insights: parameter -> (table, days ending on the run date).
+INSIGHT_WINDOWS = {
+    "recent_sales": ("daily_sales", 14),
+    "recent_sentiment": ("product_sentiment", 35),
+    "recent_orders": ("validated_orders", 28),
+}
+
+
 @asset(
     ins={
         "trends_today": same_day_if_written("category_trends"),
         "forecast_today": same_day_if_written("sales_forecast"),
-        "recent_sales": window("daily_sales", 14),
-        "recent_sentiment": window("product_sentiment", 35),
-        "recent_orders": window("validated_orders", 28),
+        **{name: window(table, days) for name, (table, days) in INSIGHT_WINDOWS.items()},
         **QUALITY_INPUTS,
     },
     **DAILY_ASSET,
@@ -288,43 +290,55 @@ def insights(
     quarantined_orders: dict[str, pl.LazyFrame],
     quarantined_reviews: dict[str, pl.LazyFrame],
 ) -> Output:
-    day = partition_day(context.partition_key)
-    notes: list[str] = []
-    orders = stack(recent_orders)
-    product_units = (
-        orders.filter(pl.col("status") != "cancelled")
-        .group_by("product_id")
-        .agg(pl.col("quantity").sum().alias("units"))
-        if orders.height
-        else pl.DataFrame()
-    )
-    inputs = InsightInputs(
-        run_date=day,
-        trends=written_or_empty(trends_today, "category_trends", day, notes),
-        forecast=written_or_empty(forecast_today, "sales_forecast", day, notes),
-        recent_sales=stack(recent_sales),
-        sentiment=stack(recent_sentiment),
-        product_units=product_units,
-        quality=quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews),
-        notes=notes,
-    )
-    if inputs.trends.is_empty():
-        inputs.trends = pl.DataFrame(schema=TRENDS_SCHEMA)
+    quality = {"raw_orders": raw_orders, "raw_reviews": raw_reviews}
+    quality |= {"quarantined_orders": quarantined_orders, "quarantined_reviews": quarantined_reviews}
     settings = InsightSettings(
         language=config.language, min_reviews=config.min_reviews, significance=config.significance
     )
-    findings = build_insights(inputs, settings)
-    top = "\n".join(
-        f"{row['rank']}. **{row['severity']}** {row['sentence']}" for row in findings.head(10).iter_rows(named=True)
-    )
-    return Output(
-        findings,
-        metadata={
-            "dagster/row_count": findings.height,
+
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        recent = {
+            name: stack(window_of(frames, day, INSIGHT_WINDOWS[name][1]))
+            for name, frames in (
+                ("recent_sales", recent_sales),
+                ("recent_sentiment", recent_sentiment),
+                ("recent_orders", recent_orders),
+            )
+        }
+        notes: list[str] = []
+        inputs = InsightInputs(
+            run_date=day,
+            trends=written_or_empty(trends_today, "category_trends", day, notes),
+            forecast=written_or_empty(forecast_today, "sales_forecast", day, notes),
+            recent_sales=recent["recent_sales"],
+            sentiment=recent["recent_sentiment"],
+            product_units=units_by_product(recent["recent_orders"]),
+            quality=quality_of(day, **quality),
+            notes=notes,
+        )
+        if inputs.trends.is_empty():
+            inputs.trends = pl.DataFrame(schema=TRENDS_SCHEMA)
+        findings = build_insights(inputs, settings)
+        top = "\n".join(
+            f"{row['rank']}. **{row['severity']}** {row['sentence']}" for row in findings.head(10).iter_rows(named=True)
+        )
+        return findings, {
             "top_findings": MetadataValue.md(top or "no findings"),
             "by_type": {kind: int(count) for kind, count in findings.get_column("type").value_counts().iter_rows()},
             "notes": MetadataValue.md("\n".join(f"- {note}" for note in inputs.notes) or "none"),
-        },
+        }
+
+    return each_day(context, compute)
+
+
+def units_by_product(orders: pl.DataFrame) -> pl.DataFrame:
+    """Units sold per product over the orders of a window (cancelled orders left out)."""
+    if orders.is_empty():
+        return pl.DataFrame()
+    return (
+        orders.filter(pl.col("status") != "cancelled")
+        .group_by("product_id")
+        .agg(pl.col("quantity").sum().alias("units"))
     )
 
 
@@ -347,13 +361,19 @@ def report_kpis(sales: pl.DataFrame, sentiment: pl.DataFrame, forecast: pl.DataF
     return kpis
 
 
+# Windows of the report: parameter -> (table, days ending on the run date).
+REPORT_WINDOWS = {
+    "recent_sales": ("daily_sales", 42),
+    "recent_sentiment": ("product_sentiment", 56),
+    "recent_orders": ("validated_orders", 56),
+}
+
+
 @asset(
     ins={
         "insights_today": same_day_if_written("insights"),
         "forecast_today": same_day_if_written("sales_forecast"),
-        "recent_sales": window("daily_sales", 42),
-        "recent_sentiment": window("product_sentiment", 56),
-        "recent_orders": window("validated_orders", 56),
+        **{name: window(table, days) for name, (table, days) in REPORT_WINDOWS.items()},
         **QUALITY_INPUTS,
     },
     **DAILY_ASSET,
@@ -375,12 +395,37 @@ def insight_report(
     quarantined_orders: dict[str, pl.LazyFrame],
     quarantined_reviews: dict[str, pl.LazyFrame],
 ) -> MaterializeResult:
-    day = partition_day(context.partition_key)
-    notes: list[str] = []
-    findings = written_or_empty(insights_today, "insights", day, notes)
-    forecast = written_or_empty(forecast_today, "sales_forecast", day, notes)
-    history = stack(recent_sales)
-    sentiment = stack(recent_sentiment)
+    quality = {"raw_orders": raw_orders, "raw_reviews": raw_reviews}
+    quality |= {"quarantined_orders": quarantined_orders, "quarantined_reviews": quarantined_reviews}
+    metadata: dict = {}
+    for day in run_days(context):
+        notes: list[str] = []
+        metadata = write_report_of(
+            storage,
+            day,
+            written_or_empty(insights_today, "insights", day, notes),
+            written_or_empty(forecast_today, "sales_forecast", day, notes),
+            stack(window_of(recent_sales, day, REPORT_WINDOWS["recent_sales"][1])),
+            stack(window_of(recent_sentiment, day, REPORT_WINDOWS["recent_sentiment"][1])),
+            window_of(recent_orders, day, REPORT_WINDOWS["recent_orders"][1]),
+            quality_of(day, **quality),
+            notes,
+        )
+    return MaterializeResult(metadata={**metadata, "reports_written": len(context.partition_keys)})
+
+
+def write_report_of(
+    storage: LakeStorage,
+    day: date,
+    findings: pl.DataFrame,
+    forecast: pl.DataFrame,
+    history: pl.DataFrame,
+    sentiment: pl.DataFrame,
+    recent_orders: dict[str, pl.LazyFrame],
+    quality_rows: pl.DataFrame,
+    notes: list[str],
+) -> dict:
+    """Render and write one run date's report; returns its metadata."""
     charts_png: dict[str, bytes] = {}
     if forecast.height and history.height:
         grid = complete_daily_grid(history, history.get_column("date").min(), day)
@@ -400,11 +445,9 @@ def insight_report(
         charts_png["Negative reviews by category"] = charts.sentiment_chart(by_category)
     else:
         notes.append("no product_sentiment in the last 56 days: no sentiment chart")
-    quality = (
-        quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews)
-        .with_columns((pl.col("rejected_rows") / pl.col("raw_rows")).round(4).alias("reject_rate"))
-        .sort("entity", "date", descending=[False, True])
-    )
+    quality = quality_rows.with_columns(
+        (pl.col("rejected_rows") / pl.col("raw_rows")).round(4).alias("reject_rate")
+    ).sort("entity", "date", descending=[False, True])
     last_week = history.filter(pl.col("date") > day - timedelta(days=7)) if history.height else history
     recent_sentiment = sentiment.filter(pl.col("date") > day - timedelta(days=7)) if sentiment.height else sentiment
     page = render_report(
@@ -413,13 +456,11 @@ def insight_report(
     files = {"report.html": page.encode("utf-8")}
     files |= {f"chart-{number}.png": png for number, png in enumerate(charts_png.values(), start=1)}
     folder = storage.write_report(day, files)
-    return MaterializeResult(
-        metadata={
-            "report": MetadataValue.path(str(folder / "report.html")),
-            "charts": MetadataValue.md(
-                "\n\n".join(charts.markdown_image(png, title) for title, png in charts_png.items()) or "no charts"
-            ),
-            "findings": findings.height,
-            "notes": MetadataValue.md("\n".join(f"- {note}" for note in notes) or "none"),
-        }
-    )
+    return {
+        "report": MetadataValue.path(str(folder / "report.html")),
+        "charts": MetadataValue.md(
+            "\n\n".join(charts.markdown_image(png, title) for title, png in charts_png.items()) or "no charts"
+        ),
+        "findings": findings.height,
+        "notes": MetadataValue.md("\n".join(f"- {note}" for note in notes) or "none"),
+    }

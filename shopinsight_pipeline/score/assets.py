@@ -1,15 +1,16 @@
 """`review_scores`: every validated review scored by the serving scorer (champion pointer)."""
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
-from dagster import AssetIn, Config, Failure, Output, asset
+from dagster import AssetExecutionContext, AssetIn, Config, Failure, Output, asset
 from pydantic import Field
 
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.ml.scorers import load_scorer
 from shopinsight_pipeline.ml.scoring import score_reviews
-from shopinsight_pipeline.partitions import DAILY_ASSET
+from shopinsight_pipeline.partitions import DAILY_ASSET, each_day
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
 
@@ -35,22 +36,28 @@ def serving_version(storage: LakeStorage) -> dict:
     "with the kind and version of the scorer that produced them.",
 )
 def review_scores(
-    config: ScoringConfig, storage: LakeStorage, sentiment_labels: SentimentLabels, validated_reviews: pl.DataFrame
+    context: AssetExecutionContext,
+    config: ScoringConfig,
+    storage: LakeStorage,
+    sentiment_labels: SentimentLabels,
+    validated_reviews: dict[str, pl.DataFrame],
 ) -> Output:
     try:
         champion = serving_version(storage)
     except FileNotFoundError as error:
         raise Failure(str(error)) from error
     scorer = load_scorer(Path(champion["path"]), config.batch_size, config.device or None)
-    scores = score_reviews(validated_reviews, scorer, champion["version"], sentiment_labels.scheme())
-    counts = scores.get_column("predicted_label").value_counts().sort("predicted_label")
-    return Output(
-        scores,
-        metadata={
-            "dagster/row_count": scores.height,
+
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        scores = score_reviews(
+            validated_reviews[day.isoformat()], scorer, champion["version"], sentiment_labels.scheme()
+        )
+        counts = scores.get_column("predicted_label").value_counts().sort("predicted_label")
+        return scores, {
             "model_version": champion["version"],
             "scorer_kind": champion["kind"],
             "truncated_reviews": scorer.truncated,
             "predicted": {row["predicted_label"]: int(row["count"]) for row in counts.iter_rows(named=True)},
-        },
-    )
+        }
+
+    return each_day(context, compute)

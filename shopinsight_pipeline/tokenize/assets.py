@@ -1,8 +1,10 @@
 """The shared review tokenizer and the daily token shards."""
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import AssetExecutionContext, AssetIn, Config, DataVersion, Output, asset
 from pydantic import Field
@@ -10,7 +12,7 @@ from pydantic import Field
 from shopinsight_pipeline.ml import model_io
 from shopinsight_pipeline.ml.scorers import TextTokenizer
 from shopinsight_pipeline.ml.shards import tokenize_reviews
-from shopinsight_pipeline.partitions import DAILY_ASSET
+from shopinsight_pipeline.partitions import DAILY_ASSET, each_day
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
 
@@ -63,27 +65,27 @@ class ShardConfig(Config):
     description="Token ids of each day's validated reviews (no padding), with label, length and tokenizer hash.",
 )
 def review_token_shards(
-    config: ShardConfig, review_tokenizer: dict, validated_reviews: pl.DataFrame, sentiment_labels: SentimentLabels
+    context: AssetExecutionContext,
+    config: ShardConfig,
+    review_tokenizer: dict,
+    validated_reviews: dict[str, pl.DataFrame],
+    sentiment_labels: SentimentLabels,
 ) -> Output:
-    manifest, reviews = review_tokenizer, validated_reviews
+    manifest = review_tokenizer
     tokenizer = model_io.load_tokenizer(Path(manifest["directory"]))
-    shards, truncated = tokenize_reviews(
-        reviews,
-        TextTokenizer(tokenizer, manifest["max_length"]),
-        sentiment_labels.scheme(),
-        manifest["name"],
-        manifest["hash"],
-        config.shard_rows,
-    )
-    tokens = sum(int(pc.sum(shard.column("length")).as_py() or 0) for shard in shards)
-    unk_id = tokenizer.unk_token_id
-    unknown_tokens = sum(
-        int(pc.sum(pc.equal(pc.list_flatten(shard.column("input_ids")), unk_id)).as_py() or 0) for shard in shards
-    )
-    return Output(
-        shards,
-        metadata={
-            "dagster/row_count": reviews.height,
+    encoder = TextTokenizer(tokenizer, manifest["max_length"])
+
+    def compute(day: date) -> tuple[list[pa.Table], dict]:
+        reviews = validated_reviews[day.isoformat()]
+        shards, truncated = tokenize_reviews(
+            reviews, encoder, sentiment_labels.scheme(), manifest["name"], manifest["hash"], config.shard_rows
+        )
+        tokens = sum(int(pc.sum(shard.column("length")).as_py() or 0) for shard in shards)
+        unknown_tokens = sum(
+            int(pc.sum(pc.equal(pc.list_flatten(shard.column("input_ids")), tokenizer.unk_token_id)).as_py() or 0)
+            for shard in shards
+        )
+        return shards, {
             "shards": len(shards),
             "tokens": tokens,
             "mean_length": round(tokens / reviews.height, 1) if reviews.height else 0.0,
@@ -91,5 +93,6 @@ def review_token_shards(
             "unknown_token_share": round(unknown_tokens / tokens, 4) if tokens else 0.0,
             "tokenizer": manifest["name"],
             "tokenizer_hash": manifest["hash"],
-        },
-    )
+        }
+
+    return each_day(context, compute)

@@ -8,7 +8,7 @@ validated table holds a null.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import great_expectations as gx
 import polars as pl
@@ -27,7 +27,15 @@ from dagster import (
 )
 from pydantic import Field
 
-from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, DAILY_ASSET, earlier_days, partition_day, window
+from shopinsight_pipeline.partitions import (
+    BUSINESS_TIMEZONE,
+    DAILY_ASSET,
+    earlier_days,
+    rows_by_day,
+    run_days,
+    window,
+    window_of,
+)
 from shopinsight_pipeline.schemas import (
     QUARANTINED_ORDERS_SCHEMA,
     QUARANTINED_REVIEWS_SCHEMA,
@@ -174,7 +182,7 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
             context: AssetExecutionContext,
             config: ValidationConfig,
             storage: LakeStorage,
-            raw_rows: pl.DataFrame,
+            raw_rows: dict[str, pl.DataFrame],
             earlier_validated: dict[str, pl.LazyFrame],
         ):
             yield from run_validation(context, config, storage, entity, raw_rows, earlier_validated, None)
@@ -190,7 +198,7 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
         context: AssetExecutionContext,
         config: ValidationConfig,
         storage: LakeStorage,
-        raw_rows: pl.DataFrame,
+        raw_rows: dict[str, pl.DataFrame],
         earlier_validated: dict[str, pl.LazyFrame],
         referenced: dict[str, pl.LazyFrame],
     ):
@@ -206,101 +214,150 @@ def column_of(frames: dict[str, pl.LazyFrame], column: str) -> pl.Series:
     return pl.concat([frame.select(column) for frame in frames.values()]).collect().get_column(column)
 
 
+@dataclass
+class DayOutcome:
+    """One day's split, kept for the checks that run after both tables are written."""
+
+    raw_rows: int
+    validated: pl.DataFrame
+    quarantined: pl.DataFrame
+    outcome: rules.Split
+    suite: gx.ExpectationSuite
+
+    @property
+    def reject_rate(self) -> float:
+        return self.quarantined.height / self.raw_rows if self.raw_rows else 0.0
+
+
 def run_validation(
     context: AssetExecutionContext,
     config: ValidationConfig,
     storage: LakeStorage,
     entity: Entity,
-    raw_frame: pl.DataFrame,
+    raw_rows: dict[str, pl.DataFrame],
     earlier_validated: dict[str, pl.LazyFrame],
     referenced: dict[str, pl.LazyFrame] | None,
 ):
-    """Split one day's bronze rows, emit both tables, then the four checks on what was written."""
+    """Split the run's days oldest first (each day's duplicate check sees the days before it, also
+    those validated earlier in this run), emit both tables, then the four checks on what was written."""
     validated, quarantined, raw = f"validated_{entity.name}", f"quarantined_{entity.name}", f"raw_{entity.name}"
-    day = partition_day(context.partition_key)
     settings = config.rule_settings()
-    earlier_ids = column_of(earlier_validated, entity.id_column)
-    suite = entity.suite(day, settings)
-    known_ids = None
-    if referenced is not None:
-        first = (day - timedelta(days=config.order_lookback_days)).isoformat()
-        known_ids = column_of({key: frame for key, frame in referenced.items() if key >= first}, "order_id")
-    prepared = entity.prepare(raw_frame, earlier_ids, settings, known_ids)
-    outcome = rules.split(prepared, raw_frame, suite, entity.id_column)
-    validated_frame = conform(entity.to_validated(outcome.accepted), entity.validated_schema)
-    quarantined_frame = conform(outcome.rejected, entity.quarantined_schema)
-
-    reject_rate = quarantined_frame.height / raw_frame.height if raw_frame.height else 0.0
-    context.log.info(
-        f"{day}: {raw_frame.height} raw -> {validated_frame.height} validated, "
-        f"{quarantined_frame.height} quarantined ({reject_rate:.1%})"
-    )
+    this_run = set(raw_rows)
+    # Days of this run that were written before hold an earlier run's rows: this run replaces them.
+    seen = {key: frame for key, frame in earlier_validated.items() if key not in this_run}
+    run = run_days(context)
+    earlier_days_checked = len(window_of(seen, run[0] - timedelta(days=1), DUPLICATE_LOOKBACK_DAYS))
+    days: dict[str, DayOutcome] = {}
+    for day in run:
+        key, raw_frame = day.isoformat(), raw_rows[day.isoformat()]
+        earlier_ids = column_of(window_of(seen, day - timedelta(days=1), DUPLICATE_LOOKBACK_DAYS), entity.id_column)
+        known_ids = None
+        if referenced is not None:
+            known_ids = column_of(window_of(referenced, day, config.order_lookback_days + 1), "order_id")
+        suite = entity.suite(day, settings)
+        prepared = entity.prepare(raw_frame, earlier_ids, settings, known_ids)
+        outcome = rules.split(prepared, raw_frame, suite, entity.id_column)
+        result = DayOutcome(
+            raw_frame.height,
+            conform(entity.to_validated(outcome.accepted), entity.validated_schema),
+            conform(outcome.rejected, entity.quarantined_schema),
+            outcome,
+            suite,
+        )
+        days[key], seen[key] = result, result.validated.lazy()
+        context.log.info(
+            f"{day}: {result.raw_rows} raw -> {result.validated.height} validated, "
+            f"{result.quarantined.height} quarantined ({result.reject_rate:.1%})"
+        )
+    rejects: dict[str, int] = {}
+    for result in days.values():
+        for rule, count in result.outcome.rejects_by_rule.items():
+            rejects[rule] = rejects.get(rule, 0) + count
     yield Output(
-        validated_frame,
+        {key: result.validated for key, result in days.items()},
         output_name=validated,
         metadata={
-            "dagster/row_count": validated_frame.height,
-            "earlier_days_checked_for_duplicates": len(earlier_validated),
+            **rows_by_day({key: result.validated for key, result in days.items()}),
+            "earlier_days_checked_for_duplicates": earlier_days_checked,
         },
     )
+    quarantined_frames = {key: result.quarantined for key, result in days.items()}
+    reasons = pl.concat([frame.get_column("reason") for frame in quarantined_frames.values()])
     yield Output(
-        quarantined_frame,
+        quarantined_frames,
         output_name=quarantined,
         metadata={
-            "dagster/row_count": quarantined_frame.height,
-            "reject_rate": reject_rate,
-            "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule)),
-            "first_reasons": MetadataValue.md(
-                "\n".join(f"- {r}" for r in quarantined_frame.get_column("reason").head(10)) or "none"
-            ),
+            **rows_by_day(quarantined_frames),
+            "reject_rate": max(result.reject_rate for result in days.values()),
+            "rejects_by_rule": MetadataValue.md(_rule_table(rejects)),
+            "first_reasons": MetadataValue.md("\n".join(f"- {r}" for r in reasons.head(10)) or "none"),
         },
     )
     # The IO manager has written both tables by now: the checks count the files.
-    yield from _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite, validated_frame)
+    yield from _checks(storage, days, raw, validated, quarantined, config, rejects)
 
 
-def _checks(storage, day, raw, validated, quarantined, reject_rate, config, outcome, suite, validated_frame):
-    """The four checks, computed from what was written (row counts), from GX itself and from the
-    typed table."""
-    written = {table: storage.row_count(table, day) for table in (raw, validated, quarantined)}
+def days_of(days: dict[str, DayOutcome]) -> list[date]:
+    return [date.fromisoformat(key) for key in days]
+
+
+def _checks(storage, days: dict[str, DayOutcome], raw, validated, quarantined, config, rejects):
+    """The four checks over every day of the run: counted from the files written, from GX itself
+    and from the typed tables. A check fails when it fails on any day, and names the days."""
+    not_conserved, counts = [], {}
+    for day in days_of(days):
+        written = {table: storage.row_count(table, day) for table in (raw, validated, quarantined)}
+        counts = {f"{table}_rows": rows for table, rows in written.items()}
+        if written[raw] != written[validated] + written[quarantined]:
+            not_conserved.append(day.isoformat())
     yield AssetCheckResult(
         check_name="rows_conserved",
         asset_key=validated,
-        passed=written[raw] == written[validated] + written[quarantined],
-        metadata={f"{table}_rows": rows for table, rows in written.items()},
+        passed=not not_conserved,
+        metadata={**counts, "days_checked": len(days), "days_not_conserved": ", ".join(not_conserved) or "none"},
     )
+    rates = {key: result.reject_rate for key, result in days.items()}
+    over = [key for key, rate in rates.items() if rate > config.max_reject_rate]
     yield AssetCheckResult(
         check_name="reject_rate_within_threshold",
         asset_key=validated,
-        passed=reject_rate <= config.max_reject_rate,
+        passed=not over,
         severity=AssetCheckSeverity.ERROR,
         metadata={
-            "reject_rate": reject_rate,
+            "reject_rate": max(rates.values()),
             "max_reject_rate": config.max_reject_rate,
-            "rejects_by_rule": MetadataValue.md(_rule_table(outcome.rejects_by_rule)),
+            "days_over_threshold": ", ".join(over) or "none",
+            "rejects_by_rule": MetadataValue.md(_rule_table(rejects)),
         },
     )
-    checked = rows_to_check(outcome.accepted, config.gx_check_max_rows)
-    failures = [o for o in run_suite(checked, suite) if not o.success]
+    failures, rows_checked = [], 0
+    for key, result in days.items():
+        checked = rows_to_check(result.outcome.accepted, config.gx_check_max_rows)
+        rows_checked += checked.height
+        failures += [(key, o) for o in run_suite(checked, result.suite) if not o.success]
     yield AssetCheckResult(
         check_name="great_expectations_suite",
         asset_key=validated,
         passed=not failures,
         metadata={
-            "expectations": len(suite.expectations),
-            "rows_checked": checked.height,
-            "rows_validated": outcome.accepted.height,
+            "expectations": len(next(iter(days.values())).suite.expectations),
+            "rows_checked": rows_checked,
+            "rows_validated": sum(result.outcome.accepted.height for result in days.values()),
             "failed_expectations": MetadataValue.md(
-                "\n".join(f"- {o.rule} ({o.expectation}): {o.unexpected_count} rows" for o in failures) or "none"
+                "\n".join(f"- {key}: {o.rule} ({o.expectation}): {o.unexpected_count} rows" for key, o in failures)
+                or "none"
             ),
         },
     )
-    nulls = rules.required_nulls(validated_frame)
+    nulls = {key: found for key, result in days.items() if (found := rules.required_nulls(result.validated))}
     yield AssetCheckResult(
         check_name="no_nulls_in_required_columns",
         asset_key=validated,
         passed=not nulls,
-        metadata={"null_values": MetadataValue.json(nulls), "columns_checked": validated_frame.width},
+        metadata={
+            "null_values": MetadataValue.json(nulls),
+            "columns_checked": next(iter(days.values())).validated.width,
+        },
     )
 
 
