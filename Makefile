@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-export DAGSTER_HOME := $(CURDIR)/.dagster
+export DAGSTER_HOME := $(CURDIR)/dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
@@ -19,10 +19,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
 	touch $@
 
-setup: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
-
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
+setup: $(BIN)/.installed
 
 sample: setup
 	$(BIN)/python -m shopinsight_pipeline.sample --root data
@@ -43,8 +40,10 @@ chromium:
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
 		|| echo "chromium is not installed and cannot be installed here: the browser test will be skipped"
 
+# The UI and the daemon (schedules, sensors, the run queue, backfills) on 127.0.0.1:$(PORT).
+PORT ?= 3000
 ui: setup
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 lint: setup
 	$(BIN)/ruff check shopinsight_pipeline shopinsight_pipeline_tests bench
@@ -58,3 +57,4 @@ bench: setup
 
 clean:
 	rm -rf data/lake .dagster
+	find dagster_home -mindepth 1 -not -name dagster.yaml -delete

@@ -31,20 +31,17 @@ DAILY = AssetSelection.groups("ingest", "validate", "tokenize", "score", "report
 nightly_partition_job = define_asset_job(
     name="nightly_partition_job",
     selection=DAILY,
-    partitions_def=daily_partitions,
     description="Ingest, validate, tokenize, score and report one day. Launch a range from the UI to backfill.",
 )
 prepare_partition_job = define_asset_job(
     name="prepare_partition_job",
     selection=DAILY - SCORING - FORECAST,
-    partitions_def=daily_partitions,
     description="One day up to token shards, daily_sales and category_trends (everything that needs no "
     "sentiment model; sales_forecast, insights and insight_report are left to the nightly job or a separate run).",
 )
 score_partition_job = define_asset_job(
     name="score_partition_job",
     selection=SCORING,
-    partitions_def=daily_partitions,
     description="Score one day with the promoted model and write product_sentiment.",
 )
 retrain_job = define_asset_job(

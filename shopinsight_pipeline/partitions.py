@@ -1,9 +1,10 @@
 """The daily partitioning every dated asset shares."""
 
 import os
+import warnings
 from datetime import date, timedelta
 
-from dagster import AssetIn, BackfillPolicy, DailyPartitionsDefinition, Output, TimeWindowPartitionMapping
+from dagster import AssetIn, BackfillPolicy, BetaWarning, DailyPartitionsDefinition, Output, TimeWindowPartitionMapping
 
 from shopinsight_pipeline.calendar import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START, day_before
 
@@ -19,6 +20,9 @@ daily_partitions = DailyPartitionsDefinition(
 # tens of seconds; a day's work on the sample a fraction of one), still writing one Parquet file per
 # day. Assets loop over the run's days oldest first, so a self-dependent asset sees the days before.
 MAX_DAYS_PER_RUN = 31
+# backfill_policy is beta in Dagster: chosen knowingly (README), so the warning is not repeated on every
+# code load of every run (hundreds of lines in `make ui` during a backfill).
+warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
 DAILY_ASSET = {
     "partitions_def": daily_partitions,
     "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_RUN),

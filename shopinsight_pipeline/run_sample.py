@@ -7,26 +7,23 @@ the last sample day, and the insights of that day.
     python -m shopinsight_pipeline.run_sample [--root data]
 
 This is what `make run` calls. Runs are recorded in $DAGSTER_HOME when it is set (the Makefile
-points it at .dagster/), so they show up in `make ui` afterwards.
+points it at dagster_home/), so they show up in `make ui` afterwards.
 """
 
 import argparse
 import sys
 import time
-import warnings
 from datetime import timedelta
 from pathlib import Path
 
-from dagster import AssetKey, BetaWarning, DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
-warnings.filterwarnings("ignore", category=BetaWarning)  # backfill_policy is beta; say so once, in the README
-
-from shopinsight_pipeline.definitions import build_definitions  # noqa: E402
-from shopinsight_pipeline.jobs import prepare_partition_job, score_partition_job  # noqa: E402
-from shopinsight_pipeline.sample import SampleSpec, write_sample  # noqa: E402
-from shopinsight_pipeline.score.assets import serving_version  # noqa: E402
-from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage  # noqa: E402
-from shopinsight_pipeline.train.assets import GATE  # noqa: E402
+from shopinsight_pipeline.definitions import build_definitions
+from shopinsight_pipeline.jobs import prepare_partition_job, score_partition_job
+from shopinsight_pipeline.sample import SampleSpec, write_sample
+from shopinsight_pipeline.score.assets import serving_version
+from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
+from shopinsight_pipeline.train.assets import GATE
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

@@ -1,0 +1,140 @@
+"""`dagster dev` in a subprocess, driven over GraphQL the way the UI drives it.
+
+The browser test and `bench/backfill.py` use it: a real webserver and daemon on a free port of
+127.0.0.1, the project's code location, a backfill launched as the UI's *Launch backfill* button
+launches it (launchPartitionBackfill on the job's partition set), and its progress polled.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dagster_graphql import DagsterGraphQLClient
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LOCATION_QUERY = """query { workspaceOrError { ... on Workspace { locationEntries {
+  name locationOrLoadError { __typename ... on RepositoryLocation { repositories { name } } } } } } }"""
+BACKFILL_MUTATION = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+BACKFILL_STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  __typename ... on PartitionBackfill { status partitionStatuses { results { partitionName runStatus } } } } }"""
+FAILED = ("FAILED", "CANCELED", "COMPLETED_FAILED")
+DONE = ("COMPLETED", "COMPLETED_SUCCESS")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 2.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class DevServer:
+    """`dagster dev` over `data_root` with the instance in `home` (which holds its dagster.yaml)."""
+
+    def __init__(self, home: Path, data_root: Path, log: Path, env: dict[str, str] | None = None):
+        self.home, self.data_root, self.log = home, data_root, log
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "SHOPINSIGHT_DATA_ROOT": str(data_root),
+            "DAGSTER_DISABLE_TELEMETRY": "1",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+        self.client = DagsterGraphQLClient("127.0.0.1", port_number=self.port)
+        self.location: dict = {}
+
+    def __enter__(self) -> "DevServer":
+        dagster = Path(sys.executable).parent / "dagster"
+        command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)]
+        self.process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            self.location = wait_for(self._loaded_location, 240, "the code location to load")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def query(self, text: str, variables: dict | None = None) -> dict:
+        return self.client._execute(text, variables)
+
+    def _loaded_location(self) -> dict | None:
+        try:
+            entries = self.query(LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
+        except Exception:  # the server is still starting
+            return None
+        loaded = [
+            e
+            for e in entries
+            if e["locationOrLoadError"] and e["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+        ]
+        return loaded[0] if loaded else None
+
+    def launch_backfill(self, job: str, days: list[str], run_config: dict | None = None) -> str:
+        """Launch a backfill of `job` over `days`, as the job's Partitions page does; its id."""
+        params = {
+            "selector": {
+                "partitionSetName": f"{job}_partition_set",
+                "repositorySelector": {
+                    "repositoryLocationName": self.location["name"],
+                    "repositoryName": self.location["locationOrLoadError"]["repositories"][0]["name"],
+                },
+            },
+            "partitionNames": days,
+            "runConfigData": run_config or {},
+        }
+        launched = self.query(BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
+        if launched["__typename"] != "LaunchBackfillSuccess":
+            raise RuntimeError(f"the backfill was not launched: {launched}")
+        return launched["backfillId"]
+
+    def wait_backfill(self, backfill_id: str, timeout: float) -> dict:
+        """Poll until every partition succeeded; a failed run or backfill raises naming the log."""
+
+        def finished() -> dict | None:
+            backfill = self.query(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+            statuses = [r["runStatus"] for r in backfill["partitionStatuses"]["results"]]
+            if backfill["status"] in FAILED or "FAILURE" in statuses:
+                raise AssertionError(f"backfill failed: {backfill}; see {self.log}")
+            done = backfill["status"] in DONE and statuses and all(s == "SUCCESS" for s in statuses)
+            return backfill if done else None
+
+        return wait_for(finished, timeout, f"backfill {backfill_id}", interval=2)
+
+    def stop(self) -> None:
+        """dagster dev and its children: ask politely, then insist (it can take a minute to drain)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
