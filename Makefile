@@ -45,8 +45,11 @@ PORT ?= 3000
 ui: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
+# Style, formatting and types; CI runs it before the tests.
 lint: setup
 	$(BIN)/ruff check shopinsight_pipeline shopinsight_pipeline_tests bench
+	$(BIN)/ruff format --check shopinsight_pipeline shopinsight_pipeline_tests bench
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/ingest.py

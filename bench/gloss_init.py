@@ -97,6 +97,7 @@ def main() -> None:
             max_epochs=args.epochs,
             eval_every_steps=steps_per_epoch,
             checkpoint_every_steps=10**9,
+            cpu_max_steps=0,
             patience=10,
             seed=seed,
         )

@@ -103,3 +103,32 @@ def test_the_sentiment_scheme_is_polarity_unless_the_deployment_says_three_class
     monkeypatch.setenv("SHOPINSIGHT_SENTIMENT_SCHEME", "five_class")
     with pytest.raises(ValueError, match="five_class"):
         sentiment_labels_from_env()
+
+
+def test_run_config_defaults_are_the_pure_settings_defaults():
+    """One source of defaults per Config/Settings pair: the asset's run config, untouched, gives
+    exactly the settings the pure modules default to (they drifted once: 5e-5 vs 1e-4)."""
+    from shopinsight_pipeline.ml.baseline import TfidfSettings
+    from shopinsight_pipeline.ml.train import TrainSettings
+    from shopinsight_pipeline.reports.assets import ForecastConfig, InsightConfig, TrendConfig
+    from shopinsight_pipeline.reports.forecast import ForecastSettings
+    from shopinsight_pipeline.reports.insights import InsightSettings
+    from shopinsight_pipeline.reports.trends import TrendSettings
+    from shopinsight_pipeline.train.assets import TrainingConfig
+    from shopinsight_pipeline.validate.assets import ValidationConfig
+    from shopinsight_pipeline.validate.rules import RuleSettings
+
+    training = TrainingConfig()
+    assert training.train_settings() == TrainSettings()
+    assert training.tfidf_settings() == TfidfSettings()
+    assert ValidationConfig().rule_settings() == RuleSettings(timezone=ValidationConfig().rule_settings().timezone)
+    forecast = ForecastConfig()
+    assert (forecast.horizon, forecast.backtest_days) == (ForecastSettings.horizon, ForecastSettings.backtest_days)
+    assert TrendConfig().anomaly_threshold == TrendSettings().anomaly_threshold
+    insight = InsightConfig()
+    defaults = InsightSettings()
+    assert (insight.language, insight.min_reviews, insight.significance) == (
+        defaults.language,
+        defaults.min_reviews,
+        defaults.significance,
+    )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from shopinsight_pipeline.ml.metrics import classification_report, confusion_matrix, expected_calibration_error
+from shopinsight_pipeline.ml.metrics import classification_report, expected_calibration_error
 
 
 def one_hot(predicted: list[int], classes: int = 3, confidence: float = 1.0) -> np.ndarray:
@@ -30,8 +30,10 @@ def test_class_never_predicted_has_zero_precision_not_an_error():
     assert report["per_class"]["a"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
 
 
-def test_confusion_matrix_counts():
-    assert confusion_matrix([0, 1, 1], [1, 1, 0], 2).tolist() == [[0, 1], [1, 1]]
+def test_a_class_absent_from_truth_and_predictions_still_has_its_row_and_column():
+    report = classification_report([0, 0, 1], one_hot([0, 1, 1]), ["neg", "neu", "pos"])
+    assert report["confusion_matrix"] == [[1, 1, 0], [0, 1, 0], [0, 0, 0]]
+    assert report["macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 2)  # pos has no support: not averaged
 
 
 def test_expected_calibration_error_by_hand():

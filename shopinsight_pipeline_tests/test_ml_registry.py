@@ -102,6 +102,22 @@ def test_promote_writes_the_pointer_scoring_reads(tmp_path):
         registry.require_champion()
 
 
+def test_the_gate_points_the_champion_at_a_promoted_challenger_and_leaves_it_otherwise(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    for version in ("c0", "t1", "t2"):
+        registry.publish(registry.staging_path(), version)
+    registry.promote("c0", "tfidf_logreg", 0.85, "the first champion")
+    worse = candidate("t2", "transformer", predictions_right_on(TRUTH, 0.6, 2))
+    kept = registry.gate([worse], CHAMPION, VALIDATION.tolist(), TRUTH.tolist(), rounds=300)
+    assert kept.promoted is None and registry.require_champion()["version"] == "c0"
+    perfect = candidate("t1", "transformer", TRUTH.copy())
+    promoted = registry.gate([perfect], CHAMPION, VALIDATION.tolist(), TRUTH.tolist(), rounds=300)
+    pointer = registry.require_champion()
+    assert promoted.promoted == pointer["version"] == "t1" and pointer["kind"] == "transformer"
+    assert pointer["test_macro_f1"] == 1.0  # right on every test text
+    assert pointer["reason"] == promoted.reason and pointer["evidence"]["low"] > 0
+
+
 def test_tfidf_round_trip_without_pickle(tmp_path):
     texts = ["很好 喜欢", "非常好 推荐", "太差 失望", "很差 退货", "一般 还行", "还行 一般般"] * 5
     labels = [2, 2, 0, 0, 1, 1] * 5

@@ -20,6 +20,10 @@ from shopinsight_pipeline.ml.train import (
 LABELS = ["negative", "neutral", "positive"]
 VOCABULARY_SPAN = 500  # class c draws its tokens from [5000 + 1000 c, 5000 + 1000 c + span)
 
+# Library defaults are the product's (a CPU step budget, a faster embedding rate): these tests train
+# by epochs with one learning rate.
+NO_BUDGET = {"cpu_max_steps": 0, "embedding_learning_rate": 0.0}
+
 
 def synthetic(count: int, seed: int) -> TokenizedSet:
     rng = random.Random(seed)
@@ -63,7 +67,9 @@ def test_weight_decay_spares_biases_and_layer_norms(tiny_model_dir):
 
 def test_tiny_model_learns_class_specific_tokens(tiny_model_dir, tmp_path):
     model = tiny(tiny_model_dir)
-    settings = TrainSettings(learning_rate=3e-3, batch_size=16, max_epochs=4, eval_every_steps=20, patience=10, seed=1)
+    settings = TrainSettings(
+        learning_rate=3e-3, batch_size=16, max_epochs=4, eval_every_steps=20, patience=10, seed=1, **NO_BUDGET
+    )
     outcome = run(model, settings, tmp_path)
     assert outcome.steps == 80
     assert outcome.history[-1]["validation_loss"] < outcome.history[0]["validation_loss"]
@@ -74,7 +80,9 @@ def test_tiny_model_learns_class_specific_tokens(tiny_model_dir, tmp_path):
 
 
 def test_early_stopping_when_validation_never_improves(tiny_model_dir, tmp_path):
-    settings = TrainSettings(learning_rate=0.0, batch_size=16, max_epochs=5, eval_every_steps=5, patience=2)
+    settings = TrainSettings(
+        learning_rate=0.0, embedding_learning_rate=0.0, batch_size=16, max_epochs=5, eval_every_steps=5, patience=2
+    )
     outcome = run(tiny(tiny_model_dir), settings, tmp_path)
     assert outcome.stopped_early
     assert outcome.steps == 15  # best at step 5, then two evaluations without gain
@@ -83,7 +91,7 @@ def test_early_stopping_when_validation_never_improves(tiny_model_dir, tmp_path)
 
 def test_interrupted_training_resumes_from_the_last_checkpoint(tiny_model_dir, tmp_path):
     settings = TrainSettings(
-        learning_rate=3e-3, batch_size=16, max_epochs=2, eval_every_steps=10, checkpoint_every_steps=6
+        learning_rate=3e-3, batch_size=16, max_epochs=2, eval_every_steps=10, checkpoint_every_steps=6, **NO_BUDGET
     )
 
     def kill_at_step_9(step: int) -> None:

@@ -17,6 +17,7 @@ PURE_MODULES = [
     "shopinsight_pipeline.ingest.landing",
     "shopinsight_pipeline.schemas",
     "shopinsight_pipeline.files",
+    "shopinsight_pipeline.markdown",
     "shopinsight_pipeline.charts",
     "shopinsight_pipeline.sample",
     "shopinsight_pipeline.calendar",

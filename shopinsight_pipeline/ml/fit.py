@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 
+from shopinsight_pipeline.markdown import table
 from shopinsight_pipeline.ml import model_io
 from shopinsight_pipeline.ml.baseline import TfidfClassifier, TfidfSettings, majority_probabilities
 from shopinsight_pipeline.ml.inference import mean_loss, predict_proba
@@ -188,9 +189,12 @@ def write_candidate_file(directory: Path, payload: dict) -> None:
 
 def model_card(kind: str, version: str, payload: dict) -> str:
     test = payload["metrics"]["test"]
-    per_class = "\n".join(
-        f"| {label} | {values['precision']:.3f} | {values['recall']:.3f} | {values['f1']:.3f} | {values['support']} |"
-        for label, values in test["per_class"].items()
+    per_class = table(
+        ["class", "precision", "recall", "F1", "support"],
+        (
+            (label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", v["support"])
+            for label, v in test["per_class"].items()
+        ),
     )
     return (
         f"# Sentiment scorer {version}\n\n"
@@ -199,7 +203,6 @@ def model_card(kind: str, version: str, payload: dict) -> str:
         f"texts split by a hash of the normalised text (no text is on both sides).\n\n"
         f"Test macro-F1 {test['macro_f1']:.4f} (95% bootstrap interval {test['macro_f1_ci95'][0]:.4f}-"
         f"{test['macro_f1_ci95'][1]:.4f}), accuracy {test['accuracy']:.4f}, ECE {test['ece']:.4f}.\n\n"
-        "| class | precision | recall | F1 | support |\n|---|---|---|---|---|\n"
         f"{per_class}\n\n"
         "Intended use: ranking and aggregating sentiment of Chinese shopping reviews. Not for decisions about "
         "single customers. Ratings the label scheme leaves out (3 stars by default) were neither trained nor "

@@ -170,6 +170,24 @@ class ModelRegistry:
             )
         return champion
 
+    def gate(
+        self,
+        candidates: list[Candidate],
+        champion: Champion | None,
+        validation_labels: list[int],
+        test_labels: list[int],
+        confidence: float = 0.95,
+        rounds: int = DEFAULT_ROUNDS,
+    ) -> Decision:
+        """The champion/challenger gate: `choose`, then point the champion at the winner when the
+        decision promotes one. The champion keeps serving otherwise."""
+        decision = choose(candidates, champion, validation_labels, test_labels, confidence, rounds)
+        if decision.promoted:
+            promoted = next(candidate for candidate in candidates if candidate.version == decision.promoted)
+            test_f1 = decision.evidence["challenger_test_macro_f1"]
+            self.promote(promoted.version, promoted.kind, test_f1, decision.reason, decision.evidence)
+        return decision
+
     def promote(
         self, version: str, kind: str, test_macro_f1: float | None, reason: str, evidence: dict | None = None
     ) -> dict:

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetIn, Config, MaterializeResult, M
 from pydantic import Field
 
 from shopinsight_pipeline import charts
+from shopinsight_pipeline.markdown import frame_table, table
 from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, run_days, same_day_if_written, window, window_of
 from shopinsight_pipeline.reports.forecast import ForecastSettings
 from shopinsight_pipeline.reports.forecast import sales_forecast as forecast_sales
@@ -34,7 +35,7 @@ def daily_sales(context: AssetExecutionContext, validated_orders: dict[str, pl.D
         return sales, {
             "revenue": float(sales.get_column("revenue").sum()),
             "orders": int(sales.get_column("orders").sum()),
-            "preview": MetadataValue.md(sales.to_pandas().to_markdown(index=False) if sales.height else "no sales"),
+            "preview": MetadataValue.md(frame_table(sales) if sales.height else "no sales"),
         }
 
     return each_day(context, compute)
@@ -98,7 +99,8 @@ def days_missing(days: dict[str, object], day: date) -> int:
 
 class TrendConfig(Config):
     anomaly_threshold: float = Field(
-        default=3.5, description="|robust z| of the weekly-seasonal residual that flags a day."
+        default=TrendSettings.anomaly_threshold,
+        description="|robust z| of the weekly-seasonal residual that flags a day.",
     )
 
 
@@ -124,7 +126,7 @@ def category_trends(
             "note": f"{missing} days of daily_sales in the window are not materialized and count as no sales"
             if missing
             else "full history",
-            "preview": MetadataValue.md(trends.to_pandas().to_markdown(index=False) if trends.height else "no sales"),
+            "preview": MetadataValue.md(frame_table(trends) if trends.height else "no sales"),
         }
 
     return each_day(context, compute)
@@ -135,7 +137,7 @@ FORECAST_WINDOW_DAYS = 91
 
 
 class ForecastConfig(Config):
-    horizon: int = Field(default=14, description="Days to forecast after the partition's day.")
+    horizon: int = Field(default=ForecastSettings.horizon, description="Days to forecast after the partition's day.")
     history_days: int = Field(
         default=91,
         description="Days of daily_sales the model is fitted on (13 weeks: enough for weekly seasonality and a "
@@ -143,25 +145,24 @@ class ForecastConfig(Config):
         ge=1,
         le=FORECAST_WINDOW_DAYS,
     )
-    backtest_days: int = Field(default=28, description="Rolling backtest window against seasonal naive.")
+    backtest_days: int = Field(
+        default=ForecastSettings.backtest_days, description="Rolling backtest window against seasonal naive."
+    )
 
 
 def backtest_table(backtests: dict[str, dict]) -> str:
-    lines = [
-        "| category | measure | MAE | sMAPE % | MASE | seasonal-naive MAE | sMAPE % | MASE |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     for category, measures in sorted(backtests.items()):
         for measure, result in measures.items():
             if result is None:
-                lines.append(f"| {category} | {measure} | too little history to backtest | | | | | |")
+                rows.append([category, measure, "too little history to backtest", "", "", "", "", ""])
                 continue
-            ours, naive = result["method"], result["seasonal_naive"]
-            lines.append(
-                f"| {category} | {measure} | {ours['mae']:.1f} | {ours['smape']:.1f} | {ours['mase']:.2f} "
-                f"| {naive['mae']:.1f} | {naive['smape']:.1f} | {naive['mase']:.2f} |"
-            )
-    return "\n".join(lines)
+            cells = [category, measure]
+            for fit in (result["method"], result["seasonal_naive"]):
+                cells += [f"{fit['mae']:.1f}", f"{fit['smape']:.1f}", f"{fit['mase']:.2f}"]
+            rows.append(cells)
+    headers = ["category", "measure", "MAE", "sMAPE %", "MASE", "seasonal-naive MAE", "sMAPE %", "MASE"]
+    return table(headers, rows)
 
 
 @asset(
@@ -208,9 +209,14 @@ def forecast_day(days: dict[str, pl.DataFrame], day: date, config: ForecastConfi
 
 
 class InsightConfig(Config):
-    language: str = Field(default="en", description="Sentence language: en or zh.")
-    min_reviews: int = Field(default=10, description="Reviews per window before a product sentiment finding is made.")
-    significance: float = Field(default=0.05, description="p-value below which a negative-share jump is reported.")
+    language: str = Field(default=InsightSettings.language, description="Sentence language: en or zh.")
+    min_reviews: int = Field(
+        default=InsightSettings.min_reviews,
+        description="Reviews per window before a product sentiment finding is made.",
+    )
+    significance: float = Field(
+        default=InsightSettings.significance, description="p-value below which a negative-share jump is reported."
+    )
 
 
 def written_or_empty(days: dict[str, pl.DataFrame], table: str, day: date, notes: list[str]) -> pl.DataFrame:

@@ -25,6 +25,7 @@ from dagster import (
 from pydantic import Field
 
 from shopinsight_pipeline import charts
+from shopinsight_pipeline.markdown import table
 from shopinsight_pipeline.ml import model_io
 from shopinsight_pipeline.ml.baseline import TfidfSettings
 from shopinsight_pipeline.ml.fit import (
@@ -38,7 +39,7 @@ from shopinsight_pipeline.ml.fit import (
 )
 from shopinsight_pipeline.ml.launch import MODEL_FOLDER, read_outcome, write_job
 from shopinsight_pipeline.ml.metrics import confusion_markdown
-from shopinsight_pipeline.ml.registry import Candidate, Decision, ModelRegistry, choose
+from shopinsight_pipeline.ml.registry import Candidate, Decision, ModelRegistry
 from shopinsight_pipeline.ml.scorers import ENSEMBLE, TRANSFORMER, read_candidate
 from shopinsight_pipeline.ml.shards import check_tokenizer
 from shopinsight_pipeline.ml.significance import paired_bootstrap
@@ -51,37 +52,49 @@ from shopinsight_pipeline.storage import LakeStorage
 GATE = "champion_challenger"
 
 
+TRAIN = TrainSettings()
+TFIDF = TfidfSettings()
+SPLIT = SplitFractions()
+
+
 class TrainingConfig(Config):
-    """Defaults fit `make run` on the embedded sample on a 2-core CPU: the CPU trains for
-    `cpu_max_steps` (about 35 examples/s), a GPU to the end of `max_epochs`."""
+    """Run config of sentiment_model. Every default comes from the pure settings (TrainSettings,
+    TfidfSettings, SplitFractions), so the asset and the library cannot drift apart."""
 
     window_days: int = Field(default=61, description="Train on the shards of the latest N days that have them.")
     min_train_examples: int = Field(default=200, description="Fewer deduplicated training examples is an error.")
-    learning_rate: float = 1e-4
+    learning_rate: float = TRAIN.learning_rate
     embedding_learning_rate: float = Field(
-        default=2e-3, description="Learning rate of the input embeddings (the added hanzi start untrained); 0: same."
+        default=TRAIN.embedding_learning_rate,
+        description="Learning rate of the input embeddings (the added hanzi start untrained); 0: same.",
     )
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    batch_size: int = 32
-    max_epochs: int = 2
-    max_steps: int = Field(default=0, description="Cap on optimizer steps (0: max_epochs decides).")
+    weight_decay: float = TRAIN.weight_decay
+    warmup_ratio: float = TRAIN.warmup_ratio
+    batch_size: int = TRAIN.batch_size
+    max_epochs: int = TRAIN.max_epochs
+    max_steps: int = Field(default=TRAIN.max_steps, description="Cap on optimizer steps (0: max_epochs decides).")
     cpu_max_steps: int = Field(
-        default=240,
+        default=TRAIN.cpu_max_steps,
         description="Training budget on a CPU, in optimizer steps (0: none): the learning-rate schedule decays "
         "within it. A GPU ignores it and trains to the end of max_epochs.",
     )
-    eval_every_steps: int = 80
-    patience: int = Field(default=2, description="Evaluations without a better validation macro-F1 before stopping.")
-    max_grad_norm: float = 1.0
-    checkpoint_every_steps: int = 80
-    seed: int = 13
-    mixed_precision: str = Field(default="auto", description="auto (bf16 on a GPU, fp32 on a CPU), no, fp16 or bf16.")
-    force_cpu: bool = False
-    balanced_loss: bool = Field(default=True, description="Weight classes by inverse frequency (macro-F1 counts each).")
-    train_fraction: float = Field(default=SplitFractions.train, description="Share of text-hash buckets to train on.")
+    eval_every_steps: int = TRAIN.eval_every_steps
+    patience: int = Field(
+        default=TRAIN.patience, description="Evaluations without a better validation macro-F1 before stopping."
+    )
+    max_grad_norm: float = TRAIN.max_grad_norm
+    checkpoint_every_steps: int = TRAIN.checkpoint_every_steps
+    seed: int = TRAIN.seed
+    mixed_precision: str = Field(
+        default=TRAIN.mixed_precision, description="auto (bf16 on a GPU, fp32 on a CPU), no, fp16 or bf16."
+    )
+    force_cpu: bool = TRAIN.cpu
+    balanced_loss: bool = Field(
+        default=TRAIN.balanced_loss, description="Weight classes by inverse frequency (macro-F1 counts each)."
+    )
+    train_fraction: float = Field(default=SPLIT.train, description="Share of text-hash buckets to train on.")
     validation_fraction: float = Field(
-        default=SplitFractions.validation, description="Share to choose the challenger by; the rest is test."
+        default=SPLIT.validation, description="Share to choose the challenger by; the rest is test."
     )
     gate_confidence: float = Field(
         default=0.95,
@@ -89,8 +102,8 @@ class TrainingConfig(Config):
         "macro-F1 difference, at this confidence, lies above zero.",
     )
     bootstrap_rounds: int = Field(default=2000, description="Resamples of the test texts for every interval.")
-    tfidf_ngram_max: int = 3
-    tfidf_c: float = 4.0
+    tfidf_ngram_max: int = TFIDF.ngram_max
+    tfidf_c: float = TFIDF.c
     retrain_unchanged: bool = Field(
         default=False,
         description="Train again even when the registry holds versions trained on the same texts, labels, "
@@ -104,24 +117,11 @@ class TrainingConfig(Config):
     )
 
     def train_settings(self) -> TrainSettings:
-        return TrainSettings(
-            learning_rate=self.learning_rate,
-            embedding_learning_rate=self.embedding_learning_rate,
-            weight_decay=self.weight_decay,
-            warmup_ratio=self.warmup_ratio,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            max_steps=self.max_steps,
-            cpu_max_steps=self.cpu_max_steps,
-            eval_every_steps=self.eval_every_steps,
-            patience=self.patience,
-            max_grad_norm=self.max_grad_norm,
-            checkpoint_every_steps=self.checkpoint_every_steps,
-            seed=self.seed,
-            mixed_precision=self.mixed_precision,
-            cpu=self.force_cpu,
-            balanced_loss=self.balanced_loss,
-        )
+        shared = {field.name for field in dataclasses.fields(TrainSettings)} & set(type(self).model_fields)
+        return TrainSettings(**{name: getattr(self, name) for name in shared}, cpu=self.force_cpu)
+
+    def tfidf_settings(self) -> TfidfSettings:
+        return dataclasses.replace(TFIDF, ngram_max=self.tfidf_ngram_max, c=self.tfidf_c)
 
 
 class PipesTrainer:
@@ -179,17 +179,32 @@ def training_examples(
 
 def candidates_table(rows: list[tuple[str, str, float | None, dict]]) -> str:
     """One row per scorer: validation macro-F1 (what the challenger is chosen by) and test metrics."""
-    lines = [
-        "| candidate | kind | validation macro-F1 | test macro-F1 | 95% interval | accuracy | ECE | examples |",
-        "|---|---|---|---|---|---|---|---|",
+    headers = [
+        "candidate",
+        "kind",
+        "validation macro-F1",
+        "test macro-F1",
+        "95% interval",
+        "accuracy",
+        "ECE",
+        "examples",
     ]
-    for name, kind, validation, report in rows:
-        low, high = report["macro_f1_ci95"]
-        lines.append(
-            f"| {name} | {kind} | {'' if validation is None else f'{validation:.4f}'} | {report['macro_f1']:.4f} "
-            f"| {low:.4f}-{high:.4f} | {report['accuracy']:.4f} | {report['ece']:.4f} | {report['examples']} |"
-        )
-    return "\n".join(lines)
+    return table(
+        headers,
+        (
+            (
+                name,
+                kind,
+                "" if validation is None else f"{validation:.4f}",
+                f"{report['macro_f1']:.4f}",
+                "{:.4f}-{:.4f}".format(*report["macro_f1_ci95"]),
+                f"{report['accuracy']:.4f}",
+                f"{report['ece']:.4f}",
+                report["examples"],
+            )
+            for name, kind, validation, report in rows
+        ),
+    )
 
 
 @asset(
@@ -234,7 +249,7 @@ def sentiment_model(
             tokenizer,
             scheme,
             config.train_settings(),
-            TfidfSettings(ngram_max=config.tfidf_ngram_max, c=config.tfidf_c),
+            config.tfidf_settings(),
             SplitFractions(config.train_fraction, config.validation_fraction),
             registry,
             Path(str(storage.models_path / "checkpoints")),
@@ -252,7 +267,7 @@ def sentiment_model(
         champion, champion_report = champion_on_test(
             registry, pointer, result.test_texts, result.test_labels, list(scheme.labels), result.split_fractions
         )
-    decision = choose(
+    decision = registry.gate(
         [
             Candidate(c.version, c.kind, c.validation_probabilities.argmax(axis=1), c.test_probabilities.argmax(axis=1))
             for c in result.candidates
@@ -263,9 +278,6 @@ def sentiment_model(
         config.gate_confidence,
         config.bootstrap_rounds,
     )
-    if decision.promoted:
-        promoted = next(c for c in result.candidates if c.version == decision.promoted)
-        registry.promote(promoted.version, promoted.kind, promoted.test["macro_f1"], decision.reason, decision.evidence)
     context.log.info(decision.reason)
     serving = registry.require_champion()
     return MaterializeResult(
@@ -302,7 +314,7 @@ def versus_baseline(result: FitResult, rounds: int) -> tuple[str, float]:
     """Each learned candidate against the TF-IDF baseline, paired on the test texts, and the
     smallest difference this test split detects (the largest of those comparisons' estimates)."""
     baseline = result.baseline.test_probabilities.argmax(axis=1)
-    lines = ["| candidate | minus TF-IDF baseline | 95% interval | smallest detectable |", "|---|---|---|---|"]
+    rows = []
     detectable = 0.0
     for candidate in result.candidates:
         if candidate is result.baseline:
@@ -311,11 +323,16 @@ def versus_baseline(result: FitResult, rounds: int) -> tuple[str, float]:
             result.test_labels, candidate.test_probabilities.argmax(axis=1), baseline, rounds=rounds
         )
         detectable = max(detectable, paired.minimum_detectable)
-        lines.append(
-            f"| {candidate.kind} | {paired.difference:+.4f} | [{paired.low:+.4f}, {paired.high:+.4f}] "
-            f"| {paired.minimum_detectable:.4f} |"
+        rows.append(
+            (
+                candidate.kind,
+                f"{paired.difference:+.4f}",
+                f"[{paired.low:+.4f}, {paired.high:+.4f}]",
+                f"{paired.minimum_detectable:.4f}",
+            )
         )
-    return "\n".join(lines), detectable
+    headers = ["candidate", "minus TF-IDF baseline", "95% interval", "smallest detectable"]
+    return table(headers, rows), detectable
 
 
 def model_metadata(

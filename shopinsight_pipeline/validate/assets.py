@@ -27,6 +27,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from shopinsight_pipeline.markdown import table
 from shopinsight_pipeline.partitions import (
     BUSINESS_TIMEZONE,
     DAILY_ASSET,
@@ -61,9 +62,13 @@ class ValidationConfig(Config):
     max_reject_rate: float = Field(
         default=0.10, description="Blocking: above this share of rejected rows, downstream assets do not run."
     )
-    currencies: list[str] = Field(default=["CNY"], description="Accepted order currencies.")
-    max_quantity: int = Field(default=1000, description="Largest believable quantity on one order line.")
-    max_unit_price: float = Field(default=1_000_000.0, description="Largest believable unit price.")
+    currencies: list[str] = Field(default=list(rules.RuleSettings.currencies), description="Accepted order currencies.")
+    max_quantity: int = Field(
+        default=rules.RuleSettings.max_quantity, description="Largest believable quantity on one order line."
+    )
+    max_unit_price: float = Field(
+        default=rules.RuleSettings.max_unit_price, description="Largest believable unit price."
+    )
     order_lookback_days: int = Field(
         default=ORDER_LOOKBACK_DAYS,
         description="A review must name an order validated on its day or up to this many days before; "
@@ -126,8 +131,7 @@ ENTITIES = (
 def _rule_table(rejects_by_rule: dict[str, int]) -> str:
     if not rejects_by_rule:
         return "no rejected rows"
-    rows = "\n".join(f"| {rule} | {count} |" for rule, count in sorted(rejects_by_rule.items()))
-    return "| rule | rows |\n|---|---|\n" + rows
+    return table(["rule", "rows"], sorted(rejects_by_rule.items()))
 
 
 def build_validation_assets(entity: Entity) -> AssetsDefinition:
