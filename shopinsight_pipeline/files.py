@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import polars as pl
 from upath import UPath
@@ -52,7 +53,7 @@ def swap_folder(target: UPath, fill: Callable[[UPath], None]) -> None:
             shutil.rmtree(str(staging), ignore_errors=True)
 
 
-def write_json_atomic(payload: dict, target: UPath) -> None:
+def write_json_atomic(payload: dict, target: UPath | Path) -> None:
     """Small JSON documents (manifests, pointers) with the same all-or-nothing rule as tables."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
@@ -60,7 +61,7 @@ def write_json_atomic(payload: dict, target: UPath) -> None:
     os.replace(str(temporary), str(target))
 
 
-def read_json(path: UPath, what: str) -> dict:
+def read_json(path: UPath | Path, what: str) -> dict:
     """Read a manifest; a missing one fails naming the path and what would have written it."""
     if not path.exists():
         raise FileNotFoundError(f"{what} not found: expected {path}")

@@ -2,11 +2,15 @@
 
 import os
 import warnings
+from collections.abc import Mapping
 from datetime import date, timedelta
+from typing import Any, TypeVar
 
 from dagster import AssetIn, BackfillPolicy, BetaWarning, DailyPartitionsDefinition, Output, TimeWindowPartitionMapping
 
 from shopinsight_pipeline.calendar import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START, day_before
+
+T = TypeVar("T")
 
 __all__ = ["BUSINESS_TIMEZONE", "SAMPLE_DAYS", "SAMPLE_START", "day_before"]
 
@@ -23,7 +27,7 @@ MAX_DAYS_PER_RUN = 31
 # backfill_policy is beta in Dagster: chosen knowingly (README), so the warning is not repeated on every
 # code load of every run (hundreds of lines in `make ui` during a backfill).
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
-DAILY_ASSET = {
+DAILY_ASSET: dict[str, Any] = {
     "partitions_def": daily_partitions,
     "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_RUN),
 }
@@ -38,14 +42,14 @@ def run_days(context) -> list[date]:
     return sorted(partition_day(key) for key in context.partition_keys)
 
 
-def window_of(days: dict[str, object], day: date, count: int) -> dict:
+def window_of(days: Mapping[str, T], day: date, count: int) -> dict[str, T]:
     """The entries of a loaded window that belong to `day`'s own window: the `count` days ending on
     it (a range run loads the union of its days' windows)."""
     first, last = (day - timedelta(days=count - 1)).isoformat(), day.isoformat()
     return {key: days[key] for key in sorted(days) if first <= key <= last}
 
 
-def rows_by_day(frames: dict[str, object]) -> dict:
+def rows_by_day(frames: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata of a run's tables: total rows, and the rows of each day when the run wrote several."""
     heights = {
         key: sum(shard.num_rows for shard in frame) if isinstance(frame, list) else frame.height

@@ -214,7 +214,7 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "category_trends": TRENDS_SCHEMA,
         "sales_forecast": FORECAST_SCHEMA,
         "insights": INSIGHTS_SCHEMA,
-        "review_token_shards": dict(pl.from_arrow(SHARD_SCHEMA.empty_table()).schema),
+        "review_token_shards": dict(pl.DataFrame(SHARD_SCHEMA.empty_table()).schema),
     }
     if table in fixed:
         return dict(fixed[table])

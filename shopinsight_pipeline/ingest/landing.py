@@ -230,7 +230,7 @@ def _split_lines(body: pl.DataFrame, source_file: str, quoted_rows: pl.Series, l
     """
     fields = pl.col("_fields")
     beyond = pl.when(fields.list.len() > layout.width).then(fields.list.slice(layout.width).list.join(","))
-    extra = beyond
+    extra: pl.Expr = beyond
     if layout.unknown:
         unknown = pl.struct(
             [fields.list.get(position, null_on_oob=True).alias(name) for name, position in layout.unknown.items()]

@@ -60,7 +60,7 @@ class LengthGroupedBatches:
         rng = random.Random(self.seed * 1_000_003 + self.epoch)
         order = list(range(len(self.lengths)))
         rng.shuffle(order)
-        batches = []
+        batches: list[list[int]] = []
         for start in range(0, len(order), self.window):
             window = sorted(order[start : start + self.window], key=lambda index: self.lengths[index])
             batches.extend(window[i : i + self.batch_size] for i in range(0, len(window), self.batch_size))

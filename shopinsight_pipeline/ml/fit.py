@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -102,7 +102,7 @@ class Trainer(Protocol):
         checkpoint_dir: Path,
         log: Callable[[str], None],
         on_step: Callable[[int], None] | None,
-    ) -> tuple[object, TrainOutcome]: ...
+    ) -> tuple[Any, TrainOutcome]: ...  # (a transformers model, its training outcome)
 
 
 class InProcessTrainer:
@@ -148,7 +148,7 @@ def earlier_fit(
         if directory.name.startswith(".") or not (directory / CANDIDATE_FILE).is_file():
             continue  # a staging folder, or not a version
         payload = read_candidate(directory)
-        kind = payload.get("kind")
+        kind = str(payload.get("kind"))
         if payload.get("job") != job or payload.get("evaluation") != evaluation or kind in found:
             continue
         if kind == TFIDF and payload.get("training") != asdict(tfidf_settings):
@@ -229,6 +229,7 @@ def choose_ensemble_weight(
         key = (score, -mean_loss(mixed, validation_labels), weight)
         if best is None or key[:2] > best[:2]:
             best = key
+    assert best is not None, "ENSEMBLE_WEIGHTS is not empty"
     weight = best[2]
     return weight, mix_probabilities([(transformer, weight), (baseline, 1 - weight)])
 

@@ -3,13 +3,14 @@
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from shopinsight_pipeline.markdown import table
 
 
 def expected_calibration_error(
-    probabilities: np.ndarray, y_true: Sequence[int], bins: int = 10
+    probabilities: np.ndarray, y_true: ArrayLike, bins: int = 10
 ) -> tuple[float, list[dict]]:
     """ECE of the top-class confidence over equal-width bins, and the bins for a reliability chart."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -39,9 +40,7 @@ def expected_calibration_error(
     return error, table
 
 
-def classification_report(
-    y_true: Sequence[int], probabilities: np.ndarray, labels: Sequence[str], bins: int = 10
-) -> dict:
+def classification_report(y_true: ArrayLike, probabilities: np.ndarray, labels: Sequence[str], bins: int = 10) -> dict:
     """Per-class precision/recall/F1/support, macro-F1, accuracy, confusion matrix and ECE.
 
     A class with no predictions has precision 0 (and no support, recall 0): nothing is hidden by

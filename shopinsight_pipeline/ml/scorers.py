@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -30,6 +30,11 @@ class Scorer(Protocol):
     kind: str
     labels: tuple[str, ...]
 
+    @property
+    def truncated(self) -> int:
+        """Texts cut at the model's length limit so far (0 for scorers without a limit)."""
+        ...
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
@@ -37,7 +42,7 @@ class Scorer(Protocol):
 class TextTokenizer:
     """Tokenizes texts for a model, counting those cut at the model's length limit."""
 
-    tokenizer: object
+    tokenizer: Any  # a transformers tokenizer
     max_length: int
 
     def __call__(self, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
@@ -104,7 +109,7 @@ def mix_probabilities(parts: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
     total = sum(weight for _, weight in parts)
     if not parts or abs(total - 1.0) > 1e-6 or any(weight < 0 for _, weight in parts):
         raise ValueError(f"ensemble weights must be non-negative and sum to 1, got {[w for _, w in parts]}")
-    return sum(weight * np.asarray(probabilities, dtype=np.float64) for probabilities, weight in parts)
+    return np.sum([weight * np.asarray(probabilities, dtype=np.float64) for probabilities, weight in parts], axis=0)
 
 
 class EnsembleScorer:

@@ -10,10 +10,10 @@ Macro-F1 is the mean F1 of the classes present in the full test set, as in
 `metrics.classification_report`; a class absent from a resample counts F1 0 there.
 """
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.metrics import f1_score
 
 DEFAULT_ROUNDS = 2000
@@ -78,7 +78,7 @@ def _macro_f1_per_round(
     return scores / len(classes)
 
 
-def macro_f1(truth: Sequence[int], predicted: Sequence[int]) -> float:
+def macro_f1(truth: ArrayLike, predicted: ArrayLike) -> float:
     """Macro-F1 over the classes present in `truth` (scikit-learn's; the bootstrap above computes the
     same quantity for thousands of resamples at once, which sklearn cannot)."""
     truth_array = np.asarray(truth)
@@ -88,8 +88,8 @@ def macro_f1(truth: Sequence[int], predicted: Sequence[int]) -> float:
 
 
 def bootstrap_macro_f1(
-    truth: Sequence[int],
-    predicted: Sequence[int],
+    truth: ArrayLike,
+    predicted: ArrayLike,
     confidence: float = 0.95,
     rounds: int = DEFAULT_ROUNDS,
     seed: int = 0,
@@ -108,9 +108,9 @@ def bootstrap_macro_f1(
 
 
 def paired_bootstrap(
-    truth: Sequence[int],
-    predicted_a: Sequence[int],
-    predicted_b: Sequence[int],
+    truth: ArrayLike,
+    predicted_a: ArrayLike,
+    predicted_b: ArrayLike,
     confidence: float = 0.95,
     rounds: int = DEFAULT_ROUNDS,
     seed: int = 0,

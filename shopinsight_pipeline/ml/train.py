@@ -108,8 +108,9 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float, embedding_lear
     """Decay weights of linear layers; never biases or LayerNorm parameters. With an
     `embedding_learning_rate`, the input embeddings get their own group at that rate (and no decay):
     rows added for new characters start near the mean and must travel further than the rest."""
-    embeddings = model.get_input_embeddings().weight if embedding_learning_rate else None
-    decayed, undecayed = [], []
+    embeddings = model.get_input_embeddings().weight if embedding_learning_rate else None  # type: ignore[operator]
+    decayed: list[torch.nn.Parameter] = []
+    undecayed: list[torch.nn.Parameter] = []
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad or parameter is embeddings:
             continue
@@ -160,8 +161,11 @@ def train_classifier(
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
 
     sampler = LengthGroupedBatches([len(ids) for ids in train.input_ids], settings.batch_size, settings.seed)
-    loader = DataLoader(
-        list(zip(train.input_ids, train.labels, strict=True)), batch_sampler=sampler, collate_fn=Collator(pad_token_id)
+    examples: list[tuple[list[int], int]] = list(zip(train.input_ids, train.labels, strict=True))
+    loader: DataLoader = DataLoader(
+        examples,  # type: ignore[arg-type]  # a list is a map-style dataset
+        batch_sampler=sampler,
+        collate_fn=Collator(pad_token_id),
     )
     optimizer = torch.optim.AdamW(
         parameter_groups(model, settings.weight_decay, settings.embedding_learning_rate), lr=settings.learning_rate

@@ -1,5 +1,6 @@
 """Gold report tables, written in Hive layout for DuckDB and polars."""
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 import polars as pl
@@ -15,7 +16,7 @@ from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings
 from shopinsight_pipeline.reports.report import render_report
 from shopinsight_pipeline.reports.sales import daily_sales as summarize_daily_sales
 from shopinsight_pipeline.reports.sentiment import product_sentiment as summarize_product_sentiment
-from shopinsight_pipeline.reports.trends import HISTORY_DAYS, TrendSettings, complete_daily_grid
+from shopinsight_pipeline.reports.trends import HISTORY_DAYS, TrendSettings, complete_daily_grid, first_date
 from shopinsight_pipeline.reports.trends import category_trends as summarize_trends
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.schemas import TRENDS_SCHEMA
@@ -57,7 +58,7 @@ def product_sentiment(
         return sentiment, {
             "reviews": int(sentiment.get_column("reviews").sum()) if sentiment.height else 0,
             "note": sentiment_notes(scores, day),
-            "mean_agreement": float(sentiment.get_column("model_rating_agreement").mean() or 0.0)
+            "mean_agreement": float(sentiment.get_column("model_rating_agreement").mean() or 0.0)  # type: ignore[arg-type]
             if sentiment.height
             else 0.0,
         }
@@ -89,7 +90,7 @@ def stack(days: dict[str, pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
-def days_missing(days: dict[str, object], day: date) -> int:
+def days_missing(days: Mapping[str, object], day: date) -> int:
     """Days between the window's first written day and `day` that are not written (gaps that
     would read as days without sales)."""
     if not days:
@@ -185,7 +186,7 @@ def forecast_day(days: dict[str, pl.DataFrame], day: date, config: ForecastConfi
     if history.is_empty():
         forecast, backtests = forecast_sales(history, day)
     else:
-        grid = complete_daily_grid(history, history.get_column("date").min(), day)
+        grid = complete_daily_grid(history, first_date(history), day)
         settings = ForecastSettings(horizon=config.horizon, backtest_days=config.backtest_days)
         forecast, backtests = forecast_sales(grid, day, settings)
     revenue = [r["revenue"] for r in backtests.values() if r.get("revenue")]
@@ -355,10 +356,11 @@ def report_kpis(sales: pl.DataFrame, sentiment: pl.DataFrame, forecast: pl.DataF
         "reviews, last 7 days": f"{sentiment.get_column('reviews').sum():,}" if sentiment.height else "n/a",
     }
     if sentiment.height:
-        negative = (sentiment.get_column("share_negative") * sentiment.get_column("reviews")).sum()
-        kpis["negative reviews (model)"] = f"{negative / max(sentiment.get_column('reviews').sum(), 1):.1%}"
+        negative = float((sentiment.get_column("share_negative") * sentiment.get_column("reviews")).sum())
+        reviews = int(sentiment.get_column("reviews").sum())
+        kpis["negative reviews (model)"] = f"{negative / max(reviews, 1):.1%}"
     if forecast.height:
-        kpis[f"forecast revenue, next {forecast.get_column('horizon_day').max()} days"] = (
+        kpis[f"forecast revenue, next {forecast.get_column('horizon_day').max()!s} days"] = (
             f"{forecast.get_column('revenue').sum():,.0f}"
         )
     kpis["high-severity findings"] = (
@@ -434,7 +436,7 @@ def write_report_of(
     """Render and write one run date's report; returns its metadata."""
     charts_png: dict[str, bytes] = {}
     if forecast.height and history.height:
-        grid = complete_daily_grid(history, history.get_column("date").min(), day)
+        grid = complete_daily_grid(history, first_date(history), day)
         charts_png["Revenue: last 6 weeks and forecast"] = charts.forecast_chart(grid, forecast)
     if sentiment.height:
         products = (

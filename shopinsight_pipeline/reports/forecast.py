@@ -150,10 +150,11 @@ def sales_forecast(
 ) -> tuple[pl.DataFrame, dict[str, dict]]:
     """Forecast rows for every category of `grid` (complete daily rows up to run_date) and each
     category's backtest per measure."""
-    rows, backtests = [], {}
+    rows: list[pl.DataFrame] = []
+    backtests: dict[str, dict] = {}
     future = [run_date + timedelta(days=step) for step in range(1, settings.horizon + 1)]
     for (category,), series in grid.sort("date").group_by("category", maintain_order=True):
-        row = {
+        row: dict[str, object] = {
             "run_date": [run_date] * settings.horizon,
             "category": [category] * settings.horizon,
             "target_date": future,
@@ -173,7 +174,7 @@ def sales_forecast(
             backtests.setdefault(category, {})[measure] = backtest(history, settings)
         row["note"] = ["; ".join(notes) or None] * settings.horizon
         # typed per category: a category without a note must not leave an all-null column behind
-        rows.append(pl.DataFrame(row).select(list(FORECAST_SCHEMA)).cast(FORECAST_SCHEMA))
+        rows.append(pl.DataFrame(row).select(list(FORECAST_SCHEMA)).cast(pl.Schema(FORECAST_SCHEMA)))
     if not rows:
         return pl.DataFrame(schema=FORECAST_SCHEMA), {}
     return pl.concat(rows), backtests

@@ -166,7 +166,7 @@ def forecast_vs_last(inputs: InsightInputs, settings: InsightSettings, language:
     if inputs.forecast.is_empty() or inputs.recent_sales.is_empty():
         inputs.notes.append("forecast vs last period: no forecast or no recent sales")
         return []
-    days = int(inputs.forecast.get_column("horizon_day").max())
+    days = int(inputs.forecast.get_column("horizon_day").max())  # type: ignore[arg-type]
     ahead = float(inputs.forecast.get_column("revenue").sum())
     behind = float(
         inputs.recent_sales.filter(pl.col("date") > inputs.run_date - timedelta(days=days)).get_column("revenue").sum()
@@ -335,7 +335,7 @@ def quality_findings(inputs: InsightInputs, settings: InsightSettings, language:
         before = rates.filter(pl.col("date") < inputs.run_date)
         if today.is_empty() or before.is_empty():
             continue
-        rate, usual = float(today.item(0, "rate")), float(before.get_column("rate").mean())
+        rate, usual = float(today.item(0, "rate")), float(before.get_column("rate").mean())  # type: ignore[arg-type]
         if rate >= settings.min_reject_rate and rate > settings.reject_rate_factor * usual:
             rows.append(
                 finding(
@@ -382,5 +382,5 @@ def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSet
             pl.lit(language).alias("language"),
         )
         .select(list(INSIGHTS_SCHEMA))
-        .cast(INSIGHTS_SCHEMA)
+        .cast(pl.Schema(INSIGHTS_SCHEMA))
     )

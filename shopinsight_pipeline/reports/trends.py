@@ -18,6 +18,11 @@ class TrendSettings:
     residual_window: int = 28  # days of residuals the robust z is scaled by
 
 
+def first_date(frame: pl.DataFrame) -> date:
+    """The earliest `date` of a non-empty frame (polars types a column's min as any scalar)."""
+    return frame.get_column("date").min()  # type: ignore[return-value]
+
+
 def complete_daily_grid(sales: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     """One row per category and day from `start` (or the category's first sale, if later) to `end`;
     a day with no orders has zeros, not a gap. A category first sold yesterday has two days of
@@ -47,8 +52,7 @@ def category_trends(sales: pl.DataFrame, day: date, settings: TrendSettings = Tr
     history = sales.filter(pl.col("date").is_between(start, day))
     if history.is_empty():
         return pl.DataFrame(schema=TRENDS_SCHEMA)
-    first = history.get_column("date").min()
-    grid = complete_daily_grid(history, first, day)
+    grid = complete_daily_grid(history, first_date(history), day)
     per_category = pl.col("category")
     revenue = pl.col("revenue")
     same_weekday = [revenue.shift(7 * week).over(per_category) for week in range(1, settings.seasonal_weeks + 1)]
@@ -86,4 +90,4 @@ def category_trends(sales: pl.DataFrame, day: date, settings: TrendSettings = Tr
         .then(pl.format("only {} days of history: longer windows are null", pl.col("history_days")))
         .alias("note"),
     )
-    return today.select(list(TRENDS_SCHEMA)).cast(TRENDS_SCHEMA)
+    return today.select(list(TRENDS_SCHEMA)).cast(pl.Schema(TRENDS_SCHEMA))

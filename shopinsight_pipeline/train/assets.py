@@ -172,7 +172,7 @@ def training_examples(
         raise TrainingDataError("no review_token_shards partitions: materialize review_token_shards first")
     for day in days:
         check_tokenizer(shards[day].schema.metadata, tokenizer_hash, f"review_token_shards for {day}")
-    tokens = pl.concat([pl.from_arrow(shards[day]) for day in days])
+    tokens = pl.concat([pl.DataFrame(shards[day]) for day in days])
     texts = pl.concat([reviews[day].select("review_id", "review_text") for day in days if day in reviews]).collect()
     return tokens.with_columns(scheme.label_ids(tokens.get_column("rating"))).join(texts, on="review_id", how="inner")
 
@@ -343,7 +343,9 @@ def model_metadata(
     serving: dict,
     rounds: int,
 ) -> dict:
-    rows = [(f"{c.kind} {c.version}", c.kind, c.validation_macro_f1, c.test) for c in result.candidates]
+    rows: list[tuple[str, str, float | None, dict]] = [
+        (f"{c.kind} {c.version}", c.kind, c.validation_macro_f1, c.test) for c in result.candidates
+    ]
     rows.append(("majority class", "majority", None, result.majority))
     if champion is not None and champion_report is not None:
         rows.append(("previous champion " + champion["version"], champion["kind"], None, champion_report))

@@ -9,6 +9,8 @@ from functools import cache
 import great_expectations as gx
 import polars as pl
 
+from shopinsight_pipeline.validate.rules import column_of
+
 
 @dataclass(frozen=True)
 class ExpectationOutcome:
@@ -40,7 +42,7 @@ def rows_to_check(frame: pl.DataFrame, max_rows: int, seed: int = 0) -> pl.DataF
 
 def run_suite(frame: pl.DataFrame, suite: gx.ExpectationSuite) -> list[ExpectationOutcome]:
     """Validate `frame` against `suite` with GX and return one outcome per expectation."""
-    frame = frame.select(sorted({expectation.column for expectation in suite.expectations}))
+    frame = frame.select(sorted({column_of(expectation) for expectation in suite.expectations}))
     source = _pandas_source()
     asset_name = f"{suite.name}-{uuid.uuid4().hex[:8]}"
     batch_definition = source.add_dataframe_asset(name=asset_name).add_batch_definition_whole_dataframe("all")

@@ -143,8 +143,18 @@ def _suite(name: str, expectations: list) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(name=name, expectations=expectations)
 
 
+def rule_of(expectation: gx.expectations.Expectation) -> str:
+    """The rule name each expectation we build carries in its meta."""
+    return (expectation.meta or {})["rule"]
+
+
+def column_of(expectation: gx.expectations.Expectation) -> str:
+    """Every expectation we build checks one column."""
+    return expectation.column  # type: ignore[attr-defined]
+
+
 def rule_names(suite: gx.ExpectationSuite) -> list[str]:
-    return [expectation.meta["rule"] for expectation in suite.expectations]
+    return [rule_of(expectation) for expectation in suite.expectations]
 
 
 def _trimmed(frame: pl.DataFrame, columns: tuple[str, ...]) -> list[pl.Expr]:
@@ -252,7 +262,7 @@ def _violation(expectation) -> pl.Expr:
 
 def violations(prepared: pl.DataFrame, suite: gx.ExpectationSuite) -> pl.DataFrame:
     """One boolean column per rule: does this row break it?"""
-    return prepared.select([_violation(e).fill_null(False).alias(e.meta["rule"]) for e in suite.expectations])
+    return prepared.select([_violation(e).fill_null(False).alias(rule_of(e)) for e in suite.expectations])
 
 
 @dataclass
@@ -272,7 +282,7 @@ def split(prepared: pl.DataFrame, raw: pl.DataFrame, suite: gx.ExpectationSuite,
     """
     flags = violations(prepared, suite)
     rules = flags.columns
-    shown_columns = {e.meta["rule"]: _bronze_column(e.column, raw.columns, id_column) for e in suite.expectations}
+    shown_columns = {rule_of(e): _bronze_column(column_of(e), raw.columns, id_column) for e in suite.expectations}
     bad = flags.select(pl.any_horizontal(pl.col(rules))).to_series()
     rejects_by_rule = {rule: int(count) for rule, count in flags.sum().row(0, named=True).items() if count}
     # boolean masks, not joins: rejects are a few percent of a partition that can hold millions
