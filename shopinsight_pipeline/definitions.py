@@ -78,4 +78,10 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
     )
 
 
+def definitions_from_environment() -> Definitions:
+    """The code location as the environment configures it, built at call time: what `make run`'s
+    runs point at to be reconstructed (the module's `defs` is built once, at first import)."""
+    return build_definitions()
+
+
 defs = build_definitions()

@@ -7,19 +7,21 @@ the last sample day, and the insights of that day.
     python -m shopinsight_pipeline.run_sample [--root data]
 
 This is what `make run` calls. Runs are recorded in $DAGSTER_HOME when it is set (the Makefile
-points it at dagster_home/), so they show up in `make ui` afterwards.
+points it at dagster_home/) with the code location's origin, so `make ui` shows them in its run
+history and Overview timeline under the location, as runs it launched itself.
 """
 
 import argparse
+import os
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from dagster import AssetKey, DagsterInstance
+from dagster import DagsterInstance
 
-from shopinsight_pipeline.definitions import build_definitions
 from shopinsight_pipeline.jobs import prepare_partition_job, score_partition_job
+from shopinsight_pipeline.location_runs import LocationRuns
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.score.assets import serving_version
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
@@ -28,50 +30,35 @@ from shopinsight_pipeline.train.assets import GATE
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def run_partitions(job_name: str, days: list, root: str, instance: DagsterInstance, started: float) -> bool:
-    job = build_definitions(root).resolve_job_def(job_name)
+def run_partitions(runs: LocationRuns, job_name: str, days: list, started: float) -> bool:
     for number, day in enumerate(days, start=1):
-        result = job.execute_in_process(
-            partition_key=day.isoformat(), instance=instance, raise_on_error=False, run_config=QUIET
-        )
-        if not result.success:
-            print(f"{job_name} for {day} failed; see `make ui` (run {result.run_id})", file=sys.stderr)
+        outcome = runs.run(job_name, partition_key=day.isoformat(), run_config=QUIET)
+        if not outcome.success:
+            print(f"{job_name} for {day} failed; see `make ui` (run {outcome.run_id})", file=sys.stderr)
             return False
         print(f"[{job_name} {number}/{len(days)}] {day} done ({time.monotonic() - started:.0f}s)", flush=True)
     return True
 
 
-def materialize(names: list[str], root: str, instance: DagsterInstance, partition_key: str | None = None):
-    """Materialize some assets (the tokenizer, the model, one day's forecast) as one recorded run."""
-    job = build_definitions(root).resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
-        instance=instance,
-        asset_selection=[AssetKey(name) for name in names],
-        partition_key=partition_key,
-        raise_on_error=False,
-        run_config=QUIET,
-    )
+def run_assets(runs: LocationRuns, names: list[str], partition_key: str | None = None) -> bool:
+    """Materialize some assets (the tokenizer, one day's forecast and report) as one recorded run."""
+    outcome = runs.run(assets=names, partition_key=partition_key, run_config=QUIET)
+    if not outcome.success:
+        print(f"materializing {names} failed; see `make ui` (run {outcome.run_id})", file=sys.stderr)
+    return outcome.success
 
 
-def run_assets(names: list[str], root: str, instance: DagsterInstance, partition_key: str | None = None) -> bool:
-    result = materialize(names, root, instance, partition_key)
-    if not result.success:
-        print(f"materializing {names} failed; see `make ui` (run {result.run_id})", file=sys.stderr)
-    return result.success
-
-
-def run_training(root: str, instance: DagsterInstance) -> bool:
+def run_training(runs: LocationRuns) -> bool:
     """Train and gate. The champion keeps serving whatever the gate decides: scoring goes on with
     whichever scorer the pointer names, as the nightly job would."""
     print("training sentiment_model (a few minutes on a CPU)...", flush=True)
-    result = materialize(["sentiment_model"], root, instance)
-    if result.success:
+    outcome = runs.run(assets=["sentiment_model"], run_config=QUIET)
+    if outcome.success:
         return True
-    gate = {check.check_name: check.passed for check in result.get_asset_check_evaluations()}
-    if gate.get(GATE) is False:
-        print(f"the new challenger did not pass {GATE}; the champion keeps serving (run {result.run_id})")
+    if outcome.checks.get(GATE) is False:
+        print(f"the new challenger did not pass {GATE}; the champion keeps serving (run {outcome.run_id})")
         return True
-    print(f"materializing ['sentiment_model'] failed; see `make ui` (run {result.run_id})", file=sys.stderr)
+    print(f"materializing ['sentiment_model'] failed; see `make ui` (run {outcome.run_id})", file=sys.stderr)
     return False
 
 
@@ -83,15 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     spec = SampleSpec()
     manifest = write_sample(Path(args.root), spec)
     print(f"sample landing zone: {Path(args.root) / 'landing'} ({len(manifest['planted'])} planted defects)")
-    instance = DagsterInstance.get()
+    runs = LocationRuns(DagsterInstance.get(), os.path.abspath(args.root))
     days = [spec.start + timedelta(days=offset) for offset in range(spec.days)]
     started = time.monotonic()
     steps = [
-        lambda: run_assets(["review_tokenizer"], args.root, instance),
-        lambda: run_partitions(prepare_partition_job.name, days, args.root, instance, started),
-        lambda: run_training(args.root, instance),
-        lambda: run_partitions(score_partition_job.name, days, args.root, instance, started),
-        lambda: run_assets(["sales_forecast", "insights", "insight_report"], args.root, instance, days[-1].isoformat()),
+        lambda: run_assets(runs, ["review_tokenizer"]),
+        lambda: run_partitions(runs, prepare_partition_job.name, days, started),
+        lambda: run_training(runs),
+        lambda: run_partitions(runs, score_partition_job.name, days, started),
+        lambda: run_assets(runs, ["sales_forecast", "insights", "insight_report"], days[-1].isoformat()),
     ]
     for step in steps:
         if not step():

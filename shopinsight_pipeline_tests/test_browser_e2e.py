@@ -7,10 +7,11 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import DagsterInstance
 
 from shopinsight_pipeline.definitions import build_definitions
 from shopinsight_pipeline.devserver import PROJECT_ROOT, DevServer
+from shopinsight_pipeline.location_runs import LocationRuns
 from shopinsight_pipeline.ml.fit import register_corpus_scorer
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.sample import SampleSpec, write_sample
@@ -21,6 +22,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 SPEC = SampleSpec(days=2, orders_per_day=60, truncated_orders_day=-1, gbk_reviews_day=-1, truncated_reviews_day=-1)
 
 ASSETS_QUERY = "query { assetNodes { assetKey { path } } }"
+RUN_ORIGIN_QUERY = """query($id: ID!) { runOrError(runId: $id) { ... on Run {
+  repositoryOrigin { repositoryLocationName repositoryName } } } }"""
 
 
 def chromium(*arguments: str) -> subprocess.CompletedProcess:
@@ -40,14 +43,11 @@ def test_ui_loads_backfills_two_days_and_renders(tmp_path, tiny_model_dir):
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     write_sample(lake, SPEC)
     config = {"ops": {"review_tokenizer": {"config": {"base_model_dir": str(tiny_model_dir)}}}}
-    result = (
-        build_definitions(str(lake))
-        .resolve_implicit_global_asset_job_def()
-        .execute_in_process(
-            instance=DagsterInstance.ephemeral(), asset_selection=[AssetKey("review_tokenizer")], run_config=config
-        )
+    # as make run materializes it: a run executed here, filed under the code location
+    tokenizer_run = LocationRuns(DagsterInstance.from_config(str(home)), str(lake)).run(
+        assets=["review_tokenizer"], run_config=config
     )
-    assert result.success
+    assert tokenizer_run.success
     register_corpus_scorer(
         ModelRegistry(LakeStorage(root=str(lake)).sentiment_registry_path), 200, "end-to-end test scorer"
     )
@@ -60,6 +60,12 @@ def test_ui_loads_backfills_two_days_and_renders(tmp_path, tiny_model_dir):
         assert assets == expected
         # dagster.yaml turns the UI's "join the community" pop-up off: it would cover the screenshots
         assert server.query("query { shouldShowNux }")["shouldShowNux"] is False
+        # make run's runs are the location's, as UI-launched runs are (the Overview timeline lists them)
+        run = server.query(RUN_ORIGIN_QUERY, {"id": tokenizer_run.run_id})["runOrError"]
+        assert run["repositoryOrigin"] == {
+            "repositoryLocationName": server.location["name"],
+            "repositoryName": server.location["locationOrLoadError"]["repositories"][0]["name"],
+        }
 
         days = [SPEC.start.isoformat(), (SPEC.start + timedelta(days=1)).isoformat()]
         permissive = {"ops": {f"validate_{e}": {"config": {"max_reject_rate": 1.0}} for e in ("orders", "reviews")}}
