@@ -1,8 +1,8 @@
 """`dagster dev` in a subprocess, driven over GraphQL the way the UI drives it.
 
 The browser test and `bench/backfill.py` use it: a real webserver and daemon on a free port of
-127.0.0.1, the project's code location, a backfill launched as the UI's *Launch backfill* button
-launches it (launchPartitionBackfill on the job's partition set), and its progress polled.
+127.0.0.1, the project's code location, a backfill launched as a job's Partitions page launches it
+(launchPartitionBackfill on the job's partition set), and its progress polled.
 """
 
 import os

@@ -23,7 +23,7 @@ daily_partitions = DailyPartitionsDefinition(
 # A range backfill runs each daily asset for up to a month of days in one run (a run's start costs
 # tens of seconds; a day's work on the sample a fraction of one), still writing one Parquet file per
 # day. Assets loop over the run's days oldest first, so a self-dependent asset sees the days before.
-MAX_DAYS_PER_RUN = 31
+MAX_DAYS_PER_RUN = int(os.environ.get("SHOPINSIGHT_BACKFILL_DAYS_PER_RUN", "31"))  # a deployment bounds memory
 # backfill_policy is beta in Dagster: chosen knowingly (README), so the warning is not repeated on every
 # code load of every run (hundreds of lines in `make ui` during a backfill).
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
