@@ -25,7 +25,7 @@ from shopinsight_pipeline.query import connect
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.schemas import file_schema
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage, partition_column
-from shopinsight_pipeline.train.assets import training_examples
+from shopinsight_pipeline.train.step import training_examples
 from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_assets, materialize_days, sample_days
 
 ML_SPEC = SampleSpec(

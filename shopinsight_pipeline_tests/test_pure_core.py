@@ -33,3 +33,16 @@ def test_pure_modules_import_no_dagster():
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
     assert len(PURE_MODULES) > 20  # every ml module is in the list
+
+
+def test_loading_the_code_location_imports_no_ml_or_validation_library():
+    """The webserver, the daemon and every run load the code location; torch, transformers,
+    scikit-learn and great-expectations are imported by the steps that use them."""
+    heavy = ("torch", "transformers", "sklearn", "great_expectations")
+    program = (
+        "import json, sys\n"
+        "import shopinsight_pipeline.definitions\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
+    )
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []

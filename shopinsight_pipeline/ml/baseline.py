@@ -6,27 +6,20 @@ The TF-IDF model is a registered scorer like the transformer, so it is saved in 
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from shopinsight_pipeline.ml.settings import TfidfSettings
 from shopinsight_pipeline.ml.text import normalize_text
 
 SETTINGS_FILE = "tfidf.json"
 ARRAYS_FILE = "tfidf.npz"
 
-
-@dataclass(frozen=True)
-class TfidfSettings:
-    ngram_min: int = 1
-    ngram_max: int = 3
-    min_df: int = 2
-    max_features: int = 200_000
-    c: float = 4.0  # inverse regularisation strength
-    max_iter: int = 2000
+DEFAULT_SETTINGS = TfidfSettings()
 
 
 def majority_probabilities(train_labels: Sequence[int], count: int, num_classes: int) -> np.ndarray:
@@ -63,7 +56,7 @@ class TfidfClassifier:
 
     @classmethod
     def fit(
-        cls, texts: Sequence[str], labels: Sequence[int], num_classes: int, settings: TfidfSettings = TfidfSettings()
+        cls, texts: Sequence[str], labels: Sequence[int], num_classes: int, settings: TfidfSettings = DEFAULT_SETTINGS
     ) -> "TfidfClassifier":
         vectorizer = cls._vectorizer(settings)
         features = vectorizer.fit_transform(texts)

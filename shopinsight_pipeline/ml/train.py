@@ -23,32 +23,9 @@ from transformers import get_linear_schedule_with_warmup
 from shopinsight_pipeline.ml.batching import Collator, LengthGroupedBatches
 from shopinsight_pipeline.ml.inference import mean_loss, predict_proba
 from shopinsight_pipeline.ml.metrics import classification_report
+from shopinsight_pipeline.ml.settings import TrainSettings
 
 BEST_WEIGHTS = "best.safetensors"
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Training hyperparameters. The defaults are the product's (TrainingConfig takes them from here):
-    they fit `make run` on the embedded sample on a 2-core CPU (about 35 examples/s)."""
-
-    learning_rate: float = 1e-4
-    embedding_learning_rate: float = 2e-3  # the input embeddings (added hanzi start untrained); 0: learning_rate
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    max_epochs: int = 2
-    max_steps: int = 0  # 0: no cap beyond max_epochs
-    cpu_max_steps: int = 240  # a budget that applies only on a CPU (0: none); a GPU trains to the end of its epochs
-    eval_every_steps: int = 80
-    patience: int = 2  # evaluations without a better macro-F1 before stopping
-    max_grad_norm: float = 1.0
-    checkpoint_every_steps: int = 80
-    seed: int = 13
-    mixed_precision: str = "auto"  # auto: bf16 on a GPU that supports it, fp32 on a CPU
-    cpu: bool = False  # force the CPU even when a GPU is present
-    balanced_loss: bool = True  # weight classes by inverse frequency: macro-F1 counts rare classes equally
 
 
 @dataclass

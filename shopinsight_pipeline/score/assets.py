@@ -1,4 +1,8 @@
-"""`review_scores`: every validated review scored by the serving scorer (champion pointer)."""
+"""`review_scores`: every validated review scored by the serving scorer (champion pointer).
+
+torch, transformers and scikit-learn are imported by the step that scores, not when the code
+location loads (the webserver, the daemon and every run load it).
+"""
 
 from datetime import date
 from pathlib import Path
@@ -7,9 +11,6 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, Config, Failure, Output, asset
 from pydantic import Field
 
-from shopinsight_pipeline.ml.registry import ModelRegistry
-from shopinsight_pipeline.ml.scorers import load_scorer
-from shopinsight_pipeline.ml.scoring import score_reviews
 from shopinsight_pipeline.partitions import DAILY_ASSET, each_day
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
@@ -22,6 +23,8 @@ class ScoringConfig(Config):
 
 def serving_version(storage: LakeStorage) -> dict:
     """The champion pointer sentiment_model wrote: scoring never picks 'the newest' model by itself."""
+    from shopinsight_pipeline.ml.registry import ModelRegistry
+
     return ModelRegistry(storage.sentiment_registry_path).require_champion()
 
 
@@ -46,6 +49,9 @@ def review_scores(
         champion = serving_version(storage)
     except FileNotFoundError as error:
         raise Failure(str(error)) from error
+    from shopinsight_pipeline.ml.scorers import load_scorer
+    from shopinsight_pipeline.ml.scoring import score_reviews
+
     scorer = load_scorer(Path(champion["path"]), config.batch_size, config.device or None)
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:

@@ -9,9 +9,6 @@ import pyarrow.compute as pc
 from dagster import AssetExecutionContext, AssetIn, Config, DataVersion, Output, asset
 from pydantic import Field
 
-from shopinsight_pipeline.ml import model_io
-from shopinsight_pipeline.ml.scorers import TextTokenizer
-from shopinsight_pipeline.ml.shards import tokenize_reviews
 from shopinsight_pipeline.partitions import DAILY_ASSET, each_day
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
@@ -39,6 +36,8 @@ def review_tokenizer(context: AssetExecutionContext, config: TokenizerConfig, st
     """The base model with its vocabulary extended by the GB2312 hanzi, so every day's shards share one
     tokenizer. Its value is the manifest (folder, name, hash, length limit); the hash is the data
     version, so shards and the model made with another tokenizer show as stale in the UI."""
+    from shopinsight_pipeline.ml import model_io  # torch and transformers: in this step only
+
     base_dir = Path(config.base_model_dir) if config.base_model_dir else model_io.default_model_dir()
     characters = model_io.gb2312_hanzi() if config.add_gb2312_hanzi else []
     manifest = model_io.build_review_base(
@@ -72,6 +71,10 @@ def review_token_shards(
     sentiment_labels: SentimentLabels,
 ) -> Output:
     manifest = review_tokenizer
+    from shopinsight_pipeline.ml import model_io  # torch and transformers: in this step only
+    from shopinsight_pipeline.ml.scorers import TextTokenizer
+    from shopinsight_pipeline.ml.shards import tokenize_reviews
+
     tokenizer = model_io.load_tokenizer(Path(manifest["directory"]))
     encoder = TextTokenizer(tokenizer, manifest["max_length"])
 

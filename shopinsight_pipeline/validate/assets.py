@@ -6,11 +6,10 @@ threshold, great-expectations itself finds the validated rows clean, and no requ
 validated table holds a null.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import great_expectations as gx
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -45,8 +44,12 @@ from shopinsight_pipeline.schemas import (
     conform,
 )
 from shopinsight_pipeline.storage import LakeStorage
-from shopinsight_pipeline.validate import rules
-from shopinsight_pipeline.validate.expectations import rows_to_check, run_suite
+from shopinsight_pipeline.validate.settings import RuleSettings
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+    from shopinsight_pipeline.validate import rules
 
 # Reviews arrive days or weeks after their order; a review of an order older than this, or of one
 # that was quarantined, is quarantined as unknown_order. Re-materializing the review's day after a
@@ -62,13 +65,11 @@ class ValidationConfig(Config):
     max_reject_rate: float = Field(
         default=0.10, description="Blocking: above this share of rejected rows, downstream assets do not run."
     )
-    currencies: list[str] = Field(default=list(rules.RuleSettings.currencies), description="Accepted order currencies.")
+    currencies: list[str] = Field(default=list(RuleSettings.currencies), description="Accepted order currencies.")
     max_quantity: int = Field(
-        default=rules.RuleSettings.max_quantity, description="Largest believable quantity on one order line."
+        default=RuleSettings.max_quantity, description="Largest believable quantity on one order line."
     )
-    max_unit_price: float = Field(
-        default=rules.RuleSettings.max_unit_price, description="Largest believable unit price."
-    )
+    max_unit_price: float = Field(default=RuleSettings.max_unit_price, description="Largest believable unit price.")
     order_lookback_days: int = Field(
         default=ORDER_LOOKBACK_DAYS,
         description="A review must name an order validated on its day or up to this many days before; "
@@ -82,8 +83,8 @@ class ValidationConfig(Config):
         "when a partition has more (0: every row). The polars rules always judge every row.",
     )
 
-    def rule_settings(self) -> rules.RuleSettings:
-        return rules.RuleSettings(
+    def rule_settings(self) -> RuleSettings:
+        return RuleSettings(
             timezone=BUSINESS_TIMEZONE,
             currencies=tuple(self.currencies),
             max_quantity=self.max_quantity,
@@ -97,9 +98,10 @@ class Entity:
 
     name: str  # "orders" / "reviews"
     id_column: str
-    suite: Callable[..., gx.ExpectationSuite]
-    prepare: Callable[[pl.DataFrame, pl.Series, rules.RuleSettings, pl.Series | None], pl.DataFrame]
-    to_validated: Callable[[pl.DataFrame], pl.DataFrame]
+    # names of the functions in validate/rules.py (imported by the validation step, with GX)
+    suite: str
+    prepare: str
+    to_validated: str
     validated_schema: dict
     quarantined_schema: dict
     refers_to: str | None = None  # validated table whose ids this entity's rows must name (order_id)
@@ -109,18 +111,18 @@ ENTITIES = (
     Entity(
         "orders",
         "order_id",
-        rules.order_suite,
-        rules.prepare_orders,
-        rules.validated_orders_frame,
+        "order_suite",
+        "prepare_orders",
+        "validated_orders_frame",
         VALIDATED_ORDERS_SCHEMA,
         QUARANTINED_ORDERS_SCHEMA,
     ),
     Entity(
         "reviews",
         "review_id",
-        rules.review_suite,
-        rules.prepare_reviews,
-        rules.validated_reviews_frame,
+        "review_suite",
+        "prepare_reviews",
+        "validated_reviews_frame",
         VALIDATED_REVIEWS_SCHEMA,
         QUARANTINED_REVIEWS_SCHEMA,
         refers_to="orders",
@@ -225,8 +227,8 @@ class DayOutcome:
     raw_rows: int
     validated: pl.DataFrame
     quarantined: pl.DataFrame
-    outcome: rules.Split
-    suite: gx.ExpectationSuite
+    outcome: "rules.Split"
+    suite: "gx.ExpectationSuite"
 
     @property
     def reject_rate(self) -> float:
@@ -245,6 +247,10 @@ def run_validation(
     """Split the run's days oldest first (each day's duplicate check sees the days before it, also
     those validated earlier in this run), emit both tables, then the four checks on what was written."""
     validated, quarantined, raw = f"validated_{entity.name}", f"quarantined_{entity.name}", f"raw_{entity.name}"
+    from shopinsight_pipeline.validate import rules  # great-expectations: in this step only
+
+    build_suite, prepare = getattr(rules, entity.suite), getattr(rules, entity.prepare)
+    to_validated = getattr(rules, entity.to_validated)
     settings = config.rule_settings()
     this_run = set(raw_rows)
     # Days of this run that were written before hold an earlier run's rows: this run replaces them.
@@ -258,12 +264,12 @@ def run_validation(
         known_ids = None
         if referenced is not None:
             known_ids = column_of(window_of(referenced, day, config.order_lookback_days + 1), "order_id")
-        suite = entity.suite(day, settings)
-        prepared = entity.prepare(raw_frame, earlier_ids, settings, known_ids)
+        suite = build_suite(day, settings)
+        prepared = prepare(raw_frame, earlier_ids, settings, known_ids)
         outcome = rules.split(prepared, raw_frame, suite, entity.id_column)
         result = DayOutcome(
             raw_frame.height,
-            conform(entity.to_validated(outcome.accepted), entity.validated_schema),
+            conform(to_validated(outcome.accepted), entity.validated_schema),
             conform(outcome.rejected, entity.quarantined_schema),
             outcome,
             suite,
@@ -308,6 +314,9 @@ def days_of(days: dict[str, DayOutcome]) -> list[date]:
 def _checks(storage, days: dict[str, DayOutcome], raw, validated, quarantined, config, rejects):
     """The four checks over every day of the run: counted from the files written, from GX itself
     and from the typed tables. A check fails when it fails on any day, and names the days."""
+    from shopinsight_pipeline.validate import rules
+    from shopinsight_pipeline.validate.expectations import rows_to_check, run_suite
+
     not_conserved, counts = [], {}
     for day in days_of(days):
         written = {table: storage.row_count(table, day) for table in (raw, validated, quarantined)}

@@ -26,6 +26,7 @@ from shopinsight_pipeline.schemas import (
     REVIEW_FIELDS,
     REVIEW_ID_COLUMNS,
 )
+from shopinsight_pipeline.validate.settings import RuleSettings
 
 X = gx.expectations
 # ASCII digits only: regex engines read \\d as any Unicode digit (full-width ２ included), which a
@@ -35,16 +36,6 @@ DECIMAL = r"^[0-9]+(?:\.[0-9]+)?$"
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1F\x7F]*$"  # NUL, newlines, escapes: never part of an id
 ISO_TIMESTAMP_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)$"
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
-
-
-@dataclass(frozen=True)
-class RuleSettings:
-    """Limits the rules use; the validation assets fill these from their run config."""
-
-    timezone: str = "Asia/Shanghai"
-    currencies: tuple[str, ...] = ("CNY",)
-    max_quantity: int = 1000
-    max_unit_price: float = 1_000_000.0
 
 
 def _rule(expectation, rule: str):
