@@ -24,9 +24,10 @@ daily_partitions = DailyPartitionsDefinition(
 # tens of seconds; a day's work on the sample a fraction of one), still writing one Parquet file per
 # day. Assets loop over the run's days oldest first, so a self-dependent asset sees the days before.
 MAX_DAYS_PER_RUN = int(os.environ.get("SHOPINSIGHT_BACKFILL_DAYS_PER_RUN", "31"))  # a deployment bounds memory
-# backfill_policy is beta in Dagster: chosen knowingly (README), so the warning is not repeated on every
-# code load of every run (hundreds of lines in `make ui` during a backfill).
-warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
+# backfill_policy and Output's data_version (the tokenizer hash) are beta in Dagster: chosen knowingly
+# (README), so the warnings are not repeated on every code load and run (hundreds of lines in
+# `make ui` during a backfill).
+warnings.filterwarnings("ignore", message=".*(backfill_policy|data_version).*", category=BetaWarning)
 DAILY_ASSET: dict[str, Any] = {
     "partitions_def": daily_partitions,
     "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_RUN),
