@@ -258,9 +258,10 @@ def quality_counts(
     return pl.DataFrame(rows, schema=schema)
 
 
-def quality_of(day: date, **windows: dict[str, pl.LazyFrame]) -> pl.DataFrame:
-    """quality_counts of `day` and the QUALITY_DAYS - 1 days before it."""
-    return quality_counts(**{name: window_of(frames, day, QUALITY_DAYS) for name, frames in windows.items()})
+def quality_of(counts: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The rows of `quality_counts` for `day` and the QUALITY_DAYS - 1 days before it (a range run
+    counts every loaded day once and each of its days takes its own window)."""
+    return counts.filter(pl.col("date").is_between(day - timedelta(days=QUALITY_DAYS - 1), day))
 
 
 # Windows of the insights: parameter -> (table, days ending on the run date).
@@ -297,8 +298,7 @@ def insights(
     quarantined_orders: dict[str, pl.LazyFrame],
     quarantined_reviews: dict[str, pl.LazyFrame],
 ) -> Output:
-    quality = {"raw_orders": raw_orders, "raw_reviews": raw_reviews}
-    quality |= {"quarantined_orders": quarantined_orders, "quarantined_reviews": quarantined_reviews}
+    quality = quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews)
     settings = InsightSettings(
         language=config.language, min_reviews=config.min_reviews, significance=config.significance
     )
@@ -320,7 +320,7 @@ def insights(
             recent_sales=recent["recent_sales"],
             sentiment=recent["recent_sentiment"],
             product_units=units_by_product(recent["recent_orders"]),
-            quality=quality_of(day, **quality),
+            quality=quality_of(quality, day),
             notes=notes,
         )
         if inputs.trends.is_empty():
@@ -403,8 +403,7 @@ def insight_report(
     quarantined_orders: dict[str, pl.LazyFrame],
     quarantined_reviews: dict[str, pl.LazyFrame],
 ) -> MaterializeResult:
-    quality = {"raw_orders": raw_orders, "raw_reviews": raw_reviews}
-    quality |= {"quarantined_orders": quarantined_orders, "quarantined_reviews": quarantined_reviews}
+    quality = quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews)
     metadata: dict = {}
     for day in run_days(context):
         notes: list[str] = []
@@ -416,7 +415,7 @@ def insight_report(
             stack(window_of(recent_sales, day, REPORT_WINDOWS["recent_sales"][1])),
             stack(window_of(recent_sentiment, day, REPORT_WINDOWS["recent_sentiment"][1])),
             window_of(recent_orders, day, REPORT_WINDOWS["recent_orders"][1]),
-            quality_of(day, **quality),
+            quality_of(quality, day),
             notes,
         )
     return MaterializeResult(metadata={**metadata, "reports_written": len(context.partition_keys)})
