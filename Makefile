@@ -40,10 +40,12 @@ chromium:
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
 		|| echo "chromium is not installed and cannot be installed here: the browser test will be skipped"
 
-# The UI and the daemon (schedules, sensors, the run queue, backfills) on 127.0.0.1:$(PORT).
+# The UI and the daemon (schedules, sensors, the run queue, backfills) on 127.0.0.1:$(PORT). The
+# embedded sample's history ends on its last day (SHOPINSIGHT_END_DATE=, empty, opens it: new days).
 PORT ?= 3000
+SAMPLE_LAST_DAY = $$($(BIN)/python -c 'from shopinsight_pipeline.calendar import SAMPLE_LAST_DAY; print(SAMPLE_LAST_DAY)')
 ui: setup
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	SHOPINSIGHT_END_DATE=$${SHOPINSIGHT_END_DATE-$(SAMPLE_LAST_DAY)} $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 # Style, formatting and types; CI runs it before the tests.
 lint: setup

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 # First day of the embedded sample; a deployment sets its own history start.
 SAMPLE_START = date(2026, 8, 1)
 SAMPLE_DAYS = 61
+SAMPLE_LAST_DAY = SAMPLE_START + timedelta(days=SAMPLE_DAYS - 1)
 BUSINESS_TIMEZONE = os.environ.get("SHOPINSIGHT_TIMEZONE", "Asia/Shanghai")
 
 

@@ -2,7 +2,8 @@
 
 The browser test and `bench/backfill.py` use it: a real webserver and daemon on a free port of
 127.0.0.1, the project's code location, a backfill launched as a job's Partitions page launches it
-(launchPartitionBackfill on the job's partition set), and its progress polled.
+(launchPartitionBackfill on the job's partition set) or as the asset graph's Materialize dialog
+does (assetSelection + partitionNames), and its progress polled.
 """
 
 import os
@@ -23,7 +24,8 @@ LOCATION_QUERY = """query { workspaceOrError { ... on Workspace { locationEntrie
 BACKFILL_MUTATION = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
   __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 BACKFILL_STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
-  __typename ... on PartitionBackfill { status partitionStatuses { results { partitionName runStatus } } } } }"""
+  __typename ... on PartitionBackfill { status isAssetBackfill
+    partitionStatuses { results { partitionName runStatus } } } } }"""
 FAILED = ("FAILED", "CANCELED", "COMPLETED_FAILED")
 DONE = ("COMPLETED", "COMPLETED_SUCCESS")
 
@@ -115,16 +117,32 @@ class DevServer:
             raise RuntimeError(f"the backfill was not launched: {launched}")
         return launched["backfillId"]
 
+    def launch_asset_backfill(self, assets: list[str], days: list[str], run_config: dict | None = None) -> str:
+        """Launch a backfill of `assets` over `days`, as the asset graph's *Materialize* dialog does
+        (assetSelection + partitionNames): Dagster plans the runs from the declared lineage."""
+        params = {
+            "assetSelection": [{"path": asset.split("/")} for asset in assets],
+            "partitionNames": days,
+            "fromFailure": False,
+            "runConfigData": run_config or {},
+        }
+        launched = self.query(BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
+        if launched["__typename"] != "LaunchBackfillSuccess":
+            raise RuntimeError(f"the backfill was not launched: {launched}")
+        return launched["backfillId"]
+
     def wait_backfill(self, backfill_id: str, timeout: float) -> dict:
-        """Poll until every partition succeeded; a failed run or backfill raises naming the log."""
+        """Poll until every partition succeeded (a job backfill) or every targeted asset partition was
+        materialized (an asset backfill); a failed run or backfill raises naming the log."""
 
         def finished() -> dict | None:
             backfill = self.query(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
-            statuses = [r["runStatus"] for r in backfill["partitionStatuses"]["results"]]
+            results = (backfill["partitionStatuses"] or {}).get("results") or []
+            statuses = [r["runStatus"] for r in results]
             if backfill["status"] in FAILED or "FAILURE" in statuses:
                 raise AssertionError(f"backfill failed: {backfill}; see {self.log}")
-            done = backfill["status"] in DONE and statuses and all(s == "SUCCESS" for s in statuses)
-            return backfill if done else None
+            every_run_done = backfill["isAssetBackfill"] or (statuses and all(s == "SUCCESS" for s in statuses))
+            return backfill if backfill["status"] in DONE and every_run_done else None
 
         return wait_for(finished, timeout, f"backfill {backfill_id}", interval=2)
 

@@ -65,9 +65,11 @@ RETRAIN_CRON = os.environ.get("SHOPINSIGHT_RETRAIN_CRON", "30 4 * * *")
 )
 def nightly_schedule(context: ScheduleEvaluationContext):
     day = day_before(context.scheduled_execution_time)
-    first = daily_partitions.start.date()
+    first, last = daily_partitions.start.date(), daily_partitions.end
     if day < first:
         return SkipReason(f"{day} is before the first partition {first} (SHOPINSIGHT_START_DATE)")
+    if last is not None and day >= last.date():
+        return SkipReason(f"{day} is after the last partition (SHOPINSIGHT_END_DATE closes the history)")
     # the run key makes a re-evaluated tick for the same day start no second run
     return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
 

@@ -14,8 +14,17 @@ T = TypeVar("T")
 
 __all__ = ["BUSINESS_TIMEZONE", "SAMPLE_DAYS", "SAMPLE_START", "day_before"]
 
+
+def _partition_end(last_day: str | None) -> str | None:
+    """Dagster's end date excludes its day; SHOPINSIGHT_END_DATE names the last day a lake holds."""
+    return (date.fromisoformat(last_day) + timedelta(days=1)).isoformat() if last_day else None
+
+
+# Deployment settings: the first day, and for a lake with a closed history (an archive, a demo on the
+# sample) the last; without it a new day's partition opens every day.
 daily_partitions = DailyPartitionsDefinition(
     start_date=os.environ.get("SHOPINSIGHT_START_DATE", SAMPLE_START.isoformat()),
+    end_date=_partition_end(os.environ.get("SHOPINSIGHT_END_DATE")),
     timezone=BUSINESS_TIMEZONE,
 )
 

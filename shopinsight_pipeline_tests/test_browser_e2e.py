@@ -1,13 +1,18 @@
 """End to end as an operator sees it: `dagster dev` on 127.0.0.1, the code location over GraphQL,
-a two-day backfill of the nightly job through the daemon, then the UI and the insight report in
+a two-day backfill of every daily asset through the daemon, launched as the asset graph launches
+it and ordered by Dagster from the declared lineage, then the UI and the insight report in
 headless Chromium (screenshots kept next to the test's temp lake)."""
 
+import csv
+import json
 import shutil
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
+import polars as pl
 import pytest
-from dagster import DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterInstance, RunsFilter
 
 from shopinsight_pipeline.definitions import build_definitions
 from shopinsight_pipeline.devserver import PROJECT_ROOT, DevServer
@@ -20,10 +25,37 @@ from shopinsight_pipeline.storage import LakeStorage
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SPEC = SampleSpec(days=2, orders_per_day=60, truncated_orders_day=-1, gbk_reviews_day=-1, truncated_reviews_day=-1)
+SPEC_DAYS = [(SPEC.start + timedelta(days=offset)).isoformat() for offset in range(SPEC.days)]
+UNPARTITIONED = {"review_tokenizer", "sentiment_model"}
 
 ASSETS_QUERY = "query { assetNodes { assetKey { path } } }"
 RUN_ORIGIN_QUERY = """query($id: ID!) { runOrError(runId: $id) { ... on Run {
   repositoryOrigin { repositoryLocationName repositoryName } } } }"""
+
+
+def plant_order_id_of_day_one_in_day_two(lake: Path) -> str:
+    """Give day 2's first order the id of a clean day-1 order; the id it must be quarantined for."""
+    planted = {(p["file"], p["line"]) for p in json.loads((lake / "landing" / "_planted.json").read_text())["planted"]}
+    day_one, day_two = (lake / "landing" / "orders" / f"orders_{day}.csv" for day in SPEC_DAYS)
+
+    def clean_rows(path: Path) -> list[dict]:  # rows (line 2 on) the sample planted no defect in
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        return [row for line, row in enumerate(rows, start=2) if (f"orders/{path.name}", line) not in planted]
+
+    repeated_id = clean_rows(day_one)[0]["order_id"]
+    renamed_id = clean_rows(day_two)[0]["order_id"]
+    with day_two.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header, rows = reader.fieldnames, list(reader)
+    for row in rows:
+        if row["order_id"] == renamed_id:
+            row["order_id"] = repeated_id
+    with day_two.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return repeated_id
 
 
 def chromium(*arguments: str) -> subprocess.CompletedProcess:
@@ -37,7 +69,7 @@ def chromium(*arguments: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it when run as root)")
-def test_ui_loads_backfills_two_days_and_renders(tmp_path, tiny_model_dir):
+def test_ui_loads_backfills_two_days_in_lineage_order_and_renders(tmp_path, tiny_model_dir):
     lake, home = tmp_path / "lake", tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
@@ -52,8 +84,13 @@ def test_ui_loads_backfills_two_days_and_renders(tmp_path, tiny_model_dir):
         ModelRegistry(LakeStorage(root=str(lake)).sentiment_registry_path), 200, "end-to-end test scorer"
     )
 
-    # one day per run, so the two days are two runs that Dagster must order (validation reads the day before)
-    with DevServer(home, lake, tmp_path / "dagster.log", env={"SHOPINSIGHT_BACKFILL_DAYS_PER_RUN": "1"}) as server:
+    repeated_id = plant_order_id_of_day_one_in_day_two(lake)
+
+    # One day per run, so the two days are separate runs that Dagster must order; the sample's
+    # closed history keeps the backfill to its two days (a window's later days would otherwise be
+    # part of it: every partition downstream of the chosen ones, as the dialog says).
+    closed_sample = {"SHOPINSIGHT_BACKFILL_DAYS_PER_RUN": "1", "SHOPINSIGHT_END_DATE": SPEC_DAYS[-1]}
+    with DevServer(home, lake, tmp_path / "dagster.log", env=closed_sample) as server:
         assets = {"/".join(node["assetKey"]["path"]) for node in server.query(ASSETS_QUERY)["assetNodes"]}
         expected = {
             key.to_user_string() for key in build_definitions(str(lake)).resolve_asset_graph().get_all_asset_keys()
@@ -68,17 +105,23 @@ def test_ui_loads_backfills_two_days_and_renders(tmp_path, tiny_model_dir):
             "repositoryName": server.location["locationOrLoadError"]["repositories"][0]["name"],
         }
 
-        days = [SPEC.start.isoformat(), (SPEC.start + timedelta(days=1)).isoformat()]
-        # as the job's Partitions page launches it. Dagster does not order a job backfill's runs by the
-        # partition mappings (dagster-io/dagster#11962): it submits them oldest first, and the shipped
-        # run queue starts one at a time, so day 2's validation sees day 1.
-        backfill = server.launch_backfill("nightly_partition_job", days)
-        server.wait_backfill(backfill, 420)
+        # As the asset graph's Materialize dialog launches it, with the days asked for newest first:
+        # Dagster plans the runs from the declared lineage, so day 1's validation (which day 2's
+        # duplicate check reads through the self-dependency) must end before day 2's starts.
+        backfill = server.launch_asset_backfill(sorted(expected - UNPARTITIONED), SPEC_DAYS[::-1])
+        server.wait_backfill(backfill, 480)
         runs = DagsterInstance.from_config(str(home)).get_run_records(RunsFilter(tags={"dagster/backfill": backfill}))
-        by_day = {record.dagster_run.tags["dagster/partition"]: record for record in runs}
-        assert sorted(by_day) == days  # a run per day (SHOPINSIGHT_BACKFILL_DAYS_PER_RUN=1) ...
-        assert by_day[days[1]].start_time >= by_day[days[0]].end_time  # ... one after the other, oldest first
-        report = LakeStorage(root=str(lake)).report_dir(SPEC.start + timedelta(days=1)) / "report.html"
+        validation = {
+            record.dagster_run.tags["dagster/asset_partition_range_start"]: record
+            for record in runs
+            if AssetKey("validated_orders") in (record.dagster_run.asset_selection or ())
+        }
+        assert sorted(validation) == SPEC_DAYS  # a run per day (SHOPINSIGHT_BACKFILL_DAYS_PER_RUN=1) ...
+        assert validation[SPEC_DAYS[1]].start_time >= validation[SPEC_DAYS[0]].end_time  # ... older day first
+        storage, day_two = LakeStorage(root=str(lake)), SPEC.start + timedelta(days=1)
+        duplicate = storage.read_partition("quarantined_orders", day_two).filter(pl.col("order_id") == repeated_id)
+        assert duplicate.height == 1 and "order_id_seen_on_earlier_day" in duplicate.item(0, "rejected_rules")
+        report = storage.report_dir(day_two) / "report.html"
         assert report.is_file()
 
         graph_png, report_png = tmp_path / "asset-graph.png", tmp_path / "insight-report.png"

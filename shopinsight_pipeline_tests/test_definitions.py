@@ -33,6 +33,7 @@ ASSETS = {
     "insight_report",
 }
 CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite", "no_nulls_in_required_columns"}
+ENTITIES = ("orders", "reviews")
 JOBS = {"nightly_partition_job", "prepare_partition_job", "score_partition_job", "retrain_job"}
 
 
@@ -132,3 +133,45 @@ def test_run_config_defaults_are_the_pure_settings_defaults():
         defaults.min_reviews,
         defaults.significance,
     )
+
+
+def test_an_asset_graph_backfill_targets_the_same_days_of_both_tables_of_each_validation_asset(tmp_path):
+    """What the UI checks before it launches a backfill of a multi-asset that cannot be split: the
+    planned days of validated_X and quarantined_X agree (the validated table's look-back at its own
+    earlier days must not spread the quarantine over later days), for the whole graph and for the
+    validation assets alone."""
+    from dagster._core.execution.asset_backfill import AssetBackfillData
+    from dagster._core.instance import DagsterInstance
+
+    graph = build_definitions(str(tmp_path)).resolve_asset_graph()
+    days = ["2026-08-03", "2026-08-04"]
+    validation = [AssetKey(f"{kind}_{entity}") for kind in ("raw", "validated", "quarantined") for entity in ENTITIES]
+    for selection in (list(graph.get_all_asset_keys()), validation):
+        planned = AssetBackfillData.from_asset_partitions(
+            graph, days, selection, DagsterInstance.ephemeral(), datetime.now(UTC).timestamp(), False
+        ).target_subset
+        for entity in ENTITIES:
+            validated, quarantined = AssetKey(f"validated_{entity}"), AssetKey(f"quarantined_{entity}")
+            assert graph.get(validated).execution_set_asset_keys == {validated, quarantined}
+            validated_days = set(planned.get_partitions_subset(validated).get_partition_keys())
+            assert set(days) <= validated_days
+            assert validated_days == set(planned.get_partitions_subset(quarantined).get_partition_keys())
+
+
+def test_a_closed_history_ends_the_partitions_on_its_last_day_and_the_schedule_skips_after_it():
+    """SHOPINSIGHT_END_DATE names the last day a lake holds (read when the code location loads)."""
+    code = """
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from dagster import build_schedule_context
+from shopinsight_pipeline.jobs import nightly_schedule
+from shopinsight_pipeline.partitions import daily_partitions
+print(daily_partitions.get_last_partition_key())
+for night in ("2026-08-03T02:30", "2026-08-04T02:30"):
+    moment = datetime.fromisoformat(night).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    print(type(nightly_schedule(build_schedule_context(scheduled_execution_time=moment))).__name__)
+"""
+    env = {**os.environ, "SHOPINSIGHT_START_DATE": "2026-08-01", "SHOPINSIGHT_END_DATE": "2026-08-02"}
+    env.pop("SHOPINSIGHT_TIMEZONE", None)
+    printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert printed.stdout.split() == ["2026-08-02", "RunRequest", "SkipReason"]

@@ -1,10 +1,22 @@
 """category_trends and sales_forecast as assets on the small lake (nine days: short history)."""
 
+import shutil
+
 import polars as pl
+import pytest
 from dagster import AssetKey, DagsterInstance
 
 from shopinsight_pipeline.storage import LakeStorage
-from shopinsight_pipeline_tests.conftest import materialize_assets
+from shopinsight_pipeline_tests.conftest import Lake, materialize_assets
+
+
+@pytest.fixture(scope="module")
+def lake(lake: Lake, tmp_path_factory) -> Lake:
+    """A copy of the session's lake: these tests write report tables, which the pipeline tests'
+    comparisons of whole lakes must not find, whichever module runs first."""
+    root = tmp_path_factory.mktemp("reports-lake") / "root"
+    shutil.copytree(lake.root, root)
+    return Lake(root, lake.manifest, lake.days)
 
 
 def test_trends_and_forecast_materialize_on_a_short_history_and_say_so(lake):

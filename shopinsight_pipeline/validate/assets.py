@@ -17,6 +17,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     AssetOut,
     AssetsDefinition,
     Config,
@@ -180,10 +181,14 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
         ),
     ]
     spec = {"name": f"validate_{entity.name}", "outs": outs, **DAILY_ASSET, "group_name": "validate"}
+    # Which input each table depends on. The look-back at earlier validated days is the validated
+    # table's self-dependency only: Dagster follows a self-dependency to the same asset's later days,
+    # and an asset backfill must target the same days of both tables (they are written together).
+    parents = {validated: {AssetKey(raw), AssetKey(validated)}, quarantined: {AssetKey(raw)}}
 
     if entity.refers_to is None:
 
-        @multi_asset(**spec, ins=ins, check_specs=checks)
+        @multi_asset(**spec, ins=ins, check_specs=checks, internal_asset_deps=parents)
         def validate(
             context: AssetExecutionContext,
             config: ValidationConfig,
@@ -198,8 +203,10 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
     # Reviews name orders validated on their day or up to ORDER_LOOKBACK_DAYS before it.
     referenced = f"validated_{entity.refers_to}"
     ins["referenced"] = window(referenced, ORDER_LOOKBACK_DAYS + 1)
+    for table_parents in parents.values():
+        table_parents.add(AssetKey(referenced))
 
-    @multi_asset(**spec, ins=ins, check_specs=checks)
+    @multi_asset(**spec, ins=ins, check_specs=checks, internal_asset_deps=parents)
     def validate_referring(
         context: AssetExecutionContext,
         config: ValidationConfig,
