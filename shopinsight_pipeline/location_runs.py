@@ -22,6 +22,8 @@ from dagster._core.remote_origin import (
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG as RANGE_END
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG as RANGE_START
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 MODULE = "shopinsight_pipeline.definitions"
@@ -72,8 +74,10 @@ class LocationRuns:
         assets: list[str] | None = None,
         partition_key: str | None = None,
         run_config: Mapping | None = None,
+        partition_range: tuple[str, str] | None = None,
     ) -> RunOutcome:
-        """One run of `job_name` (or of the named assets), for one partition when given."""
+        """One run of `job_name` (or of the named assets), for one partition or an inclusive range of
+        them (one run over the days, as a backfill's range run) when given."""
         with _data_root(self.data_root):
             job = self.repository.get_reconstructable_job(job_name)
             selection = {AssetKey(name) for name in assets} if assets else None
@@ -85,6 +89,8 @@ class LocationRuns:
                 if partition_key
                 else {}
             )
+            if partition_range:
+                tags = {RANGE_START: partition_range[0], RANGE_END: partition_range[1]}
             dagster_run = self.instance.create_run_for_job(
                 job_def,
                 run_config=dict(run_config or {}),

@@ -22,6 +22,7 @@ from dagster import DagsterInstance
 
 from shopinsight_pipeline.jobs import prepare_partition_job, score_partition_job
 from shopinsight_pipeline.location_runs import LocationRuns
+from shopinsight_pipeline.partitions import MAX_DAYS_PER_RUN
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.score.assets import serving_version
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
@@ -31,12 +32,21 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def run_partitions(runs: LocationRuns, job_name: str, days: list, started: float) -> bool:
-    for number, day in enumerate(days, start=1):
-        outcome = runs.run(job_name, partition_key=day.isoformat(), run_config=QUIET)
+    """The days in range runs of up to MAX_DAYS_PER_RUN days, oldest first, as a UI backfill runs
+    them (each run loops over its days and writes one file per day)."""
+    done = 0
+    for first in range(0, len(days), MAX_DAYS_PER_RUN):
+        chunk = days[first : first + MAX_DAYS_PER_RUN]
+        span = (chunk[0].isoformat(), chunk[-1].isoformat())
+        outcome = runs.run(job_name, partition_range=span, run_config=QUIET)
         if not outcome.success:
-            print(f"{job_name} for {day} failed; see `make ui` (run {outcome.run_id})", file=sys.stderr)
+            print(f"{job_name} for {span[0]}..{span[1]} failed; see `make ui` (run {outcome.run_id})", file=sys.stderr)
             return False
-        print(f"[{job_name} {number}/{len(days)}] {day} done ({time.monotonic() - started:.0f}s)", flush=True)
+        done += len(chunk)
+        print(
+            f"[{job_name} {done}/{len(days)} days] {span[0]}..{span[1]} done ({time.monotonic() - started:.0f}s)",
+            flush=True,
+        )
     return True
 
 

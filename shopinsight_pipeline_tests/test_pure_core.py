@@ -7,9 +7,14 @@ import subprocess
 import sys
 
 import shopinsight_pipeline.ml
+import shopinsight_pipeline.recommend
 
 PURE_MODULES = [
     *(f"shopinsight_pipeline.ml.{module.name}" for module in pkgutil.iter_modules(shopinsight_pipeline.ml.__path__)),
+    *(
+        f"shopinsight_pipeline.recommend.{module.name}"
+        for module in pkgutil.iter_modules(shopinsight_pipeline.recommend.__path__)
+    ),
     *(f"shopinsight_pipeline.reports.{name}" for name in ("sales", "sentiment", "trends", "forecast", "insights")),
     "shopinsight_pipeline.reports.report",
     "shopinsight_pipeline.validate.rules",

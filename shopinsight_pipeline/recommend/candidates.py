@@ -1,0 +1,323 @@
+"""Recommender candidates fitted on purchases up to a day, scored for many customers in batches.
+
+- `Popularity`: what sold lately (decayed counts), in the categories the customer buys: the
+  baseline every recommender must beat.
+- `CoOccurrence`: item to item. A product b bought by a customer within `horizon_days` after (or on
+  the same day as) a product a counts for the pair (a, b), older pairs less (time decay); a
+  customer's score for b sums P(b | a) over the products a it bought, recent ones more. The same
+  counts of (a, a) are re-orders: a product re-bought on a cycle is recommended again when the
+  customer's cycle is due. Popularity fills the lists of customers with little history.
+
+Both share the exclusion rules (`Exclusions`): never a product the customer bought in the last
+`just_bought_days` unless it is re-bought on a cycle that is due; never a flagged product.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import polars as pl
+from scipy import sparse
+
+from shopinsight_pipeline.recommend.evaluation import EVAL_DAYS, K
+
+
+@dataclass(frozen=True)
+class RecommenderSettings:
+    """Defaults sized for the embedded sample (hundreds of orders a day, tens of products)."""
+
+    popularity_half_life_days: float = 14.0
+    horizon_days: int = 30  # b bought within this many days after a counts for (a, b)
+    pair_half_life_days: float = 30.0  # a pair seen a month ago counts half
+    recency_half_life_days: float = 14.0  # the customer's purchase of a two weeks ago counts half
+    just_bought_days: int = 14
+    due_within_days: int = EVAL_DAYS  # a re-order is due when its cycle ends within this many days
+    min_reorder_customers: int = 3  # a product is re-bought on a cycle when this many customers
+    min_reorder_share: float = 0.2  # (and this share of its buyers) bought it again
+    batch_customers: int = 4096
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Products with an index each (sorted ids) and their categories."""
+
+    product_ids: np.ndarray
+    categories: np.ndarray
+    index: dict[str, int] = field(repr=False)
+
+    @classmethod
+    def of(cls, products: pl.DataFrame) -> "Catalogue":
+        products = products.select("product_id", "category").unique("product_id", keep="last").sort("product_id")
+        ids = products["product_id"].to_numpy()
+        return cls(ids, products["category"].to_numpy(), {product: i for i, product in enumerate(ids)})
+
+    def __len__(self) -> int:
+        return len(self.product_ids)
+
+
+def _decay(days_ago: pl.Expr, half_life: float) -> pl.Expr:
+    return pl.lit(0.5).pow(days_ago / half_life)
+
+
+def _days_before(as_of: date, column: str = "day") -> pl.Expr:
+    return (pl.lit(as_of) - pl.col(column)).dt.total_days()
+
+
+def reorder_cycles(purchases: pl.DataFrame, settings: RecommenderSettings) -> pl.DataFrame:
+    """Products customers buy again: the median days between a customer's consecutive purchases
+    of the product, how many customers re-bought it, and whether that makes it cyclic."""
+    days = purchases.select("customer_id", "product_id", "day").unique().sort("customer_id", "product_id", "day")
+    gaps = days.with_columns(gap=pl.col("day").diff().dt.total_days().over("customer_id", "product_id")).filter(
+        pl.col("gap").is_not_null()
+    )
+    buyers = days.group_by("product_id").agg(pl.col("customer_id").n_unique().alias("buyers"))
+    repeats = gaps.group_by("product_id").agg(
+        pl.col("gap").median().alias("cycle_days"), pl.col("customer_id").n_unique().alias("reorder_customers")
+    )
+    return (
+        buyers.join(repeats, on="product_id", how="left")
+        .with_columns(pl.col("reorder_customers").fill_null(0))
+        .with_columns(
+            cyclic=(pl.col("reorder_customers") >= settings.min_reorder_customers)
+            & (pl.col("reorder_customers") / pl.col("buyers") >= settings.min_reorder_share)
+        )
+        .sort("product_id")
+    )
+
+
+@dataclass
+class History:
+    """What every candidate knows of the customers on `as_of`: their last purchase of each product,
+    the re-order cycles, and so which products are excluded or due for whom."""
+
+    as_of: date
+    catalogue: Catalogue
+    customer_index: dict[str, int]
+    last_bought: sparse.csr_matrix  # days since the last purchase + 1 (0: never), customers x products
+    cycles: np.ndarray  # median re-order cycle in days of each product; nan when not cyclic
+    settings: RecommenderSettings
+
+    @classmethod
+    def of(cls, purchases: pl.DataFrame, catalogue: Catalogue, as_of: date, settings: RecommenderSettings) -> "History":
+        customers = purchases["customer_id"].unique().sort().to_list()
+        customer_index = {customer: i for i, customer in enumerate(customers)}
+        last = purchases.group_by("customer_id", "product_id").agg(pl.col("day").max())
+        rows = np.array([customer_index[c] for c in last["customer_id"]], dtype=np.int64)
+        columns = np.array([catalogue.index[p] for p in last["product_id"]], dtype=np.int64)
+        since = last.select(_days_before(as_of)).to_series().to_numpy().astype(np.float64) + 1
+        matrix = sparse.csr_matrix((since, (rows, columns)), shape=(len(customers), len(catalogue)))
+        cycles = np.full(len(catalogue), np.nan)
+        for product, cycle, cyclic in (
+            reorder_cycles(purchases, settings).select("product_id", "cycle_days", "cyclic").iter_rows()
+        ):
+            if cyclic and product in catalogue.index:
+                cycles[catalogue.index[product]] = cycle
+        return cls(as_of, catalogue, customer_index, matrix, cycles, settings)
+
+    def since(self, customers: Sequence[str]) -> np.ndarray:
+        """Days since each customer's last purchase of each product (nan: never), batch x products."""
+        rows = [self.customer_index.get(customer, -1) for customer in customers]
+        known = np.array([row for row in rows if row >= 0], dtype=np.int64)
+        out = np.full((len(customers), len(self.catalogue)), np.nan)
+        dense = self.last_bought[known].toarray() - 1 if len(known) else np.empty((0, len(self.catalogue)))
+        dense[dense < 0] = np.nan
+        out[[i for i, row in enumerate(rows) if row >= 0]] = dense
+        return out
+
+    def due(self, since: np.ndarray) -> np.ndarray:
+        """Re-orders whose cycle ends within `due_within_days` (and half of it has passed)."""
+        with np.errstate(invalid="ignore"):
+            remaining = self.cycles[None, :] - since
+            return (remaining <= self.settings.due_within_days) & (since >= 0.5 * self.cycles[None, :])
+
+    def excluded(self, since: np.ndarray, flagged: np.ndarray) -> np.ndarray:
+        """Just bought (and not a due re-order), or flagged."""
+        with np.errstate(invalid="ignore"):
+            just_bought = since < self.settings.just_bought_days
+        return (just_bought & ~self.due(since)) | flagged[None, :]
+
+
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and scores of the k best finite entries of each row, best first."""
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
+
+
+def recommendation_frame(
+    customers: Sequence[str], products: np.ndarray, scores: np.ndarray, reasons: list[list[str]], candidate: str
+) -> pl.DataFrame:
+    """One row per (customer, recommended product), excluded entries (-inf) dropped."""
+    k = products.shape[1]
+    frame = pl.DataFrame(
+        {
+            "customer_id": np.repeat(np.asarray(customers, dtype=object), k).astype(str),
+            "product_id": products.reshape(-1).astype(str),
+            "score": scores.reshape(-1).astype(np.float64),
+            "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), len(customers)),
+            "candidate": [candidate] * (len(customers) * k),
+            "reason": [reason for row in reasons for reason in row],
+        },
+        schema_overrides={"customer_id": pl.String, "product_id": pl.String},
+    )
+    return frame.filter(pl.col("score").is_finite()).with_columns(
+        pl.col("rank").rank("ordinal").over("customer_id").cast(pl.Int32)
+    )
+
+
+class Popularity:
+    """Decayed recent sales of each product, weighted by the customer's share of purchases in its
+    category; a customer with no history gets the overall best sellers."""
+
+    name = "popularity"
+    FLOOR = 0.01  # categories the customer never bought still fill the list
+
+    def __init__(
+        self,
+        purchases: pl.DataFrame,
+        history: History,
+        settings: RecommenderSettings,
+        flagged: Sequence[str] = (),
+    ):
+        self.history, self.settings = history, settings
+        catalogue = history.catalogue
+        counts = purchases.group_by("product_id").agg(
+            _decay(_days_before(history.as_of), settings.popularity_half_life_days).sum().alias("weight")
+        )
+        self.popularity = np.zeros(len(catalogue))
+        for product, weight in counts.iter_rows():
+            self.popularity[catalogue.index[product]] = weight
+        self.popularity /= max(self.popularity.max(), 1e-12)
+        self.category_names, category_of = np.unique(catalogue.categories, return_inverse=True)
+        self.category_of = category_of
+        shares = purchases.group_by("customer_id", "category").agg(pl.len().alias("n"))
+        self.category_share = np.zeros((len(history.customer_index), len(self.category_names)))
+        category_index = {name: i for i, name in enumerate(self.category_names)}
+        for customer, category, n in shares.iter_rows():
+            self.category_share[history.customer_index[customer], category_index[category]] = n
+        totals = self.category_share.sum(axis=1, keepdims=True)
+        self.category_share /= np.maximum(totals, 1)
+        self.flagged = np.isin(catalogue.product_ids, list(flagged))
+
+    def shares(self, customers: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(customers), len(self.category_names)))
+        for i, customer in enumerate(customers):
+            row = self.history.customer_index.get(customer)
+            if row is not None:
+                out[i] = self.category_share[row]
+        return out
+
+    def scores(self, customers: Sequence[str]) -> np.ndarray:
+        """Popularity in the customer's categories, batch x products."""
+        return self.popularity[None, :] * (self.shares(customers)[:, self.category_of] + self.FLOOR)
+
+    def reason(self, customer_share: np.ndarray, product: int) -> str:
+        category = self.category_names[self.category_of[product]]
+        return f"popular in {category}" if customer_share[self.category_of[product]] > 0 else "popular overall"
+
+    def recommend(self, customers: Sequence[str], k: int = K) -> pl.DataFrame:
+        return _in_batches(self, customers, k)
+
+    def batch(self, customers: Sequence[str], k: int) -> pl.DataFrame:
+        since = self.history.since(customers)
+        scores = np.where(self.history.excluded(since, self.flagged), -np.inf, self.scores(customers))
+        top, top_scores = _top_k(scores, k)
+        shares = self.shares(customers)
+        reasons = [[self.reason(shares[i], p) for p in row] for i, row in enumerate(top)]
+        return recommendation_frame(customers, self.history.catalogue.product_ids[top], top_scores, reasons, self.name)
+
+
+class CoOccurrence:
+    """P(b | a) from pairs bought together or one after the other, with re-order cycles; see the
+    module docstring."""
+
+    name = "cooccurrence"
+    POPULARITY_WEIGHT = 1e-3  # below any pair: only fills lists
+
+    def __init__(
+        self,
+        purchases: pl.DataFrame,
+        history: History,
+        settings: RecommenderSettings,
+        flagged: Sequence[str] = (),
+    ):
+        self.history, self.settings = history, settings
+        self.popularity = Popularity(purchases, history, settings, flagged)
+        catalogue, as_of = history.catalogue, history.as_of
+        days = (
+            purchases.select("customer_id", "product_id", "day")
+            .unique()
+            .with_columns(item=pl.col("product_id").replace_strict(catalogue.index, return_dtype=pl.Int64))
+        )
+        pairs = (
+            days.join(days, on="customer_id", suffix="_next")
+            .with_columns(gap=(pl.col("day_next") - pl.col("day")).dt.total_days())
+            .filter(
+                (pl.col("gap") >= 0)
+                & (pl.col("gap") <= settings.horizon_days)
+                & ((pl.col("item") != pl.col("item_next")) | (pl.col("gap") > 0))
+            )
+            .with_columns(weight=_decay(_days_before(as_of, "day_next"), settings.pair_half_life_days))
+            .group_by("item", "item_next")
+            .agg(pl.col("weight").sum(), pl.col("weight").filter(pl.col("gap") == 0).sum().alias("same_day"))
+        )
+        n = len(catalogue)
+        bought = np.zeros(n)
+        counts = days.group_by("item").agg(
+            _decay(_days_before(as_of), settings.pair_half_life_days).sum().alias("weight")
+        )
+        bought[counts["item"].to_numpy()] = counts["weight"].to_numpy()
+        together = np.zeros((n, n))
+        self.same_day_share = np.zeros((n, n))  # of a pair's weight, the share bought on one day
+        a, b = pairs["item"].to_numpy(), pairs["item_next"].to_numpy()
+        together[a, b] = pairs["weight"].to_numpy()
+        self.same_day_share[a, b] = pairs["same_day"].to_numpy() / np.maximum(pairs["weight"].to_numpy(), 1e-12)
+        self.conditional = together / np.maximum(bought, 1e-12)[:, None]  # P(b | a), decayed
+        self.reorder = np.diag(self.conditional).copy()
+        np.fill_diagonal(self.conditional, 0.0)
+        self.flagged = self.popularity.flagged
+
+    def parts(self, customers: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Recency weights of the products each customer bought, and the pair, re-order and
+        popularity parts of the scores (batch x products each)."""
+        since = self.history.since(customers)
+        recency = np.nan_to_num(0.5 ** (since / self.settings.recency_half_life_days), nan=0.0)
+        pair_part = recency @ self.conditional
+        reorder_part = np.where(self.history.due(since), self.reorder[None, :] + 1.0, 0.0)
+        popular = self.POPULARITY_WEIGHT * self.popularity.scores(customers)
+        return recency, pair_part, reorder_part, popular
+
+    def recommend(self, customers: Sequence[str], k: int = K) -> pl.DataFrame:
+        return _in_batches(self, customers, k)
+
+    def batch(self, customers: Sequence[str], k: int) -> pl.DataFrame:
+        recency, pair_part, reorder_part, popular = self.parts(customers)
+        since = self.history.since(customers)
+        scores = pair_part + reorder_part + popular
+        scores = np.where(self.history.excluded(since, self.flagged), -np.inf, scores)
+        top, top_scores = _top_k(scores, k)
+        shares = self.popularity.shares(customers)
+        product_ids = self.history.catalogue.product_ids
+        reasons = []
+        for i, row in enumerate(top):
+            row_reasons = []
+            for product in row:
+                if reorder_part[i, product] > 0:
+                    row_reasons.append(f"re-order cycle due (about every {self.history.cycles[product]:.0f} days)")
+                elif pair_part[i, product] > popular[i, product]:
+                    source = int(np.argmax(recency[i] * self.conditional[:, product]))
+                    verb = "bought together with" if self.same_day_share[source, product] >= 0.5 else "bought after"
+                    row_reasons.append(f"{verb} {product_ids[source]}")
+                else:
+                    row_reasons.append(self.popularity.reason(shares[i], product))
+            reasons.append(row_reasons)
+        return recommendation_frame(customers, product_ids[top], top_scores, reasons, self.name)
+
+
+def _in_batches(candidate, customers: Sequence[str], k: int) -> pl.DataFrame:
+    size = candidate.settings.batch_customers
+    frames = [candidate.batch(customers[i : i + size], k) for i in range(0, len(customers), size)]
+    return pl.concat(frames) if frames else recommendation_frame([], np.empty((0, k)), np.empty((0, k)), [], "")

@@ -1,0 +1,191 @@
+"""The recommender core on a tiny planted world: a re-order cycle and a bought-after pair hidden
+among busier best sellers. Co-occurrence must find both; popularity must not."""
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+
+from shopinsight_pipeline.recommend.candidates import (
+    Catalogue,
+    CoOccurrence,
+    History,
+    Popularity,
+    RecommenderSettings,
+    reorder_cycles,
+)
+from shopinsight_pipeline.recommend.evaluation import (
+    PURCHASE_COLUMNS,
+    TimeSplit,
+    new_and_returning,
+    per_customer_scores,
+    ranking_metrics,
+    time_split,
+)
+
+START, LAST_DAY = date(2026, 8, 1), date(2026, 9, 29)  # 60 days
+CYCLE_DAYS = 10
+
+
+def planted_world(seed: int = 7) -> pl.DataFrame:
+    """1,000 shoppers buy 36 best sellers (12 per category) at random; 30 customers re-order the
+    consumable A every 10 days; 40 buy the phone X and its case Y one or two days later, 10 of
+    them across the evaluation cutoff. A and Y sell less than every best seller of their category."""
+    rng = random.Random(seed)
+    rows = []
+    categories = {"beauty": "B", "electronics": "E", "home": "H"}
+    for shopper in range(1000):
+        for _ in range(10):
+            category = rng.choice(list(categories))
+            product = f"{categories[category]}{rng.randrange(12):02d}"
+            rows.append((f"S{shopper:04d}", product, category, START + timedelta(days=rng.randrange(60))))
+    for customer in range(30):
+        first = rng.randrange(CYCLE_DAYS)
+        for day in range(first, 60, CYCLE_DAYS):
+            rows.append((f"A{customer:03d}", "A", "beauty", START + timedelta(days=day)))
+    for customer in range(40):
+        # the last ten buy the phone in the last days before the cutoff and the case after it
+        bought = rng.randrange(0, 45) if customer < 30 else 52
+        rows.append((f"P{customer:03d}", "X", "electronics", START + timedelta(days=bought)))
+        rows.append((f"P{customer:03d}", "Y", "electronics", START + timedelta(days=bought + rng.choice((1, 2)))))
+    return pl.DataFrame(rows, schema=PURCHASE_COLUMNS, orient="row")
+
+
+@dataclass
+class World:
+    purchases: pl.DataFrame
+    split: TimeSplit
+    settings: RecommenderSettings
+    catalogue: Catalogue
+    history: History
+    customers: list[str]  # those who bought in the evaluation window
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    purchases = planted_world()
+    split = time_split(purchases, LAST_DAY)
+    settings = RecommenderSettings()
+    catalogue = Catalogue.of(purchases)
+    history = History.of(split.train, catalogue, split.as_of, settings)
+    return World(
+        purchases, split, settings, catalogue, history, split.evaluation["customer_id"].unique().sort().to_list()
+    )
+
+
+def test_the_time_split_never_lets_an_evaluation_purchase_into_training(world):
+    purchases, split = world.purchases, world.split
+    assert split.cutoff == LAST_DAY - timedelta(days=7)
+    assert split.train["day"].max() <= split.cutoff
+    evaluated = purchases.filter(pl.col("day") > split.cutoff)
+    assert evaluated["day"].min() == split.cutoff + timedelta(days=1)
+    assert split.train.join(evaluated, on=["customer_id", "product_id", "day"], how="semi").height == 0
+    assert split.evaluation.select("customer_id", "product_id").is_duplicated().sum() == 0
+    assert split.train.height + evaluated.height == purchases.height
+
+
+def test_reorder_cycles_find_the_planted_consumable_and_its_cycle(world):
+    split, settings = world.split, world.settings
+    cycles = reorder_cycles(split.train, settings)
+    cyclic = cycles.filter(pl.col("cyclic"))
+    assert cyclic["product_id"].to_list() == ["A"]
+    assert cyclic["cycle_days"].item() == CYCLE_DAYS
+
+
+def test_cooccurrence_beats_popularity_on_the_planted_world(world):
+    split, settings, catalogue, history, customers = (
+        world.split,
+        world.settings,
+        world.catalogue,
+        world.history,
+        world.customers,
+    )
+    popularity = Popularity(split.train, history, settings).recommend(customers)
+    cooccurrence = CoOccurrence(split.train, history, settings).recommend(customers)
+    planted = split.evaluation.filter(pl.col("product_id").is_in(["A", "Y"]))
+    assert planted.height >= 30
+    pop = ranking_metrics(popularity, planted, len(catalogue))
+    cooc = ranking_metrics(cooccurrence, planted, len(catalogue))
+    assert cooc.recall.point >= 0.9, cooc
+    assert pop.recall.point <= 0.1, pop  # A and Y sell less than ten best sellers of their category
+    assert cooc.recall.low > pop.recall.high and cooc.ndcg.low > pop.ndcg.high
+    reasons = cooccurrence.join(planted, on=["customer_id", "product_id"]).select("product_id", "reason").unique()
+    assert {(p, r.split(" (")[0]) for p, r in reasons.iter_rows()} == {
+        ("A", "re-order cycle due"),
+        ("Y", "bought after X"),
+    }
+
+
+def test_no_list_holds_a_product_just_bought_unless_its_cycle_is_due_nor_a_flagged_one(world):
+    split, settings, history = world.split, world.settings, world.history
+    flagged = ["B00", "E03"]
+    everyone = split.train["customer_id"].unique().sort().to_list()
+    for candidate in (Popularity, CoOccurrence):
+        recommended = candidate(split.train, history, settings, flagged=flagged).recommend(everyone)
+        assert recommended.filter(pl.col("product_id").is_in(flagged)).height == 0
+        last = split.train.group_by("customer_id", "product_id").agg(pl.col("day").max().alias("last"))
+        recent = recommended.join(last, on=["customer_id", "product_id"]).filter(
+            (pl.lit(split.as_of) - pl.col("last")).dt.total_days() < settings.just_bought_days
+        )
+        assert set(recent["product_id"].unique()) <= {"A"}, candidate.name  # only the cyclic consumable
+        if candidate is CoOccurrence:
+            assert recent.height > 0 and recent["reason"].str.starts_with("re-order cycle due").all()
+        ranks = recommended.group_by("customer_id").agg(pl.col("rank").sort())
+        assert all(row == list(range(1, len(row) + 1)) for row in ranks["rank"].to_list())
+
+
+def test_a_new_customer_a_one_order_customer_and_a_never_bought_product_are_handled(world):
+    split, settings = world.split, world.settings
+    one_order = split.train.filter(pl.col("customer_id") == "P000").head(1)
+    train = pl.concat([split.train.filter(pl.col("customer_id") != "P000"), one_order])
+    products = pl.concat(
+        [train.select("product_id", "category"), pl.DataFrame({"product_id": ["Z99"], "category": ["home"]})]
+    )
+    catalogue = Catalogue.of(products)
+    history = History.of(train, catalogue, split.as_of, settings)
+    model = CoOccurrence(train, history, settings)
+    lists = model.recommend(["P000", "NEWCOMER"])
+    assert lists.group_by("customer_id").len().sort("customer_id")["len"].to_list() == [10, 10]
+    newcomer = lists.filter(pl.col("customer_id") == "NEWCOMER")
+    assert newcomer["reason"].str.starts_with("popular").all()
+    assert "Z99" not in newcomer["product_id"].to_list()  # never sold: nothing speaks for it
+    [only_order] = one_order["product_id"].to_list()
+    assert only_order == "X"
+    assert lists.filter(pl.col("customer_id") == "P000").row(0, named=True) | {"score": None} == {
+        "customer_id": "P000",
+        "product_id": "Y",
+        "score": None,
+        "rank": 1,
+        "candidate": "cooccurrence",
+        "reason": "bought after X",
+    }
+
+
+def test_ranking_metrics_match_their_definitions_by_hand():
+    recommended = pl.DataFrame(
+        {"customer_id": ["c1", "c1", "c1", "c2"], "product_id": ["p1", "p2", "p3", "p5"], "rank": [1, 2, 3, 1]}
+    )
+    relevant = pl.DataFrame({"customer_id": ["c1", "c1", "c2", "c3"], "product_id": ["p2", "p9", "p5", "p1"]})
+    scores = {row["customer_id"]: row for row in per_customer_scores(recommended, relevant).iter_rows(named=True)}
+    assert scores["c1"]["recall"] == 0.5
+    assert scores["c1"]["ndcg"] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    assert scores["c1"]["reciprocal_rank"] == 0.5
+    assert (scores["c2"]["recall"], scores["c2"]["ndcg"], scores["c2"]["reciprocal_rank"]) == (1.0, 1.0, 1.0)
+    assert (scores["c3"]["recall"], scores["c3"]["ndcg"], scores["c3"]["reciprocal_rank"]) == (0.0, 0.0, 0.0)
+    metrics = ranking_metrics(recommended, relevant, catalogue_size=8)
+    assert metrics.customers == 3
+    assert metrics.recall.point == pytest.approx(0.5)
+    assert metrics.coverage == 4 / 8
+    assert metrics.recall.low <= metrics.recall.point <= metrics.recall.high
+
+
+def test_new_and_returning_customers_are_told_apart_by_their_training_history(world):
+    split = world.split
+    groups = new_and_returning(split)
+    known = set(split.train["customer_id"])
+    assert groups["returning"]["customer_id"].is_in(list(known)).all()
+    assert not groups["new"]["customer_id"].is_in(list(known)).any()
+    assert groups["new"].height + groups["returning"].height == split.evaluation.height
