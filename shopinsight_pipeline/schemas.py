@@ -152,6 +152,21 @@ INSIGHTS_SCHEMA: dict[str, pl.DataType] = {
     "language": pl.String(),
 }
 
+# One row per (customer, product, event) of a day: purchase (+1), return (-1), review ((stars - 3) / 2).
+CUSTOMER_EVENTS_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "customer_id": pl.String(),
+    "product_id": pl.String(),
+    "category": pl.String(),
+    "event": pl.String(),
+    "weight": pl.Float64(),
+    "order_id": pl.String(),
+    "event_ts": UTC_TIMESTAMP,
+    "quantity": pl.Int32(),  # purchase and return; null for a review
+    "value": pl.Float64(),  # line total (negative for a return); null for a review
+    "rating": pl.Int8(),  # review stars; null otherwise
+}
+
 # Token ids of one review per row (no padding); the tokenizer's name and hash ride in the file's metadata.
 SHARD_SCHEMA = pa.schema(
     [
@@ -214,6 +229,7 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "category_trends": TRENDS_SCHEMA,
         "sales_forecast": FORECAST_SCHEMA,
         "insights": INSIGHTS_SCHEMA,
+        "customer_events": CUSTOMER_EVENTS_SCHEMA,
         "review_token_shards": dict(pl.DataFrame(SHARD_SCHEMA.empty_table()).schema),
     }
     if table in fixed:

@@ -1,0 +1,66 @@
+"""One row per (customer, product, event) of a day, from validated orders and reviews.
+
+The weights are what a model counts: a purchase +1, a return -1 (the customer sent it back), a
+review its stars mapped to [-1, 1] ((rating - 3) / 2). A cancelled order is no event. A review
+names an order, not a customer: the customer is the one who placed that order (validation keeps
+only reviews of orders validated on the review's day or the 60 before, so every review finds it).
+"""
+
+import polars as pl
+
+from shopinsight_pipeline.schemas import CUSTOMER_EVENTS_SCHEMA, conform
+
+EVENTS = ("purchase", "return", "review")
+
+
+def customer_events(orders: pl.DataFrame, reviews: pl.DataFrame, earlier_orders: pl.DataFrame) -> pl.DataFrame:
+    """The day's events: purchases and returns of `orders`, reviews of `reviews` whose customer is
+    found in `orders` or `earlier_orders` (validated orders of the days the reviews may name)."""
+    kept = orders.filter(pl.col("status") != "cancelled")
+    base = kept.select(
+        pl.col("order_date").alias("date"),
+        "customer_id",
+        "product_id",
+        "category",
+        "order_id",
+        pl.col("order_ts").alias("event_ts"),
+        "quantity",
+        pl.col("line_total").alias("value"),
+        pl.lit(None, pl.Int8).alias("rating"),
+    )
+    purchases = base.with_columns(event=pl.lit("purchase"), weight=pl.lit(1.0))
+    returns = base.filter(kept["status"] == "returned").with_columns(
+        event=pl.lit("return"), weight=pl.lit(-1.0), value=-pl.col("value")
+    )
+    placed = (
+        pl.concat([orders, earlier_orders], how="vertical")
+        .select("order_id", "customer_id", "category")
+        .unique("order_id", keep="first")
+    )
+    reviewed = reviews.join(placed, on="order_id", how="inner").select(
+        pl.col("review_date").alias("date"),
+        "customer_id",
+        "product_id",
+        "category",
+        "order_id",
+        pl.col("review_ts").alias("event_ts"),
+        pl.lit(None, pl.Int32).alias("quantity"),
+        pl.lit(None, pl.Float64).alias("value"),
+        "rating",
+        event=pl.lit("review"),
+        weight=(pl.col("rating").cast(pl.Float64) - 3) / 2,
+    )
+    events = pl.concat(
+        [conform(frame, CUSTOMER_EVENTS_SCHEMA) for frame in (purchases, returns, reviewed)], how="vertical"
+    )
+    return events.sort("event_ts", "customer_id", "event", "product_id")
+
+
+def purchases_of(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """The purchases a recommender learns from: customer, product, category and day."""
+    return (
+        events.lazy()
+        .filter(pl.col("event") == "purchase")
+        .select("customer_id", "product_id", "category", pl.col("date").alias("day"))
+        .collect()
+    )
