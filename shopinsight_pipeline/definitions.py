@@ -14,6 +14,7 @@ from shopinsight_pipeline.jobs import (
     retrain_schedule,
     score_partition_job,
 )
+from shopinsight_pipeline.recommend.assets import customer_events, customer_recommendations, recommender_model
 from shopinsight_pipeline.reports.assets import (
     category_trends,
     daily_sales,
@@ -57,6 +58,9 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             sales_forecast,
             insights,
             insight_report,
+            customer_events,
+            recommender_model,
+            customer_recommendations,
             review_tokenizer,
             review_token_shards,
             sentiment_model,

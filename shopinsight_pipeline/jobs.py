@@ -1,11 +1,13 @@
 """Jobs and schedules operators run.
 
-- nightly_partition_job: every daily asset for one day (ingest -> product_sentiment). Launch a range
-  from the UI to backfill. Scoring needs a promoted model: run retrain_job once on a new lake.
+- nightly_partition_job: every daily asset for one day (ingest -> product_sentiment, insights,
+  customer_recommendations). Launch a range from the UI to backfill. Scoring and recommendations
+  need models: run retrain_job once on a new lake.
 - prepare_partition_job / score_partition_job: the same day split before and after scoring, for
   bootstrapping a new lake (prepare days, retrain, then score days) as `make run` does;
   sales_forecast is only in the nightly job (make run forecasts from the last sample day).
-- retrain_job: review_tokenizer + sentiment_model, on its own schedule after the nightly run.
+- retrain_job: review_tokenizer, sentiment_model and recommender_model, on its own schedule after the
+  nightly run.
 """
 
 import os
@@ -23,10 +25,11 @@ from dagster import (
 
 from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions, day_before
 
-UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model")
+UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model", "recommender_model")
 SCORING = AssetSelection.assets("review_scores", "product_sentiment")
-FORECAST = AssetSelection.assets("sales_forecast", "insights", "insight_report")  # model fits, and what reads them
-DAILY = AssetSelection.groups("ingest", "validate", "tokenize", "score", "reports") - UNPARTITIONED
+# model fits, and what reads them (recommendations read the recommender and the day's insights)
+FORECAST = AssetSelection.assets("sales_forecast", "insights", "insight_report", "customer_recommendations")
+DAILY = AssetSelection.groups("ingest", "validate", "tokenize", "score", "reports", "recommend") - UNPARTITIONED
 
 nightly_partition_job = define_asset_job(
     name="nightly_partition_job",
@@ -36,8 +39,9 @@ nightly_partition_job = define_asset_job(
 prepare_partition_job = define_asset_job(
     name="prepare_partition_job",
     selection=DAILY - SCORING - FORECAST,
-    description="One day up to token shards, daily_sales and category_trends (everything that needs no "
-    "sentiment model; sales_forecast, insights and insight_report are left to the nightly job or a separate run).",
+    description="One day up to token shards, daily_sales, category_trends and customer_events (everything that "
+    "needs no model; sales_forecast, insights, insight_report and customer_recommendations are left to the "
+    "nightly job or a separate run).",
 )
 score_partition_job = define_asset_job(
     name="score_partition_job",
@@ -47,7 +51,8 @@ score_partition_job = define_asset_job(
 retrain_job = define_asset_job(
     name="retrain_job",
     selection=UNPARTITIONED,
-    description="Refresh the tokenizer, fine-tune, evaluate all candidates and promote the best.",
+    description="Refresh the tokenizer, fine-tune the sentiment model and compare the recommender candidates; "
+    "each promotes its best.",
 )
 
 # Deployment settings: when the nightly run starts (cron in the partitions' timezone; it

@@ -1,8 +1,9 @@
 """Materialize every asset for every sample partition, then say where the tables are.
 
-Order: the tokenizer, every day up to token shards, daily_sales and category_trends, the model
-(train, evaluate, promote), every day's scores and product_sentiment, then sales_forecast from
-the last sample day, and the insights of that day.
+Order: the tokenizer, every day up to token shards, daily_sales, category_trends and
+customer_events, the sentiment model (train, evaluate, promote), every day's scores and
+product_sentiment, the recommender (candidates compared, the best promoted), then sales_forecast,
+the insights and the customer recommendations of the last sample day.
 
     python -m shopinsight_pipeline.run_sample [--root data]
 
@@ -12,6 +13,7 @@ history and Overview timeline under the location, as runs it launched itself.
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -88,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         lambda: run_partitions(runs, prepare_partition_job.name, days, started),
         lambda: run_training(runs),
         lambda: run_partitions(runs, score_partition_job.name, days, started),
-        lambda: run_assets(runs, ["sales_forecast", "insights", "insight_report"], days[-1].isoformat()),
+        lambda: run_assets(runs, ["recommender_model"]),
+        lambda: run_assets(
+            runs, ["sales_forecast", "insights", "insight_report", "customer_recommendations"], days[-1].isoformat()
+        ),
     ]
     for step in steps:
         if not step():
@@ -100,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nserving sentiment scorer: {champion['version']} ({champion['kind']}, test macro-F1 "
         f"{champion['test_macro_f1']:.4f})\n  why: {champion['reason']}"
     )
+    recommender = json.loads((storage.models_path / "recommender_model.json").read_text(encoding="utf-8"))
+    print(f"serving recommender: {recommender['champion']}\n  why: {recommender['reason']}")
     print(f"\noutput tables under {storage.root_path / 'lake'}:")
     for table in TABLE_LAYERS:
         rows = sum(storage.row_count(table, day) for day in storage.partition_days(table))

@@ -167,6 +167,17 @@ CUSTOMER_EVENTS_SCHEMA: dict[str, pl.DataType] = {
     "rating": pl.Int8(),  # review stars; null otherwise
 }
 
+# Per run date: the top-k products of each active customer, with the candidate and a readable reason.
+CUSTOMER_RECOMMENDATIONS_SCHEMA: dict[str, pl.DataType] = {
+    "run_date": pl.Date(),
+    "customer_id": pl.String(),
+    "rank": pl.Int32(),
+    "product_id": pl.String(),
+    "score": pl.Float64(),
+    "candidate": pl.String(),
+    "reason": pl.String(),
+}
+
 # Token ids of one review per row (no padding); the tokenizer's name and hash ride in the file's metadata.
 SHARD_SCHEMA = pa.schema(
     [
@@ -230,6 +241,7 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "sales_forecast": FORECAST_SCHEMA,
         "insights": INSIGHTS_SCHEMA,
         "customer_events": CUSTOMER_EVENTS_SCHEMA,
+        "customer_recommendations": CUSTOMER_RECOMMENDATIONS_SCHEMA,
         "review_token_shards": dict(pl.DataFrame(SHARD_SCHEMA.empty_table()).schema),
     }
     if table in fixed:

@@ -38,11 +38,13 @@ TABLE_LAYERS: dict[str, str] = {
     "category_trends": "gold",
     "sales_forecast": "gold",
     "insights": "gold",
+    "customer_events": "silver",
+    "customer_recommendations": "gold",
 }
 # Tables computed for a run date from a window of days are partitioned by run_date=; every other
 # table by date=. A file that holds a column named like its key holds the folder's value there, and no
 # other column shares a key's name, so DuckDB and polars with Hive partitioning read what the file says.
-RUN_DATE_TABLES: frozenset[str] = frozenset({"sales_forecast", "insights"})
+RUN_DATE_TABLES: frozenset[str] = frozenset({"sales_forecast", "insights", "customer_recommendations"})
 LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
 PARTITION_FILE = "part-0.parquet"
 

@@ -31,6 +31,9 @@ ASSETS = {
     "sales_forecast",
     "insights",
     "insight_report",
+    "customer_events",
+    "recommender_model",
+    "customer_recommendations",
 }
 CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite", "no_nulls_in_required_columns"}
 ENTITIES = ("orders", "reviews")
@@ -55,7 +58,11 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
         job = defs.resolve_job_def(name)
         assert (job.partitions_def is None) == (name == "retrain_job"), name
     nightly = defs.resolve_job_def("nightly_partition_job").asset_layer.selected_asset_keys
-    assert {key.to_user_string() for key in nightly} == ASSETS - {"review_tokenizer", "sentiment_model"}
+    assert {key.to_user_string() for key in nightly} == ASSETS - {
+        "review_tokenizer",
+        "sentiment_model",
+        "recommender_model",
+    }
     schedule = defs.resolve_schedule_def("nightly_partition_schedule")
     assert schedule.cron_schedule == "30 2 * * *"
     assert schedule.job_name == "nightly_partition_job"

@@ -14,7 +14,6 @@ from shopinsight_pipeline.recommend.candidates import (
     CoOccurrence,
     History,
     Popularity,
-    RecommenderSettings,
     reorder_cycles,
 )
 from shopinsight_pipeline.recommend.evaluation import (
@@ -25,6 +24,8 @@ from shopinsight_pipeline.recommend.evaluation import (
     ranking_metrics,
     time_split,
 )
+from shopinsight_pipeline.recommend.gate import compare_candidates
+from shopinsight_pipeline.recommend.settings import RecommenderSettings
 
 START, LAST_DAY = date(2026, 8, 1), date(2026, 9, 29)  # 60 days
 CYCLE_DAYS = 10
@@ -189,3 +190,16 @@ def test_new_and_returning_customers_are_told_apart_by_their_training_history(wo
     assert groups["returning"]["customer_id"].is_in(list(known)).all()
     assert not groups["new"]["customer_id"].is_in(list(known)).any()
     assert groups["new"].height + groups["returning"].height == split.evaluation.height
+
+
+def test_the_gate_promotes_cooccurrence_only_where_it_is_better_beyond_the_noise(world):
+    settings = world.settings
+    chosen = compare_candidates(world.purchases, settings)
+    assert chosen["champion"] == "cooccurrence" and "cooccurrence serves" in chosen["reason"]
+    assert chosen["cutoff"] == world.split.cutoff.isoformat()
+    # on the best sellers alone there are no pairs and no cycles: co-occurrence has nothing to add
+    shoppers = world.purchases.filter(pl.col("customer_id").str.starts_with("S"))
+    kept = compare_candidates(shoppers, settings)
+    assert kept["champion"] == "popularity" and "popularity keeps serving" in kept["reason"]
+    with pytest.raises(ValueError, match="at least 8 days"):
+        compare_candidates(world.purchases.filter(pl.col("day") >= LAST_DAY - timedelta(days=3)), settings)

@@ -8,7 +8,8 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from shopinsight_pipeline.recommend.candidates import RecommenderSettings, reorder_cycles
+from shopinsight_pipeline.recommend.candidates import reorder_cycles
+from shopinsight_pipeline.recommend.settings import RecommenderSettings
 from shopinsight_pipeline.sample import (
     FOLLOW_UPS,
     MANIFEST_NAME,
@@ -119,3 +120,20 @@ def test_a_landing_zone_of_an_older_generator_is_rewritten_and_a_current_one_kep
     manifest_path.write_text(json.dumps({**manifest, "version": SAMPLE_VERSION - 1}), encoding="utf-8")
     assert write_sample(tmp_path, spec)["version"] == SAMPLE_VERSION
     assert orders_file.read_bytes() == written
+
+
+def test_no_file_of_the_default_sample_plants_more_rejects_than_validation_allows(tmp_path):
+    """make run validates with the default threshold: a small day (day 2 holds only day 1's
+    reviews) must not draw more planted defects than it lets through."""
+    from shopinsight_pipeline.validate.assets import ValidationConfig
+
+    manifest = write_sample(tmp_path, SPEC)
+    planted: dict[str, int] = {}
+    for entry in manifest["planted"]:
+        if entry["line"] is not None:
+            planted[entry["file"]] = planted.get(entry["file"], 0) + 1
+    threshold = ValidationConfig().max_reject_rate
+    for name, count in planted.items():
+        text = (tmp_path / "landing" / name).read_bytes()
+        rows = text.count(b"\n") + (not text.endswith(b"\n")) - name.startswith("orders/")  # orders have a header
+        assert count / rows <= threshold, (name, count, rows)

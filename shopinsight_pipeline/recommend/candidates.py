@@ -20,22 +20,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from shopinsight_pipeline.recommend.evaluation import EVAL_DAYS, K
-
-
-@dataclass(frozen=True)
-class RecommenderSettings:
-    """Defaults sized for the embedded sample (hundreds of orders a day, tens of products)."""
-
-    popularity_half_life_days: float = 14.0
-    horizon_days: int = 30  # b bought within this many days after a counts for (a, b)
-    pair_half_life_days: float = 30.0  # a pair seen a month ago counts half
-    recency_half_life_days: float = 14.0  # the customer's purchase of a two weeks ago counts half
-    just_bought_days: int = 14
-    due_within_days: int = EVAL_DAYS  # a re-order is due when its cycle ends within this many days
-    min_reorder_customers: int = 3  # a product is re-bought on a cycle when this many customers
-    min_reorder_share: float = 0.2  # (and this share of its buyers) bought it again
-    batch_customers: int = 4096
+from shopinsight_pipeline.recommend.settings import K, RecommenderSettings
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,8 @@ import numpy as np
 import polars as pl
 
 from shopinsight_pipeline.ml.significance import Interval, resample_counts
+from shopinsight_pipeline.recommend.settings import EVAL_DAYS, K
 
-K = 10
-EVAL_DAYS = 7
 PURCHASE_COLUMNS = {"customer_id": pl.String, "product_id": pl.String, "category": pl.String, "day": pl.Date}
 
 

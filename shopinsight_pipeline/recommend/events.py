@@ -32,11 +32,9 @@ def customer_events(orders: pl.DataFrame, reviews: pl.DataFrame, earlier_orders:
     returns = base.filter(kept["status"] == "returned").with_columns(
         event=pl.lit("return"), weight=pl.lit(-1.0), value=-pl.col("value")
     )
-    placed = (
-        pl.concat([orders, earlier_orders], how="vertical")
-        .select("order_id", "customer_id", "category")
-        .unique("order_id", keep="first")
-    )
+    placed = pl.concat(
+        [frame.select("order_id", "customer_id", "category") for frame in (orders, earlier_orders)]
+    ).unique("order_id", keep="first")
     reviewed = reviews.join(placed, on="order_id", how="inner").select(
         pl.col("review_date").alias("date"),
         "customer_id",
@@ -64,3 +62,7 @@ def purchases_of(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         .select("customer_id", "product_id", "category", pl.col("date").alias("day"))
         .collect()
     )
+
+
+def empty_events() -> pl.DataFrame:
+    return pl.DataFrame(schema=CUSTOMER_EVENTS_SCHEMA)

@@ -1,0 +1,180 @@
+"""Customer behaviour assets: the day's customer events, the recommender (candidates compared on one
+time split, the best promoted), and each run date's top-10 lists."""
+
+from datetime import date
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
+from pydantic import Field
+
+from shopinsight_pipeline.markdown import frame_table, table
+from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, same_day_if_written, window, window_of
+from shopinsight_pipeline.recommend.events import customer_events as events_of_day
+from shopinsight_pipeline.recommend.events import empty_events, purchases_of
+from shopinsight_pipeline.recommend.settings import EVAL_DAYS, GateSettings, K, RecommenderSettings
+from shopinsight_pipeline.validate.assets import ORDER_LOOKBACK_DAYS
+
+SETTINGS, GATE = RecommenderSettings(), GateSettings()
+HISTORY_DAYS = 91  # the customer_events window the recommendations are computed from
+FLAGGING_INSIGHTS = ["negative_share_jump", "high_sales_poor_sentiment"]
+
+
+@asset(
+    ins={
+        # the day's orders, and those a day's reviews may name (validation's look-back)
+        "validated_orders": window("validated_orders", ORDER_LOOKBACK_DAYS + 1),
+        "validated_reviews": AssetIn(),
+    },
+    **DAILY_ASSET,
+    group_name="recommend",
+    kinds={"polars", "parquet"},
+    description="Per day: one row per customer, product and event (purchase +1, return -1, review (stars-3)/2).",
+)
+def customer_events(
+    context: AssetExecutionContext,
+    validated_orders: dict[str, pl.LazyFrame],
+    validated_reviews: dict[str, pl.DataFrame],
+) -> Output:
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        orders = window_of(validated_orders, day, ORDER_LOOKBACK_DAYS + 1)
+        if day.isoformat() not in orders:
+            raise ValueError(f"validated_orders of {day} is not written: materialize the day's validation first")
+        todays = orders.pop(day.isoformat()).collect()
+        columns = ["order_id", "customer_id", "category"]
+        earlier = pl.concat([frame.select(columns) for frame in orders.values()]).collect() if orders else todays
+        events = events_of_day(todays, validated_reviews[day.isoformat()], earlier.select(columns))
+        counts = events.group_by("event").len().sort("event")
+        return events, {
+            "customers": events.get_column("customer_id").n_unique(),
+            "events_by_type": MetadataValue.md(table(["event", "rows"], counts.rows()) if counts.height else "none"),
+        }
+
+    return each_day(context, compute)
+
+
+class RecommenderConfig(Config):
+    """Run config of recommender_model; every default comes from the pure settings."""
+
+    eval_days: int = Field(default=EVAL_DAYS, description="Train up to T - eval_days, evaluate on the days after.")
+    k: int = Field(default=K, description="Length of a recommendation list.")
+    popularity_half_life_days: float = SETTINGS.popularity_half_life_days
+    horizon_days: int = Field(
+        default=SETTINGS.horizon_days, description="b bought within this many days after a counts for the pair."
+    )
+    pair_half_life_days: float = SETTINGS.pair_half_life_days
+    recency_half_life_days: float = SETTINGS.recency_half_life_days
+    just_bought_days: int = Field(
+        default=SETTINGS.just_bought_days,
+        description="A product the customer bought this recently is not recommended, unless its re-order cycle is due.",
+    )
+    gate_confidence: float = Field(
+        default=GATE.confidence,
+        description="A more complex candidate replaces a simpler one only when the paired bootstrap interval of "
+        "their NDCG@10 difference, at this confidence, lies above zero.",
+    )
+    bootstrap_rounds: int = GATE.rounds
+
+    def settings(self) -> RecommenderSettings:
+        return RecommenderSettings(
+            popularity_half_life_days=self.popularity_half_life_days,
+            horizon_days=self.horizon_days,
+            pair_half_life_days=self.pair_half_life_days,
+            recency_half_life_days=self.recency_half_life_days,
+            just_bought_days=self.just_bought_days,
+            due_within_days=self.eval_days,
+        )
+
+    def gate(self) -> GateSettings:
+        return GateSettings(confidence=self.gate_confidence, rounds=self.bootstrap_rounds)
+
+
+@asset(
+    ins={"customer_events": AssetIn(metadata={"allow_missing_partitions": True})},  # every written day
+    group_name="recommend",
+    kinds={"numpy", "scipy"},
+    description="Fits every recommender candidate on the purchases up to T-7, evaluates each on the customers' "
+    "purchases of the last 7 days (Recall@10, NDCG@10, MRR, coverage; new vs returning) and promotes the best. "
+    "Its value is the choice customer_recommendations serves.",
+)
+def recommender_model(
+    context: AssetExecutionContext, config: RecommenderConfig, customer_events: dict[str, pl.LazyFrame]
+) -> Output[dict]:
+    from shopinsight_pipeline.recommend.gate import compare_candidates  # scikit-learn: in this step only
+
+    if not customer_events:
+        raise ValueError("customer_events has no written day: materialize some days first")
+    purchases = purchases_of(pl.concat(list(customer_events.values())))
+    comparison = compare_candidates(purchases, config.settings(), config.gate(), config.eval_days, config.k)
+    context.log.info(f"champion {comparison['champion']}: {comparison['reason']}")
+    return Output(
+        comparison,
+        metadata={
+            "champion": comparison["champion"],
+            "reason": comparison["reason"],
+            "split": f"train up to {comparison['cutoff']}, evaluate {comparison['eval_days']} days to "
+            f"{comparison['last_day']}",
+            "evaluated_customers": comparison["candidates"][comparison["champion"]]["all"]["customers"],
+            "metrics": MetadataValue.md(comparison["table"]),
+        },
+    )
+
+
+class RecommendationsConfig(Config):
+    active_days: int = Field(default=30, description="Customers who bought in this many days up to the run date.")
+    k: int = Field(default=K, description="Products per customer.")
+    exclude_flagged_by: list[str] = Field(
+        default=FLAGGING_INSIGHTS,
+        description="Never recommend a product an insight of these types names on the run date ([] to allow).",
+    )
+
+
+@asset(
+    ins={
+        "customer_events": window("customer_events", HISTORY_DAYS),
+        "recommender_model": AssetIn(),
+        "insights": same_day_if_written("insights"),
+    },
+    **DAILY_ASSET,
+    group_name="recommend",
+    kinds={"polars", "parquet"},
+    description="Per run date: the top-10 products of every customer active in the last 30 days, with score, "
+    "rank, the candidate that produced it and a reason.",
+)
+def customer_recommendations(
+    context: AssetExecutionContext,
+    config: RecommendationsConfig,
+    customer_events: dict[str, pl.LazyFrame],
+    recommender_model: dict,
+    insights: dict[str, pl.DataFrame],
+) -> Output:
+    from shopinsight_pipeline.recommend.serve import recommend_for_day
+
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        history = window_of(customer_events, day, HISTORY_DAYS)
+        findings = insights.get(day.isoformat())
+        flagged = (
+            sorted(
+                findings.filter(pl.col("entity_type").eq("product") & pl.col("type").is_in(config.exclude_flagged_by))[
+                    "entity"
+                ].unique()
+            )
+            if findings is not None
+            else []
+        )
+        lists = recommend_for_day(
+            purchases_of(pl.concat(list(history.values())) if history else empty_events()),
+            day,
+            recommender_model,
+            flagged,
+            config.active_days,
+            config.k,
+        )
+        by_reason = lists.group_by(pl.col("reason").str.extract(r"^([a-z -]+?)(?: [A-Z(]|$)", 1)).len()
+        return lists, {
+            "customers": lists.get_column("customer_id").n_unique(),
+            "candidate": recommender_model["champion"],
+            "flagged_products_excluded": ", ".join(flagged) or ("none" if findings is not None else "no insights"),
+            "reasons": MetadataValue.md(frame_table(by_reason.sort("len", descending=True))),
+        }
+
+    return each_day(context, compute)

@@ -1,0 +1,127 @@
+"""Compare the recommender candidates on one time split and choose the one to serve.
+
+Candidates are tried from the simplest up (popularity, then co-occurrence, then a learned model):
+a more complex one replaces the current choice only when it is better on NDCG@10 beyond the noise,
+that is when the paired bootstrap interval of their per-customer NDCG@10 difference (the same
+customers resampled for both) lies above zero. The reason is recorded either way.
+"""
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from shopinsight_pipeline.markdown import table
+from shopinsight_pipeline.ml.significance import Interval, resample_counts
+from shopinsight_pipeline.recommend.candidates import Catalogue, CoOccurrence, History, Popularity
+from shopinsight_pipeline.recommend.evaluation import (
+    new_and_returning,
+    per_customer_scores,
+    ranking_metrics,
+    time_split,
+)
+from shopinsight_pipeline.recommend.settings import EVAL_DAYS, GateSettings, K, RecommenderSettings
+
+CANDIDATES: dict[str, Callable] = {"popularity": Popularity, "cooccurrence": CoOccurrence}  # simplest first
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, settings: GateSettings) -> Interval:
+    """Mean of a - b over the same customers, with a bootstrap interval resampling the customers."""
+    differences = a - b
+    means = resample_counts(len(differences), settings.rounds, settings.seed) @ differences / len(differences)
+    tail = (1 - settings.confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return Interval(float(differences.mean()), float(low), float(high), settings.confidence)
+
+
+def fit_candidate(
+    name: str, purchases: pl.DataFrame, as_of, settings: RecommenderSettings, flagged: Sequence[str] = ()
+):
+    """The named candidate fitted on `purchases`, recommending on `as_of`."""
+    catalogue = Catalogue.of(purchases)
+    history = History.of(purchases, catalogue, as_of, settings)
+    return CANDIDATES[name](purchases, history, settings, flagged)
+
+
+def compare_candidates(
+    purchases: pl.DataFrame,
+    settings: RecommenderSettings,
+    gate: GateSettings | None = None,
+    eval_days: int = EVAL_DAYS,
+    k: int = K,
+) -> dict:
+    """Every candidate on the split ending on the last day with purchases; the choice and why."""
+    gate = gate or GateSettings()
+    if purchases.is_empty():
+        raise ValueError("no purchases to train a recommender on")
+    first, last = purchases["day"].min(), purchases["day"].max()
+    assert isinstance(first, date) and isinstance(last, date)
+    split = time_split(purchases, last, eval_days)
+    if split.train.is_empty() or split.evaluation.is_empty():
+        raise ValueError(
+            f"the time split needs purchases before and after {split.cutoff}: the history is "
+            f"{first.isoformat()} to {last.isoformat()}, at least {eval_days + 1} days are needed"
+        )
+    catalogue_size = Catalogue.of(purchases).product_ids.size
+    customers = split.evaluation["customer_id"].unique().sort().to_list()
+    groups = {"all": split.evaluation, **new_and_returning(split)}
+    results, ndcg = {}, {}
+    for name in CANDIDATES:
+        lists = fit_candidate(name, split.train, split.as_of, settings).recommend(customers, k)
+        results[name] = {
+            group: ranking_metrics(
+                lists, relevant, catalogue_size, k, gate.rounds, gate.confidence, gate.seed
+            ).as_dict()
+            if relevant.height
+            else None
+            for group, relevant in groups.items()
+        }
+        ndcg[name] = per_customer_scores(lists, split.evaluation, k)["ndcg"].to_numpy()
+    champion, reasons = next(iter(CANDIDATES)), []
+    for name in list(CANDIDATES)[1:]:
+        difference = paired_difference(ndcg[name], ndcg[champion], gate)
+        verdict = (
+            f"{name} beats {champion} on NDCG@{k} by {difference.point:+.4f} "
+            f"[{difference.low:+.4f}, {difference.high:+.4f}]"
+        )
+        if difference.low > 0:
+            champion = name
+            reasons.append(verdict + f": {name} serves")
+        else:
+            reasons.append(verdict.replace("beats", "does not beat") + f" beyond the noise: {champion} keeps serving")
+    return {
+        "champion": champion,
+        "reason": "; ".join(reasons),
+        "cutoff": split.cutoff.isoformat(),
+        "last_day": split.last_day.isoformat(),
+        "eval_days": eval_days,
+        "k": k,
+        "settings": dataclasses.asdict(settings),
+        "candidates": results,
+        "table": metrics_table(results, k),
+    }
+
+
+def metrics_table(results: dict, k: int) -> str:
+    """Markdown: one row per candidate and customer group, point [low, high]."""
+
+    def shown(interval: dict) -> str:
+        return f"{interval['point']:.4f} [{interval['low']:.4f}, {interval['high']:.4f}]"
+
+    rows = [
+        [
+            name,
+            group,
+            m["customers"],
+            shown(m["recall_at_10"]),
+            shown(m["ndcg_at_10"]),
+            shown(m["mrr"]),
+            f"{m['catalogue_coverage']:.0%}",
+        ]
+        for name, groups in results.items()
+        for group, m in groups.items()
+        if m is not None
+    ]
+    return table(["candidate", "customers", "n", f"Recall@{k}", f"NDCG@{k}", "MRR", "coverage"], rows)

@@ -1,0 +1,37 @@
+"""A run date's recommendation lists from the candidate the recommender gate chose."""
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import polars as pl
+
+from shopinsight_pipeline.recommend.gate import fit_candidate
+from shopinsight_pipeline.recommend.settings import RecommenderSettings
+from shopinsight_pipeline.schemas import CUSTOMER_RECOMMENDATIONS_SCHEMA, conform
+
+
+def active_customers(purchases: pl.DataFrame, day: date, active_days: int) -> list[str]:
+    """Customers with a purchase in the `active_days` days ending on `day`."""
+    first = day - timedelta(days=active_days - 1)
+    recent = purchases.filter(pl.col("day").is_between(first, day))
+    return recent.get_column("customer_id").unique().sort().to_list()
+
+
+def recommend_for_day(
+    purchases: pl.DataFrame,
+    day: date,
+    choice: dict,
+    flagged: Sequence[str],
+    active_days: int,
+    k: int,
+) -> pl.DataFrame:
+    """Top-k lists on the morning after `day` for the customers active up to it, from the purchases
+    up to `day` (nothing later), by the candidate `choice` (recommender_model's value) names."""
+    history = purchases.filter(pl.col("day") <= day)
+    customers = active_customers(history, day, active_days)
+    if not customers:
+        return pl.DataFrame(schema=CUSTOMER_RECOMMENDATIONS_SCHEMA)
+    settings = RecommenderSettings(**choice["settings"])
+    model = fit_candidate(choice["champion"], history, day + timedelta(days=1), settings, flagged)
+    lists = model.recommend(customers, k).with_columns(run_date=pl.lit(day))
+    return conform(lists, CUSTOMER_RECOMMENDATIONS_SCHEMA).sort("customer_id", "rank")

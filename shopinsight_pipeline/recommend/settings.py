@@ -1,0 +1,31 @@
+"""The recommender's settings and the evaluation's constants, light to import: the code location
+takes its run-config defaults from here without importing numpy's and scikit-learn's consumers."""
+
+from dataclasses import dataclass
+
+K = 10  # length of a recommendation list
+EVAL_DAYS = 7  # the evaluation window after the cutoff of the time split
+
+
+@dataclass(frozen=True)
+class RecommenderSettings:
+    """Defaults sized for the embedded sample (hundreds of orders a day, about a hundred products)."""
+
+    popularity_half_life_days: float = 14.0
+    horizon_days: int = 30  # b bought within this many days after a counts for (a, b)
+    pair_half_life_days: float = 30.0  # a pair seen a month ago counts half
+    recency_half_life_days: float = 14.0  # the customer's purchase of a two weeks ago counts half
+    just_bought_days: int = 14
+    due_within_days: int = EVAL_DAYS  # a re-order is due when its cycle ends within this many days
+    min_reorder_customers: int = 3  # a product is re-bought on a cycle when this many customers
+    min_reorder_share: float = 0.2  # (and this share of its buyers) bought it again
+    batch_customers: int = 4096
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """How sure the gate must be before a more complex candidate replaces a simpler one."""
+
+    confidence: float = 0.95
+    rounds: int = 1000
+    seed: int = 0

@@ -1,0 +1,111 @@
+"""customer_events, recommender_model and customer_recommendations as assets on a copy of the small
+lake (nine days: a short history, so the split trains on two days)."""
+
+import json
+import shutil
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from shopinsight_pipeline.definitions import build_definitions
+from shopinsight_pipeline.schemas import CUSTOMER_EVENTS_SCHEMA, CUSTOMER_RECOMMENDATIONS_SCHEMA, INSIGHTS_SCHEMA
+from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline_tests.conftest import Lake, materialize_assets
+
+
+@pytest.fixture(scope="module")
+def lake(lake: Lake, tmp_path_factory) -> Lake:
+    """A copy of the session's lake with every day's customer_events (one range run)."""
+    root = tmp_path_factory.mktemp("recommend-lake") / "root"
+    shutil.copytree(lake.root, root)
+    job = build_definitions(str(root)).resolve_implicit_global_asset_job_def()
+    tags = {
+        "dagster/asset_partition_range_start": lake.days[0].isoformat(),
+        "dagster/asset_partition_range_end": lake.days[-1].isoformat(),
+    }
+    result = job.execute_in_process(
+        instance=DagsterInstance.ephemeral(), asset_selection=[AssetKey("customer_events")], tags=tags
+    )
+    assert result.success
+    return Lake(root, lake.manifest, lake.days)
+
+
+def read_all(storage: LakeStorage, table: str) -> pl.DataFrame:
+    return pl.concat([storage.read_partition(table, day) for day in storage.partition_days(table)])
+
+
+def test_customer_events_hold_every_kept_order_return_and_review_of_validated_rows(lake):
+    storage = LakeStorage(root=str(lake.root))
+    events = read_all(storage, "customer_events")
+    assert dict(events.schema) == CUSTOMER_EVENTS_SCHEMA
+    orders = read_all(storage, "validated_orders")
+    reviews = read_all(storage, "validated_reviews")
+    kept = orders.filter(pl.col("status") != "cancelled")
+    counts = dict(events.group_by("event").len().iter_rows())
+    assert counts["purchase"] == kept.height
+    assert counts["return"] == kept.filter(pl.col("status") == "returned").height
+    assert counts["review"] == reviews.height  # every review names an order validated before it
+    # only customers of validated orders: a quarantined row's customer (empty, malformed) is nobody's
+    assert set(events["customer_id"]) <= set(orders["customer_id"])
+    review_events = events.filter(pl.col("event") == "review").join(
+        orders.select("order_id", pl.col("customer_id").alias("buyer")), on="order_id"
+    )
+    assert (review_events["customer_id"] == review_events["buyer"]).all()
+    assert (review_events["weight"] == (review_events["rating"].cast(pl.Float64) - 3) / 2).all()
+
+
+def test_the_recommender_compares_the_candidates_on_a_time_split_and_records_why(lake):
+    result = materialize_assets(lake.root, DagsterInstance.ephemeral(), ["recommender_model"])
+    assert result.success
+    storage = LakeStorage(root=str(lake.root))
+    choice = json.loads((storage.models_path / "recommender_model.json").read_text(encoding="utf-8"))
+    assert choice["last_day"] == lake.days[-1].isoformat()
+    assert choice["cutoff"] == (lake.days[-1] - timedelta(days=7)).isoformat()
+    assert set(choice["candidates"]) == {"popularity", "cooccurrence"}
+    assert choice["champion"] in choice["candidates"] and choice["champion"] in choice["reason"]
+    for metrics in choice["candidates"].values():
+        for name in ("recall_at_10", "ndcg_at_10", "mrr"):
+            interval = metrics["all"][name]
+            assert 0 <= interval["low"] <= interval["point"] <= interval["high"] <= 1
+        assert metrics["new"]["customers"] + metrics["returning"]["customers"] == metrics["all"]["customers"]
+    [materialization] = result.asset_materializations_for_node("recommender_model")
+    assert "NDCG@10" in materialization.metadata["metrics"].value
+
+
+def test_recommendations_never_repeat_a_just_bought_product_nor_name_a_flagged_one(lake):
+    storage = LakeStorage(root=str(lake.root))
+    day = lake.days[-1]
+    sold = read_all(storage, "validated_orders").group_by("product_id").len().sort("len", descending=True)
+    flagged = sold["product_id"][0]  # the best seller: popularity would put it on every list
+    finding = {name: None for name in INSIGHTS_SCHEMA} | {
+        "run_date": day,
+        "rank": 1,
+        "type": "negative_share_jump",
+        "entity_type": "product",
+        "entity": flagged,
+        "severity": "high",
+        "sentence": "planted by the test",
+        "language": "en",
+    }
+    storage.write_partition("insights", day, pl.DataFrame([finding], schema=INSIGHTS_SCHEMA))
+    names = ["recommender_model", "customer_recommendations"]
+    result = materialize_assets(lake.root, DagsterInstance.ephemeral(), names[:1])
+    assert result.success
+    result = materialize_assets(lake.root, DagsterInstance.ephemeral(), names[1:], partition_key=day.isoformat())
+    assert result.success
+    lists = storage.read_partition("customer_recommendations", day)
+    assert dict(lists.schema) == CUSTOMER_RECOMMENDATIONS_SCHEMA
+    assert lists.height > 0 and flagged not in set(lists["product_id"])
+    events = read_all(storage, "customer_events").filter(pl.col("event") == "purchase")
+    active = events.filter(pl.col("date") > day - timedelta(days=30))["customer_id"].unique()
+    assert set(lists["customer_id"]) == set(active)
+    last_bought = events.group_by("customer_id", "product_id").agg(pl.col("date").max().alias("last"))
+    repeated = lists.join(last_bought, on=["customer_id", "product_id"]).filter(
+        (pl.lit(day) - pl.col("last")).dt.total_days() < 14
+    )
+    assert repeated["reason"].str.starts_with("re-order cycle due").all(), repeated
+    assert lists.group_by("customer_id").agg(pl.col("rank").max())["rank"].max() <= 10
+    [materialization] = result.asset_materializations_for_node("customer_recommendations")
+    assert materialization.metadata["flagged_products_excluded"].value == flagged
