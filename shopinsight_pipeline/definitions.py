@@ -14,7 +14,12 @@ from shopinsight_pipeline.jobs import (
     retrain_schedule,
     score_partition_job,
 )
-from shopinsight_pipeline.recommend.assets import customer_events, customer_recommendations, recommender_model
+from shopinsight_pipeline.recommend.assets import (
+    customer_events,
+    customer_recommendations,
+    purchase_propensity,
+    recommender_model,
+)
 from shopinsight_pipeline.reports.assets import (
     category_trends,
     daily_sales,
@@ -61,6 +66,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             customer_events,
             recommender_model,
             customer_recommendations,
+            purchase_propensity,
             review_tokenizer,
             review_token_shards,
             sentiment_model,

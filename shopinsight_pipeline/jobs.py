@@ -28,7 +28,9 @@ from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions,
 UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model", "recommender_model")
 SCORING = AssetSelection.assets("review_scores", "product_sentiment")
 # model fits, and what reads them (recommendations read the recommender and the day's insights)
-FORECAST = AssetSelection.assets("sales_forecast", "insights", "insight_report", "customer_recommendations")
+FORECAST = AssetSelection.assets(
+    "sales_forecast", "insights", "insight_report", "customer_recommendations", "purchase_propensity"
+)
 DAILY = AssetSelection.groups("ingest", "validate", "tokenize", "score", "reports", "recommend") - UNPARTITIONED
 
 nightly_partition_job = define_asset_job(

@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         lambda: run_partitions(runs, score_partition_job.name, days, started),
         lambda: run_assets(runs, ["recommender_model"]),
         lambda: run_assets(
-            runs, ["sales_forecast", "insights", "insight_report", "customer_recommendations"], days[-1].isoformat()
+            runs,
+            ["sales_forecast", "insights", "insight_report", "customer_recommendations", "purchase_propensity"],
+            days[-1].isoformat(),
         ),
     ]
     for step in steps:

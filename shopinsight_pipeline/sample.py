@@ -458,9 +458,9 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     manifest_path = landing / MANIFEST_NAME
     if manifest_path.exists() and not force:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("version") == SAMPLE_VERSION:
+        if manifest.get("version") == SAMPLE_VERSION and manifest.get("spec") == _spec_record(spec):
             return manifest
-        print(f"{landing} holds a sample of an older generator: writing version {SAMPLE_VERSION} over it")
+        print(f"{landing} holds a sample of another generator version or spec: writing this one over it")
     rng = random.Random(spec.seed)
     products = make_products(rng)
     orders = generate_orders(spec, products, rng)
@@ -529,11 +529,15 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
 
     manifest = {
         "version": SAMPLE_VERSION,
-        "spec": {**spec.__dict__, "start": spec.start.isoformat()},
+        "spec": _spec_record(spec),
         "planted": planted,
     }
     manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
+
+
+def _spec_record(spec: SampleSpec) -> dict:
+    return {**spec.__dict__, "start": spec.start.isoformat()}
 
 
 def _encodable(text: str, encoding: str) -> bool:

@@ -178,6 +178,24 @@ CUSTOMER_RECOMMENDATIONS_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
 }
 
+# Per run date: each customer's chance of a purchase in the next 7 days and the features behind it.
+PURCHASE_PROPENSITY_SCHEMA: dict[str, pl.DataType] = {
+    "run_date": pl.Date(),
+    "customer_id": pl.String(),
+    "purchase_probability": pl.Float64(),  # null while the history is too short to learn from
+    "churn_risk": pl.Boolean(),
+    "recency_days": pl.Float64(),
+    "tenure_days": pl.Float64(),
+    "orders_30d": pl.Float64(),
+    "orders_90d": pl.Float64(),
+    "value_90d": pl.Float64(),
+    "mean_gap_days": pl.Float64(),  # -1: a single purchase day
+    "overdue_ratio": pl.Float64(),  # recency / mean gap; -1 without a gap
+    "returns_90d": pl.Float64(),
+    "reviews_90d": pl.Float64(),
+    "mean_review_weight": pl.Float64(),
+}
+
 # Token ids of one review per row (no padding); the tokenizer's name and hash ride in the file's metadata.
 SHARD_SCHEMA = pa.schema(
     [
@@ -242,6 +260,7 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "insights": INSIGHTS_SCHEMA,
         "customer_events": CUSTOMER_EVENTS_SCHEMA,
         "customer_recommendations": CUSTOMER_RECOMMENDATIONS_SCHEMA,
+        "purchase_propensity": PURCHASE_PROPENSITY_SCHEMA,
         "review_token_shards": dict(pl.DataFrame(SHARD_SCHEMA.empty_table()).schema),
     }
     if table in fixed:

@@ -40,11 +40,14 @@ TABLE_LAYERS: dict[str, str] = {
     "insights": "gold",
     "customer_events": "silver",
     "customer_recommendations": "gold",
+    "purchase_propensity": "gold",
 }
 # Tables computed for a run date from a window of days are partitioned by run_date=; every other
 # table by date=. A file that holds a column named like its key holds the folder's value there, and no
 # other column shares a key's name, so DuckDB and polars with Hive partitioning read what the file says.
-RUN_DATE_TABLES: frozenset[str] = frozenset({"sales_forecast", "insights", "customer_recommendations"})
+RUN_DATE_TABLES: frozenset[str] = frozenset(
+    {"sales_forecast", "insights", "customer_recommendations", "purchase_propensity"}
+)
 LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
 PARTITION_FILE = "part-0.parquet"
 

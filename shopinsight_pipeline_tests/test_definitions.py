@@ -34,6 +34,7 @@ ASSETS = {
     "customer_events",
     "recommender_model",
     "customer_recommendations",
+    "purchase_propensity",
 }
 CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite", "no_nulls_in_required_columns"}
 ENTITIES = ("orders", "reviews")

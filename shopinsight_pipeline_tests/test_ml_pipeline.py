@@ -431,7 +431,10 @@ def test_every_table_reads_the_same_in_the_query_command_duckdb_and_polars(ml_la
     last = ml_lake.days[-1].isoformat()
     assert materialize_assets(ml_lake.root, ml_lake.instance, ["recommender_model"]).success
     assert materialize_assets(
-        ml_lake.root, ml_lake.instance, ["sales_forecast", "insights", "customer_recommendations"], partition_key=last
+        ml_lake.root,
+        ml_lake.instance,
+        ["sales_forecast", "insights", "customer_recommendations", "purchase_propensity"],
+        partition_key=last,
     ).success
     connection, views = connect(ml_lake.storage)
     labels = LabelScheme().labels
@@ -500,4 +503,4 @@ def test_every_asset_reads_exactly_the_tables_it_declares(ml_lake, tiny_model_di
         assert declared <= set(opened), f"{op} declares {sorted(declared - set(opened))} but never reads them"
         assert set(opened) <= declared | set(names), f"{op} reads undeclared {sorted(set(opened) - declared)}"
         checked.update(names)
-    assert len(checked) == len(graph.get_all_asset_keys()) == 19
+    assert len(checked) == len(graph.get_all_asset_keys()) == 20

@@ -10,7 +10,12 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from shopinsight_pipeline.definitions import build_definitions
-from shopinsight_pipeline.schemas import CUSTOMER_EVENTS_SCHEMA, CUSTOMER_RECOMMENDATIONS_SCHEMA, INSIGHTS_SCHEMA
+from shopinsight_pipeline.schemas import (
+    CUSTOMER_EVENTS_SCHEMA,
+    CUSTOMER_RECOMMENDATIONS_SCHEMA,
+    INSIGHTS_SCHEMA,
+    PURCHASE_PROPENSITY_SCHEMA,
+)
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline_tests.conftest import Lake, materialize_assets
 
@@ -109,3 +114,21 @@ def test_recommendations_never_repeat_a_just_bought_product_nor_name_a_flagged_o
     assert lists.group_by("customer_id").agg(pl.col("rank").max())["rank"].max() <= 10
     [materialization] = result.asset_materializations_for_node("customer_recommendations")
     assert materialization.metadata["flagged_products_excluded"].value == flagged
+
+
+def test_propensity_on_too_short_a_history_lists_every_customer_and_says_why(lake):
+    """Nine days hold no labelled training week before the evaluation week: the table is written
+    with every customer's features and null probabilities, and the metadata says why."""
+    day = lake.days[-1]
+    result = materialize_assets(
+        lake.root, DagsterInstance.ephemeral(), ["purchase_propensity"], partition_key=day.isoformat()
+    )
+    assert result.success
+    storage = LakeStorage(root=str(lake.root))
+    table = storage.read_partition("purchase_propensity", day)
+    assert dict(table.schema) == PURCHASE_PROPENSITY_SCHEMA
+    buyers = read_all(storage, "customer_events").filter(pl.col("event") == "purchase")["customer_id"].unique()
+    assert set(table["customer_id"]) == set(buyers)
+    assert table["purchase_probability"].null_count() == table.height
+    [materialization] = result.asset_materializations_for_node("purchase_propensity")
+    assert "too little history" in materialization.metadata["note"].value

@@ -108,7 +108,7 @@ def test_segments_concentrate_each_customer_on_few_categories(orders):
     assert shares["share"].mean() > 0.5, shares["share"].mean()
 
 
-def test_a_landing_zone_of_an_older_generator_is_rewritten_and_a_current_one_kept(tmp_path):
+def test_a_landing_zone_of_another_generator_or_spec_is_rewritten_and_a_current_one_kept(tmp_path):
     spec = SampleSpec(days=2, orders_per_day=20)
     manifest = write_sample(tmp_path, spec)
     orders_file = tmp_path / "landing" / "orders" / f"orders_{spec.start.isoformat()}.csv"
@@ -120,6 +120,10 @@ def test_a_landing_zone_of_an_older_generator_is_rewritten_and_a_current_one_kep
     manifest_path.write_text(json.dumps({**manifest, "version": SAMPLE_VERSION - 1}), encoding="utf-8")
     assert write_sample(tmp_path, spec)["version"] == SAMPLE_VERSION
     assert orders_file.read_bytes() == written
+    orders_file.write_bytes(b"edited by hand\n")
+    reseeded = SampleSpec(days=2, orders_per_day=20, seed=spec.seed + 1)
+    assert write_sample(tmp_path, reseeded)["spec"]["seed"] == spec.seed + 1  # another spec: rewritten
+    assert orders_file.read_bytes() != b"edited by hand\n"
 
 
 def test_no_file_of_the_default_sample_plants_more_rejects_than_validation_allows(tmp_path):

@@ -29,3 +29,12 @@ class GateSettings:
     confidence: float = 0.95
     rounds: int = 1000
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class PropensitySettings:
+    horizon_days: int = EVAL_DAYS  # the label: a purchase within this many days after T
+    snapshots: int = 6  # weekly training snapshots before the evaluation one
+    churn_probability: float = 0.2  # a regular below this probability, overdue, is at risk
+    min_orders_for_churn: int = 2
+    seed: int = 0
