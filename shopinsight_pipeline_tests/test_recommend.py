@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -24,8 +25,11 @@ from shopinsight_pipeline.recommend.evaluation import (
     ranking_metrics,
     time_split,
 )
-from shopinsight_pipeline.recommend.gate import compare_candidates
-from shopinsight_pipeline.recommend.settings import RecommenderSettings
+from shopinsight_pipeline.recommend.gate import choose, compare_candidates
+from shopinsight_pipeline.recommend.sequence import SequenceCandidate, load_sequence_model, save_sequence_model
+from shopinsight_pipeline.recommend.settings import GateSettings, RecommenderSettings, SequenceSettings
+
+FAST_SEQUENCE = SequenceSettings(epochs=30, cpu=True)
 
 START, LAST_DAY = date(2026, 8, 1), date(2026, 9, 29)  # 60 days
 CYCLE_DAYS = 10
@@ -203,3 +207,41 @@ def test_the_gate_promotes_cooccurrence_only_where_it_is_better_beyond_the_noise
     assert kept["champion"] == "popularity" and "popularity keeps serving" in kept["reason"]
     with pytest.raises(ValueError, match="at least 8 days"):
         compare_candidates(world.purchases.filter(pl.col("day") >= LAST_DAY - timedelta(days=3)), settings)
+
+
+def test_the_sequence_model_learns_the_cycle_and_the_pair_that_popularity_misses(world):
+    model = SequenceCandidate(world.split.train, world.history, world.settings, sequence_settings=FAST_SEQUENCE)
+    planted = world.split.evaluation.filter(pl.col("product_id").is_in(["A", "Y"]))
+    learned = ranking_metrics(model.recommend(world.customers, 10), planted, len(world.catalogue))
+    popular = Popularity(world.split.train, world.history, world.settings).recommend(world.customers)
+    baseline = ranking_metrics(popular, planted, len(world.catalogue))
+    assert learned.recall.point >= 0.6 and learned.recall.low > baseline.recall.high, (learned, baseline)
+    assert model.report is not None and model.report.history[-1] < model.report.history[0]
+
+
+def test_a_saved_sequence_model_scores_exactly_as_the_trained_one(world, tmp_path):
+    trained = SequenceCandidate(world.split.train, world.history, world.settings, sequence_settings=FAST_SEQUENCE)
+    save_sequence_model(trained.model, FAST_SEQUENCE, trained.product_ids, tmp_path)
+    model, settings, products = load_sequence_model(tmp_path)
+    loaded = SequenceCandidate(
+        world.split.train,
+        world.history,
+        world.settings,
+        sequence_settings=settings,
+        model=model,
+        model_products=products,
+    )
+    assert loaded.recommend(world.customers, 10).equals(trained.recommend(world.customers, 10))
+
+
+def test_a_learned_model_that_does_not_beat_cooccurrence_keeps_out():
+    rng = np.random.default_rng(0)
+    popularity = rng.uniform(0.0, 0.3, 500)
+    cooccurrence = popularity + 0.2
+    gate = GateSettings()
+    close_to_cooccurrence = {"popularity": popularity, "cooccurrence": cooccurrence, "sequence": cooccurrence + 0.0}
+    champion, reasons = choose(close_to_cooccurrence, ["popularity", "cooccurrence", "sequence"], gate)
+    assert champion == "cooccurrence"
+    assert "sequence does not beat cooccurrence" in reasons[-1] and "sequence beats popularity" in reasons[-1]
+    clearly_better = {**close_to_cooccurrence, "sequence": cooccurrence + 0.1}
+    assert choose(clearly_better, ["popularity", "cooccurrence", "sequence"], gate)[0] == "sequence"

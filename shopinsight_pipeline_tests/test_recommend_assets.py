@@ -68,7 +68,8 @@ def test_the_recommender_compares_the_candidates_on_a_time_split_and_records_why
     choice = json.loads((storage.models_path / "recommender_model.json").read_text(encoding="utf-8"))
     assert choice["last_day"] == lake.days[-1].isoformat()
     assert choice["cutoff"] == (lake.days[-1] - timedelta(days=7)).isoformat()
-    assert set(choice["candidates"]) == {"popularity", "cooccurrence"}
+    assert set(choice["candidates"]) == {"popularity", "cooccurrence", "sequence"}
+    assert choice["training"]["sequence"]["steps"] > 0
     assert choice["champion"] in choice["candidates"] and choice["champion"] in choice["reason"]
     for metrics in choice["candidates"].values():
         for name in ("recall_at_10", "ndcg_at_10", "mrr"):
@@ -132,3 +133,24 @@ def test_propensity_on_too_short_a_history_lists_every_customer_and_says_why(lak
     assert table["purchase_probability"].null_count() == table.height
     [materialization] = result.asset_materializations_for_node("purchase_propensity")
     assert "too little history" in materialization.metadata["note"].value
+
+
+def test_a_serving_sequence_model_is_published_and_read_back_by_the_recommendations(lake, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(lake.root, root)
+    only_learned = {"ops": {"recommender_model": {"config": {"candidates": ["sequence"], "sequence_epochs": 3}}}}
+    assert materialize_assets(root, DagsterInstance.ephemeral(), ["recommender_model"], only_learned).success
+    storage = LakeStorage(root=str(root))
+    choice = json.loads((storage.models_path / "recommender_model.json").read_text(encoding="utf-8"))
+    assert choice["champion"] == "sequence"
+    assert sorted(path.name for path in (storage.models_path / "recommender" / "sequence").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+    ]
+    day = lake.days[-1]
+    result = materialize_assets(
+        root, DagsterInstance.ephemeral(), ["customer_recommendations"], partition_key=day.isoformat()
+    )
+    assert result.success
+    lists = storage.read_partition("customer_recommendations", day)
+    assert lists.height > 0 and set(lists["candidate"]) == {"sequence"}

@@ -7,22 +7,27 @@ from datetime import date
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
 from pydantic import Field
+from upath import UPath
 
+from shopinsight_pipeline.files import swap_folder
 from shopinsight_pipeline.markdown import frame_table, table
 from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, same_day_if_written, window, window_of
 from shopinsight_pipeline.recommend.events import customer_events as events_of_day
 from shopinsight_pipeline.recommend.events import empty_events, purchases_of
 from shopinsight_pipeline.recommend.settings import (
+    CANDIDATE_NAMES,
     EVAL_DAYS,
     GateSettings,
     K,
     PropensitySettings,
     RecommenderSettings,
+    SequenceSettings,
 )
 from shopinsight_pipeline.schemas import PURCHASE_PROPENSITY_SCHEMA, conform
+from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline.validate.assets import ORDER_LOOKBACK_DAYS
 
-SETTINGS, GATE = RecommenderSettings(), GateSettings()
+SETTINGS, GATE, SEQUENCE = RecommenderSettings(), GateSettings(), SequenceSettings()
 HISTORY_DAYS = 91  # the customer_events window the recommendations are computed from
 FLAGGING_INSIGHTS = ["negative_share_jump", "high_sales_poor_sentiment"]
 
@@ -81,6 +86,26 @@ class RecommenderConfig(Config):
         "their NDCG@10 difference, at this confidence, lies above zero.",
     )
     bootstrap_rounds: int = GATE.rounds
+    candidates: list[str] = Field(
+        default=list(CANDIDATE_NAMES),
+        description="Candidates to compare, simplest first (each serves only if it beats every simpler one); "
+        "leave 'sequence' out where training it is too slow.",
+    )
+    sequence_epochs: int = Field(default=SEQUENCE.epochs, description="Passes over the purchase sequences.")
+    sequence_dim: int = Field(default=SEQUENCE.dim, description="Width of the sequence model's embeddings.")
+    sequence_layers: int = SEQUENCE.layers
+    sequence_max_length: int = Field(default=SEQUENCE.max_length, description="Latest purchases a sequence keeps.")
+    force_cpu: bool = Field(default=SEQUENCE.cpu, description="Train the sequence model on the CPU even with a GPU.")
+
+    def sequence(self) -> SequenceSettings:
+        return dataclasses.replace(
+            SEQUENCE,
+            epochs=self.sequence_epochs,
+            dim=self.sequence_dim,
+            layers=self.sequence_layers,
+            max_length=self.sequence_max_length,
+            cpu=self.force_cpu,
+        )
 
     def settings(self) -> RecommenderSettings:
         return RecommenderSettings(
@@ -105,15 +130,26 @@ class RecommenderConfig(Config):
     "Its value is the choice customer_recommendations serves.",
 )
 def recommender_model(
-    context: AssetExecutionContext, config: RecommenderConfig, customer_events: dict[str, pl.LazyFrame]
+    context: AssetExecutionContext,
+    config: RecommenderConfig,
+    storage: LakeStorage,
+    customer_events: dict[str, pl.LazyFrame],
 ) -> Output[dict]:
     from shopinsight_pipeline.recommend.gate import compare_candidates  # scikit-learn: in this step only
 
     if not customer_events:
         raise ValueError("customer_events has no written day: materialize some days first")
     purchases = purchases_of(pl.concat(list(customer_events.values())))
-    comparison = compare_candidates(purchases, config.settings(), config.gate(), config.eval_days, config.k)
+    settings, sequence = config.settings(), config.sequence()
+    unknown = set(config.candidates) - set(CANDIDATE_NAMES)
+    if unknown or not config.candidates:
+        raise ValueError(f"candidates {config.candidates}: choose among {list(CANDIDATE_NAMES)}")
+    comparison = compare_candidates(
+        purchases, settings, config.gate(), config.eval_days, config.k, sequence, config.candidates
+    )
     context.log.info(f"champion {comparison['champion']}: {comparison['reason']}")
+    if comparison["champion"] == "sequence":  # serve weights trained on every day, up to the last
+        comparison["model_path"] = str(save_serving_model(storage, purchases, settings, sequence, context.log.info))
     return Output(
         comparison,
         metadata={
@@ -123,8 +159,29 @@ def recommender_model(
             f"{comparison['last_day']}",
             "evaluated_customers": comparison["candidates"][comparison["champion"]]["all"]["customers"],
             "metrics": MetadataValue.md(comparison["table"]),
+            **{
+                f"{name}_training": MetadataValue.json({k: v for k, v in report.items() if k != "history"})
+                for name, report in comparison["training"].items()
+            },
         },
     )
+
+
+def save_serving_model(storage: LakeStorage, purchases: pl.DataFrame, settings, sequence, log) -> UPath:
+    """Train the sequence model on every purchase and publish it by swapping its folder into place."""
+    from datetime import timedelta
+
+    from shopinsight_pipeline.recommend.gate import fit_candidate
+    from shopinsight_pipeline.recommend.sequence import save_sequence_model
+
+    last = purchases["day"].max()
+    assert isinstance(last, date)
+    fitted = fit_candidate(
+        "sequence", purchases, last + timedelta(days=1), settings, sequence_settings=sequence, log=log
+    )
+    target = storage.models_path / "recommender" / "sequence"
+    swap_folder(target, lambda folder: save_sequence_model(fitted.model, sequence, fitted.product_ids, folder))
+    return target
 
 
 class RecommendationsConfig(Config):

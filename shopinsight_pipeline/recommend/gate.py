@@ -1,9 +1,10 @@
 """Compare the recommender candidates on one time split and choose the one to serve.
 
-Candidates are tried from the simplest up (popularity, then co-occurrence, then a learned model):
-a more complex one replaces the current choice only when it is better on NDCG@10 beyond the noise,
-that is when the paired bootstrap interval of their per-customer NDCG@10 difference (the same
-customers resampled for both) lies above zero. The reason is recorded either way.
+Candidates are tried from the simplest up (popularity, then co-occurrence, then the learned
+sequence model): a more complex one serves only when it is better on NDCG@10 than every simpler
+one beyond the noise, that is when the paired bootstrap interval of their per-customer NDCG@10
+difference (the same customers resampled for both) lies above zero. So a learned model that does
+not beat co-occurrence keeps out. The reason is recorded either way.
 """
 
 import dataclasses
@@ -22,9 +23,14 @@ from shopinsight_pipeline.recommend.evaluation import (
     ranking_metrics,
     time_split,
 )
-from shopinsight_pipeline.recommend.settings import EVAL_DAYS, GateSettings, K, RecommenderSettings
+from shopinsight_pipeline.recommend.sequence import SequenceCandidate
+from shopinsight_pipeline.recommend.settings import EVAL_DAYS, GateSettings, K, RecommenderSettings, SequenceSettings
 
-CANDIDATES: dict[str, Callable] = {"popularity": Popularity, "cooccurrence": CoOccurrence}  # simplest first
+CANDIDATES: dict[str, Callable] = {  # simplest first
+    "popularity": Popularity,
+    "cooccurrence": CoOccurrence,
+    "sequence": SequenceCandidate,
+}
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, settings: GateSettings) -> Interval:
@@ -37,12 +43,18 @@ def paired_difference(a: np.ndarray, b: np.ndarray, settings: GateSettings) -> I
 
 
 def fit_candidate(
-    name: str, purchases: pl.DataFrame, as_of, settings: RecommenderSettings, flagged: Sequence[str] = ()
+    name: str,
+    purchases: pl.DataFrame,
+    as_of,
+    settings: RecommenderSettings,
+    flagged: Sequence[str] = (),
+    **options,
 ):
-    """The named candidate fitted on `purchases`, recommending on `as_of`."""
+    """The named candidate fitted on `purchases`, recommending on `as_of` (options: the sequence
+    model's `sequence_settings`, or its trained `model` and `model_products`)."""
     catalogue = Catalogue.of(purchases)
     history = History.of(purchases, catalogue, as_of, settings)
-    return CANDIDATES[name](purchases, history, settings, flagged)
+    return CANDIDATES[name](purchases, history, settings, flagged, **options)
 
 
 def compare_candidates(
@@ -51,6 +63,8 @@ def compare_candidates(
     gate: GateSettings | None = None,
     eval_days: int = EVAL_DAYS,
     k: int = K,
+    sequence_settings: SequenceSettings | None = None,
+    candidates: Sequence[str] = tuple(CANDIDATES),
 ) -> dict:
     """Every candidate on the split ending on the last day with purchases; the choice and why."""
     gate = gate or GateSettings()
@@ -68,8 +82,13 @@ def compare_candidates(
     customers = split.evaluation["customer_id"].unique().sort().to_list()
     groups = {"all": split.evaluation, **new_and_returning(split)}
     results, ndcg = {}, {}
-    for name in CANDIDATES:
-        lists = fit_candidate(name, split.train, split.as_of, settings).recommend(customers, k)
+    training = {}
+    for name in candidates:
+        options: dict = {"sequence_settings": sequence_settings or SequenceSettings()} if name == "sequence" else {}
+        fitted = fit_candidate(name, split.train, split.as_of, settings, **options)
+        lists = fitted.recommend(customers, k)
+        if getattr(fitted, "report", None) is not None:
+            training[name] = fitted.report.as_dict()
         results[name] = {
             group: ranking_metrics(
                 lists, relevant, catalogue_size, k, gate.rounds, gate.confidence, gate.seed
@@ -79,18 +98,7 @@ def compare_candidates(
             for group, relevant in groups.items()
         }
         ndcg[name] = per_customer_scores(lists, split.evaluation, k)["ndcg"].to_numpy()
-    champion, reasons = next(iter(CANDIDATES)), []
-    for name in list(CANDIDATES)[1:]:
-        difference = paired_difference(ndcg[name], ndcg[champion], gate)
-        verdict = (
-            f"{name} beats {champion} on NDCG@{k} by {difference.point:+.4f} "
-            f"[{difference.low:+.4f}, {difference.high:+.4f}]"
-        )
-        if difference.low > 0:
-            champion = name
-            reasons.append(verdict + f": {name} serves")
-        else:
-            reasons.append(verdict.replace("beats", "does not beat") + f" beyond the noise: {champion} keeps serving")
+    champion, reasons = choose(ndcg, list(candidates), gate, k)
     return {
         "champion": champion,
         "reason": "; ".join(reasons),
@@ -100,8 +108,30 @@ def compare_candidates(
         "k": k,
         "settings": dataclasses.asdict(settings),
         "candidates": results,
+        "training": training,
         "table": metrics_table(results, k),
     }
+
+
+def choose(ndcg: dict[str, np.ndarray], order: list[str], gate: GateSettings, k: int = K) -> tuple[str, list[str]]:
+    """The candidate to serve from per-customer NDCG@k (same customers, same order for all): each in
+    `order` (simplest first) serves only if it beats every simpler one beyond the noise."""
+    champion, reasons = order[0], []
+    for position, name in enumerate(order[1:], start=1):
+        verdicts, better = [], True
+        for simpler in order[:position]:
+            difference = paired_difference(ndcg[name], ndcg[simpler], gate)
+            beats = difference.low > 0
+            better &= beats
+            verdicts.append(
+                f"{name} {'beats' if beats else 'does not beat'} {simpler} on NDCG@{k} beyond the noise "
+                f"({difference.point:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}])"
+            )
+        if better:
+            champion = name
+        outcome = f"{name} serves" if better else f"{champion} keeps serving"
+        reasons.append(", ".join(verdicts) + f": {outcome}")
+    return champion, reasons
 
 
 def metrics_table(results: dict, k: int) -> str:

@@ -32,6 +32,14 @@ def recommend_for_day(
     if not customers:
         return pl.DataFrame(schema=CUSTOMER_RECOMMENDATIONS_SCHEMA)
     settings = RecommenderSettings(**choice["settings"])
-    model = fit_candidate(choice["champion"], history, day + timedelta(days=1), settings, flagged)
+    options = {}
+    if choice["champion"] == "sequence":  # the weights recommender_model published; no retraining here
+        from upath import UPath
+
+        from shopinsight_pipeline.recommend.sequence import load_sequence_model
+
+        trained, sequence_settings, products = load_sequence_model(UPath(choice["model_path"]))
+        options = {"model": trained, "model_products": products, "sequence_settings": sequence_settings}
+    model = fit_candidate(choice["champion"], history, day + timedelta(days=1), settings, flagged, **options)
     lists = model.recommend(customers, k).with_columns(run_date=pl.lit(day))
     return conform(lists, CUSTOMER_RECOMMENDATIONS_SCHEMA).sort("customer_id", "rank")

@@ -4,6 +4,7 @@ takes its run-config defaults from here without importing numpy's and scikit-lea
 from dataclasses import dataclass
 
 K = 10  # length of a recommendation list
+CANDIDATE_NAMES = ("popularity", "cooccurrence", "sequence")  # simplest first
 EVAL_DAYS = 7  # the evaluation window after the cutoff of the time split
 
 
@@ -38,3 +39,19 @@ class PropensitySettings:
     churn_probability: float = 0.2  # a regular below this probability, overdue, is at risk
     min_orders_for_churn: int = 2
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class SequenceSettings:
+    dim: int = 32
+    layers: int = 2
+    heads: int = 2
+    max_length: int = 20  # the latest purchases a customer's sequence keeps
+    dropout: float = 0.2
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.01
+    batch_size: int = 128
+    epochs: int = 30
+    seed: int = 0
+    cpu: bool = False  # force the CPU even when a GPU is there
+    mixed_precision: str = "no"
