@@ -4,7 +4,7 @@
 
 Both paths start from copies of one data root: the sample's landing files for N days, the
 review tokenizer, and a TF-IDF champion registered without training (training is not what is
-measured). Then, over the same N days:
+measured), and a recommender compared on the days' customer events. Then, over the same N days:
 
 - in process: `nightly_partition_job` executed in process once per day, as `make run` runs its days;
 - UI: `dagster dev` (webserver + daemon, the project's dagster_home/dagster.yaml) and a backfill of
@@ -49,7 +49,21 @@ def prepare(root: Path, spec: SampleSpec) -> list[str]:
         instance=DagsterInstance.ephemeral(), asset_selection=[AssetKey("review_tokenizer")], run_config=QUIET
     )
     register_corpus_scorer(ModelRegistry(LakeStorage(root=str(root)).sentiment_registry_path), 300, "benchmark scorer")
-    return [(spec.start + timedelta(days=offset)).isoformat() for offset in range(spec.days)]
+    days = [(spec.start + timedelta(days=offset)).isoformat() for offset in range(spec.days)]
+    # the recommendations read a recommender, compared on the days' customer events (not timed)
+    tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+    upstream = ("raw_orders", "raw_reviews", "validated_orders", "quarantined_orders", "validated_reviews")
+    job.execute_in_process(
+        instance=DagsterInstance.ephemeral(),
+        asset_selection=[AssetKey(name) for name in (*upstream, "quarantined_reviews", "customer_events")],
+        tags=tags,
+        run_config={**QUIET, **PERMISSIVE},
+    )
+    recommender = {**QUIET, "ops": {"recommender_model": {"config": {"candidates": ["popularity", "cooccurrence"]}}}}
+    job.execute_in_process(
+        instance=DagsterInstance.ephemeral(), asset_selection=[AssetKey("recommender_model")], run_config=recommender
+    )
+    return days
 
 
 def in_process(root: Path, days: list[str]) -> float:

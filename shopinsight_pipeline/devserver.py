@@ -112,10 +112,7 @@ class DevServer:
             "partitionNames": days,
             "runConfigData": run_config or {},
         }
-        launched = self.query(BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
-        if launched["__typename"] != "LaunchBackfillSuccess":
-            raise RuntimeError(f"the backfill was not launched: {launched}")
-        return launched["backfillId"]
+        return self._launch(params)
 
     def launch_asset_backfill(self, assets: list[str], days: list[str], run_config: dict | None = None) -> str:
         """Launch a backfill of `assets` over `days`, as the asset graph's *Materialize* dialog does
@@ -126,6 +123,9 @@ class DevServer:
             "fromFailure": False,
             "runConfigData": run_config or {},
         }
+        return self._launch(params)
+
+    def _launch(self, params: dict) -> str:
         launched = self.query(BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
         if launched["__typename"] != "LaunchBackfillSuccess":
             raise RuntimeError(f"the backfill was not launched: {launched}")

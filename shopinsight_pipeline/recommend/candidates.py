@@ -153,7 +153,34 @@ def recommendation_frame(
     )
 
 
-class Popularity:
+class Candidate:
+    """What every candidate shares: the history it recommends from, the exclusions, and scoring in
+    batches of customers (each batch: `scores` for every product, then the best k kept)."""
+
+    name = ""
+
+    def __init__(self, history: History, settings: RecommenderSettings, flagged: Sequence[str] = ()):
+        self.history, self.settings = history, settings
+        self.flagged = np.isin(history.catalogue.product_ids, list(flagged))
+
+    def recommend(self, customers: Sequence[str], k: int = K) -> pl.DataFrame:
+        size = self.settings.batch_customers
+        frames = [self.batch(customers[i : i + size], k) for i in range(0, len(customers), size)]
+        return pl.concat(frames) if frames else recommendation_frame([], np.empty((0, k)), np.empty((0, k)), [], "")
+
+    def batch(self, customers: Sequence[str], k: int) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def best(self, customers: Sequence[str], scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k best products of each customer that no exclusion rule keeps out, best first."""
+        excluded = self.history.excluded(self.history.since(customers), self.flagged)
+        return _top_k(np.where(excluded, -np.inf, scores), k)
+
+    def frame(self, customers: Sequence[str], top: np.ndarray, top_scores: np.ndarray, reasons) -> pl.DataFrame:
+        return recommendation_frame(customers, self.history.catalogue.product_ids[top], top_scores, reasons, self.name)
+
+
+class Popularity(Candidate):
     """Decayed recent sales of each product, weighted by the customer's share of purchases in its
     category; a customer with no history gets the overall best sellers."""
 
@@ -167,7 +194,7 @@ class Popularity:
         settings: RecommenderSettings,
         flagged: Sequence[str] = (),
     ):
-        self.history, self.settings = history, settings
+        super().__init__(history, settings, flagged)
         catalogue = history.catalogue
         counts = purchases.group_by("product_id").agg(
             _decay(_days_before(history.as_of), settings.popularity_half_life_days).sum().alias("weight")
@@ -185,7 +212,6 @@ class Popularity:
             self.category_share[history.customer_index[customer], category_index[category]] = n
         totals = self.category_share.sum(axis=1, keepdims=True)
         self.category_share /= np.maximum(totals, 1)
-        self.flagged = np.isin(catalogue.product_ids, list(flagged))
 
     def shares(self, customers: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(customers), len(self.category_names)))
@@ -203,19 +229,15 @@ class Popularity:
         category = self.category_names[self.category_of[product]]
         return f"popular in {category}" if customer_share[self.category_of[product]] > 0 else "popular overall"
 
-    def recommend(self, customers: Sequence[str], k: int = K) -> pl.DataFrame:
-        return _in_batches(self, customers, k)
-
     def batch(self, customers: Sequence[str], k: int) -> pl.DataFrame:
-        since = self.history.since(customers)
-        scores = np.where(self.history.excluded(since, self.flagged), -np.inf, self.scores(customers))
-        top, top_scores = _top_k(scores, k)
+        top, top_scores = self.best(customers, self.scores(customers), k)
         shares = self.shares(customers)
-        reasons = [[self.reason(shares[i], p) for p in row] for i, row in enumerate(top)]
-        return recommendation_frame(customers, self.history.catalogue.product_ids[top], top_scores, reasons, self.name)
+        return self.frame(
+            customers, top, top_scores, [[self.reason(shares[i], p) for p in row] for i, row in enumerate(top)]
+        )
 
 
-class CoOccurrence:
+class CoOccurrence(Candidate):
     """P(b | a) from pairs bought together or one after the other, with re-order cycles; see the
     module docstring."""
 
@@ -229,7 +251,7 @@ class CoOccurrence:
         settings: RecommenderSettings,
         flagged: Sequence[str] = (),
     ):
-        self.history, self.settings = history, settings
+        super().__init__(history, settings, flagged)
         self.popularity = Popularity(purchases, history, settings, flagged)
         catalogue, as_of = history.catalogue, history.as_of
         days = (
@@ -263,7 +285,6 @@ class CoOccurrence:
         self.conditional = together / np.maximum(bought, 1e-12)[:, None]  # P(b | a), decayed
         self.reorder = np.diag(self.conditional).copy()
         np.fill_diagonal(self.conditional, 0.0)
-        self.flagged = self.popularity.flagged
 
     def parts(self, customers: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Recency weights of the products each customer bought, and the pair, re-order and
@@ -275,15 +296,9 @@ class CoOccurrence:
         popular = self.POPULARITY_WEIGHT * self.popularity.scores(customers)
         return recency, pair_part, reorder_part, popular
 
-    def recommend(self, customers: Sequence[str], k: int = K) -> pl.DataFrame:
-        return _in_batches(self, customers, k)
-
     def batch(self, customers: Sequence[str], k: int) -> pl.DataFrame:
         recency, pair_part, reorder_part, popular = self.parts(customers)
-        since = self.history.since(customers)
-        scores = pair_part + reorder_part + popular
-        scores = np.where(self.history.excluded(since, self.flagged), -np.inf, scores)
-        top, top_scores = _top_k(scores, k)
+        top, top_scores = self.best(customers, pair_part + reorder_part + popular, k)
         shares = self.popularity.shares(customers)
         product_ids = self.history.catalogue.product_ids
         reasons = []
@@ -299,10 +314,4 @@ class CoOccurrence:
                 else:
                     row_reasons.append(self.popularity.reason(shares[i], product))
             reasons.append(row_reasons)
-        return recommendation_frame(customers, product_ids[top], top_scores, reasons, self.name)
-
-
-def _in_batches(candidate, customers: Sequence[str], k: int) -> pl.DataFrame:
-    size = candidate.settings.batch_customers
-    frames = [candidate.batch(customers[i : i + size], k) for i in range(0, len(customers), size)]
-    return pl.concat(frames) if frames else recommendation_frame([], np.empty((0, k)), np.empty((0, k)), [], "")
+        return self.frame(customers, top, top_scores, reasons)

@@ -27,7 +27,8 @@ import polars as pl
 import torch
 from torch import nn
 
-from shopinsight_pipeline.recommend.settings import SequenceSettings
+from shopinsight_pipeline.recommend.candidates import Candidate, History
+from shopinsight_pipeline.recommend.settings import RecommenderSettings, SequenceSettings
 
 GAP_EDGES = (0, 1, 2, 4, 8, 15, 31)  # bucket i holds gaps in [edge i, edge i+1) days; the last is 31+
 
@@ -227,7 +228,7 @@ def parameter_count(model: nn.Module) -> int:
     return sum(math.prod(p.shape) for p in model.parameters())
 
 
-class SequenceCandidate:
+class SequenceCandidate(Candidate):
     """The sequence model as a recommender candidate: trained on `purchases` unless a trained
     `model` is given, its next-product probabilities ranked under the shared exclusions."""
 
@@ -236,17 +237,16 @@ class SequenceCandidate:
     def __init__(
         self,
         purchases: pl.DataFrame,
-        history,
-        settings,
+        history: History,
+        settings: RecommenderSettings,
         flagged: Sequence[str] = (),
         sequence_settings: SequenceSettings | None = None,
         model: SequenceRecommender | None = None,
         model_products: Sequence[str] | None = None,
         log: Callable[[str], None] = print,
     ):
-        from shopinsight_pipeline.recommend.candidates import Popularity
-
-        self.history, self.settings, self.purchases = history, settings, purchases
+        super().__init__(history, settings, flagged)
+        self.purchases = purchases
         self.sequence_settings = sequence_settings or SequenceSettings()
         self.product_ids = list(model_products or history.catalogue.product_ids)  # the model's own catalogue
         self.report: TrainReport | None = None
@@ -256,17 +256,8 @@ class SequenceCandidate:
         # where each of the model's products sits in the history's catalogue (a product the model
         # never saw scores 0; one the catalogue lacks is dropped)
         self.columns = np.array([history.catalogue.index.get(p, -1) for p in self.product_ids])
-        self.popularity = Popularity(purchases, history, settings, flagged)
-        self.flagged = self.popularity.flagged
-
-    def recommend(self, customers: Sequence[str], k: int) -> pl.DataFrame:
-        from shopinsight_pipeline.recommend.candidates import _in_batches
-
-        return _in_batches(self, customers, k)
 
     def batch(self, customers: Sequence[str], k: int) -> pl.DataFrame:
-        from shopinsight_pipeline.recommend.candidates import _top_k, recommendation_frame
-
         model_scores = next_item_scores(
             self.model,
             self.purchases,
@@ -279,15 +270,13 @@ class SequenceCandidate:
         scores = np.zeros((len(customers), len(self.history.catalogue)))
         present = self.columns >= 0
         scores[:, self.columns[present]] = model_scores[:, present]
-        since = self.history.since(customers)
-        scores = np.where(self.history.excluded(since, self.flagged), -np.inf, scores)
-        top, top_scores = _top_k(scores, k)
-        known = np.array([customer in self.history.customer_index for customer in customers])
+        top, top_scores = self.best(customers, scores, k)
+        known = [customer in self.history.customer_index for customer in customers]
         reasons = [
-            ["predicted next purchase (sequence model)" if known[i] else "predicted for new customers" for _ in row]
+            ["predicted next purchase (sequence model)" if known[i] else "predicted for new customers"] * len(row)
             for i, row in enumerate(top)
         ]
-        return recommendation_frame(customers, self.history.catalogue.product_ids[top], top_scores, reasons, self.name)
+        return self.frame(customers, top, top_scores, reasons)
 
 
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
