@@ -130,3 +130,63 @@ def test_empty_inputs_give_an_empty_table_with_notes():
     insights = build_insights(empty)
     assert insights.is_empty()
     assert any("no product_sentiment" in note for note in empty.notes)
+
+
+def propensity_rows() -> pl.DataFrame:
+    """Ten regulars, three of them flagged, and one one-off buyer (not a regular)."""
+    return pl.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(11)],
+            "orders_90d": [3.0] * 10 + [1.0],
+            "value_90d": [100.0, 200.0, 300.0] + [50.0] * 7 + [999.0],
+            "purchase_probability": [0.05, 0.1, 0.15] + [0.6] * 7 + [0.1],
+            "churn_risk": [True] * 3 + [False] * 7 + [False],
+        }
+    )
+
+
+def test_customers_at_risk_count_the_flagged_regulars_and_the_value_they_spent():
+    findings = build_insights(inputs(propensity=propensity_rows()))
+    [risk] = findings.filter(pl.col("type") == "customers_at_risk").iter_rows(named=True)
+    assert risk["value"] == 3 and risk["reference"] == 600.0  # 100 + 200 + 300
+    assert risk["severity"] == "high"  # 3 of 10 regulars
+    assert "3 regular customers" in risk["sentence"] and "600" in risk["sentence"] and "30.0%" in risk["sentence"]
+
+
+def test_cross_sell_pairs_need_enough_customers_and_lift():
+    pairs = pl.DataFrame(
+        {
+            "first": ["P1", "P9", "P2", "P3"],
+            "second": ["P9", "P1", "P8", "P7"],
+            "customers": [40, 40, 5, 30],
+            "buyers": [50, 60, 6, 300],
+            "share": [0.8, 0.67, 0.83, 0.1],
+            "base_share": [0.1, 0.1, 0.1, 0.08],
+            "lift": [8.0, 6.7, 8.3, 1.25],
+            "days": [30, 30, 30, 30],
+        }
+    )
+    findings = build_insights(inputs(pairs=pairs)).filter(pl.col("type") == "top_cross_sell_pair")
+    # P9 -> P1 is the same pair the other way; P2: too few customers; P3: too little lift
+    assert findings["entity"].to_list() == ["P1"]
+    assert "P9" in findings["sentence"][0] and "8.0x" in findings["sentence"][0]
+
+
+def test_cross_sell_pairs_count_customers_who_bought_the_second_within_the_days():
+    from shopinsight_pipeline.recommend.events import cross_sell_pairs
+
+    day = date(2026, 9, 1)
+    purchases = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b", "c", "d"],
+            "product_id": ["X", "Y", "X", "Y", "X", "Z"],
+            "category": ["e"] * 6,
+            "day": [day, day + timedelta(days=2), day, day + timedelta(days=40), day, day],
+        }
+    )
+    pairs = cross_sell_pairs(purchases, days=30)
+    x_then_y = pairs.filter((pl.col("first") == "X") & (pl.col("second") == "Y")).row(0, named=True)
+    assert (x_then_y["customers"], x_then_y["buyers"]) == (1, 3)  # b bought Y 40 days later: not counted
+    assert x_then_y["share"] == pytest.approx(1 / 3)
+    assert x_then_y["base_share"] == pytest.approx(2 / 4) and x_then_y["lift"] == pytest.approx((1 / 3) / (2 / 4))
+    assert pairs.filter(pl.col("first") == pl.col("second")).height == 0

@@ -73,6 +73,7 @@ def test_insight_report_is_one_self_contained_page_with_chart_files(lake):
     assert "<img" in page and "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page  # nothing fetched when opened
     assert "no product_sentiment" in page  # the missing input is stated, not hidden
+    assert "<h2>Customers</h2>" in page and "no customer findings for this date" in page
     for sentence in storage.read_partition("insights", day).get_column("sentence"):
         assert sentence.replace("&", "&amp;") in page
     pngs = sorted(p.name for p in folder.iterdir() if p.suffix == ".png")

@@ -66,3 +66,34 @@ def purchases_of(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
 
 def empty_events() -> pl.DataFrame:
     return pl.DataFrame(schema=CUSTOMER_EVENTS_SCHEMA)
+
+
+def cross_sell_pairs(purchases: pl.DataFrame, days: int = 30) -> pl.DataFrame:
+    """Per ordered pair of different products (first, second): how many of the customers who
+    bought `first` bought `second` on the same day or within `days` after, their share, and the lift
+    over the share of all customers who bought `second` at all."""
+    bought = purchases.select("customer_id", "product_id", "day").unique()
+    customers = max(bought["customer_id"].n_unique(), 1)
+    first_purchase = bought.group_by("customer_id", "product_id").agg(pl.col("day").min())
+    pairs = (
+        first_purchase.join(bought, on="customer_id", suffix="_second")
+        .filter(
+            (pl.col("product_id") != pl.col("product_id_second"))
+            & ((pl.col("day_second") - pl.col("day")).dt.total_days().is_between(0, days))
+        )
+        .group_by(pl.col("product_id").alias("first"), pl.col("product_id_second").alias("second"))
+        .agg(pl.col("customer_id").n_unique().alias("customers"))
+    )
+    buyers = bought.group_by("product_id").agg(pl.col("customer_id").n_unique().alias("buyers"))
+    return (
+        pairs.join(buyers.rename({"product_id": "first"}), on="first")
+        .join(buyers.rename({"product_id": "second", "buyers": "second_buyers"}), on="second")
+        .with_columns(
+            share=pl.col("customers") / pl.col("buyers"),
+            base_share=pl.col("second_buyers") / customers,
+            days=pl.lit(days),
+        )
+        .with_columns(lift=pl.col("share") / pl.col("base_share"))
+        .select("first", "second", "customers", "buyers", "share", "base_share", "lift", "days")
+        .sort("lift", descending=True)
+    )

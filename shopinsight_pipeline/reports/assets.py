@@ -10,6 +10,7 @@ from pydantic import Field
 from shopinsight_pipeline import charts
 from shopinsight_pipeline.markdown import frame_table, table
 from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, run_days, same_day_if_written, window, window_of
+from shopinsight_pipeline.recommend.events import cross_sell_pairs, empty_events, purchases_of
 from shopinsight_pipeline.reports.forecast import ForecastSettings
 from shopinsight_pipeline.reports.forecast import sales_forecast as forecast_sales
 from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings, build_insights
@@ -88,6 +89,12 @@ def stack(days: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """A window's written days as one frame, oldest first (no days: an empty frame)."""
     frames = [days[key] for key in sorted(days)]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def events_of(recent_events: dict[str, pl.DataFrame], day: date) -> pl.DataFrame:
+    """The customer events of the CROSS_SELL_DAYS days up to `day` (none written: an empty table)."""
+    days = window_of(recent_events, day, CROSS_SELL_DAYS)
+    return stack(days) if days else empty_events()
 
 
 def days_missing(days: Mapping[str, object], day: date) -> int:
@@ -264,6 +271,7 @@ def quality_of(counts: pl.DataFrame, day: date) -> pl.DataFrame:
     return counts.filter(pl.col("date").is_between(day - timedelta(days=QUALITY_DAYS - 1), day))
 
 
+CROSS_SELL_DAYS = 30  # pairs are counted over the customer events of the last 30 days
 # Windows of the insights: parameter -> (table, days ending on the run date).
 INSIGHT_WINDOWS = {
     "recent_sales": ("daily_sales", 14),
@@ -278,12 +286,15 @@ INSIGHT_WINDOWS = {
         "forecast_today": same_day_if_written("sales_forecast"),
         **{name: window(table, days) for name, (table, days) in INSIGHT_WINDOWS.items()},
         **QUALITY_INPUTS,
+        "propensity_today": same_day_if_written("purchase_propensity"),
+        "recent_events": window("customer_events", CROSS_SELL_DAYS),
     },
     **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Ranked findings for the run date (growth, forecast, sentiment jumps, poor sentiment on best "
-    "sellers, anomalies, model-rating disagreement, data quality), each with its numbers and a templated sentence.",
+    "sellers, anomalies, model-rating disagreement, data quality, customers at risk, cross-sell pairs), each with "
+    "its numbers and a templated sentence.",
 )
 def insights(
     context: AssetExecutionContext,
@@ -297,6 +308,8 @@ def insights(
     raw_reviews: dict[str, pl.LazyFrame],
     quarantined_orders: dict[str, pl.LazyFrame],
     quarantined_reviews: dict[str, pl.LazyFrame],
+    propensity_today: dict[str, pl.DataFrame],
+    recent_events: dict[str, pl.DataFrame],
 ) -> Output:
     quality = quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews)
     settings = InsightSettings(
@@ -322,6 +335,8 @@ def insights(
             product_units=units_by_product(recent["recent_orders"]),
             quality=quality_of(quality, day),
             notes=notes,
+            propensity=propensity_today.get(day.isoformat()),
+            pairs=cross_sell_pairs(purchases_of(events_of(recent_events, day)), CROSS_SELL_DAYS),
         )
         if inputs.trends.is_empty():
             inputs.trends = pl.DataFrame(schema=TRENDS_SCHEMA)

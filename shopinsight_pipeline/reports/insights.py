@@ -46,6 +46,17 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "For {entity} the sentiment model agrees with star ratings on only {value} of {reviews} reviews.",
         "zh": "{entity}的{reviews}条评论中，情感模型与星级评分一致的仅占{value}。",
     },
+    "customers_at_risk": {
+        "en": "{count} regular customers are at risk of leaving ({share} of the regulars): they spent {value} in "
+        "the last 90 days, are overdue and have under {p} chance of buying this week.",
+        "zh": "{count}位老顾客有流失风险（占老顾客的{share}）：他们近90天消费{value}，已超过惯常的购买间隔，"
+        "本周购买概率低于{p}。",
+    },
+    "top_cross_sell_pair": {
+        "en": "{share} of the {buyers} customers who bought {entity} bought {second} within {days} days "
+        "({lift}x the usual rate): a cross-sell pair.",
+        "zh": "购买{entity}的{buyers}位顾客中有{share}在{days}天内购买了{second}（是平常的{lift}倍）：可交叉销售。",
+    },
     "data_quality": {
         "en": "{value} of {entity} rows were rejected on {day}, up from {reference} on average "
         "over the {days} days before.",
@@ -66,6 +77,9 @@ class InsightSettings:
     reject_rate_factor: float = 2.0
     min_reject_rate: float = 0.02
     horizon_days: int = 14
+    min_pair_customers: int = 10  # a cross-sell pair needs this many customers who bought both
+    min_pair_lift: float = 2.0
+    top_pairs: int = 3
 
 
 @dataclass
@@ -78,6 +92,8 @@ class InsightInputs:
     product_units: pl.DataFrame  # product_id, units over the last 28 days
     quality: pl.DataFrame  # date, entity, raw_rows, rejected_rows for the run date and 7 days before
     notes: list[str] = field(default_factory=list)
+    propensity: pl.DataFrame | None = None  # purchase_propensity of the run date, if written
+    pairs: pl.DataFrame | None = None  # cross_sell_pairs of the recent purchases
 
 
 def percent(value: float) -> str:
@@ -356,6 +372,68 @@ def quality_findings(inputs: InsightInputs, settings: InsightSettings, language:
     return rows
 
 
+def customer_findings(inputs: InsightInputs, settings: InsightSettings, language: str) -> list[dict]:
+    """Regular customers flagged churn_risk by purchase_propensity, and the value they bring."""
+    propensity = inputs.propensity
+    if propensity is None or propensity.is_empty() or propensity["churn_risk"].null_count() == propensity.height:
+        inputs.notes.append("customers at risk: no purchase propensity for the run date")
+        return []
+    regulars = propensity.filter(pl.col("orders_90d") >= 2)
+    at_risk = regulars.filter(pl.col("churn_risk"))
+    if at_risk.is_empty():
+        return []
+    share, value = at_risk.height / max(regulars.height, 1), float(at_risk["value_90d"].sum())
+    return [
+        finding(
+            "customers_at_risk",
+            "customers",
+            "churn risk",
+            "high" if share >= 0.1 else "medium",
+            value,
+            at_risk.height,
+            value,
+            language,
+            count=str(at_risk.height),
+            share=percent(share),
+            value=money(value),
+            p=percent(at_risk.select(pl.col("purchase_probability").max()).item()),
+        )
+    ]
+
+
+def cross_sell_findings(inputs: InsightInputs, settings: InsightSettings, language: str) -> list[dict]:
+    """The strongest pairs: bought b after a far more often than customers buy b at all."""
+    if inputs.pairs is None or inputs.pairs.is_empty():
+        return []
+    strong = inputs.pairs.filter(
+        (pl.col("customers") >= settings.min_pair_customers) & (pl.col("lift") >= settings.min_pair_lift)
+    ).sort("lift", "customers", descending=True)
+    chosen: list[dict] = []
+    for row in strong.iter_rows(named=True):  # a pair bought together shows once, not in both directions
+        if len(chosen) < settings.top_pairs and (row["second"], row["first"]) not in {
+            (c["first"], c["second"]) for c in chosen
+        }:
+            chosen.append(row)
+    return [
+        finding(
+            "top_cross_sell_pair",
+            "product_pair",
+            row["first"],
+            "low",
+            row["lift"],
+            row["share"],
+            row["base_share"],
+            language,
+            second=row["second"],
+            buyers=str(row["buyers"]),
+            share=percent(row["share"]),
+            days=str(row["days"]),
+            lift=f"{row['lift']:.1f}",
+        )
+        for row in chosen
+    ]
+
+
 def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSettings()) -> pl.DataFrame:
     """All findings for the run date, ranked by severity then score."""
     if settings.language not in ("en", "zh"):
@@ -367,6 +445,8 @@ def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSet
         *category_growth(inputs, language),
         *forecast_vs_last(inputs, settings, language),
         *sentiment_findings(inputs, settings, language),
+        *customer_findings(inputs, settings, language),
+        *cross_sell_findings(inputs, settings, language),
     ]
     if not rows:
         return pl.DataFrame(schema=INSIGHTS_SCHEMA)

@@ -19,6 +19,9 @@ img { max-width: 100%; } .note { color: #666; font-size: .85rem; }
 """
 
 
+CUSTOMER_TYPES = ["customers_at_risk", "top_cross_sell_pair"]
+
+
 def kpi_tiles(kpis: dict[str, str]) -> str:
     return "".join(
         f'<div class="kpi"><div class="value">{html.escape(value)}</div>'
@@ -63,6 +66,13 @@ def render_report(
         table(insights.head(15), ["rank", "severity", "type", "sentence"])
         if insights.height
         else '<p class="note">no findings for this date</p>',
+    ]
+    customers = insights.filter(pl.col("type").is_in(CUSTOMER_TYPES)) if insights.height else insights
+    sections += [
+        "<h2>Customers</h2>",
+        table(customers, ["severity", "type", "sentence"])
+        if customers.height
+        else '<p class="note">no customer findings for this date (customers at risk, cross-sell pairs)</p>',
     ]
     for title, png in charts.items():
         sections += [f"<h2>{html.escape(title)}</h2>", image(png, title)]
