@@ -178,7 +178,7 @@ def train_sequence_model(
             optimizer.zero_grad()
             accelerator.backward(loss)
             optimizer.step()
-            total, batches, steps = total + float(loss), batches + 1, steps + 1
+            total, batches, steps = total + loss.item(), batches + 1, steps + 1
             examples += int((targets != -100).sum()) * accelerator.num_processes
         history.append(total / max(batches, 1))
         bar.set_postfix(loss=f"{history[-1]:.4f}")
