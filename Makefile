@@ -59,6 +59,8 @@ bench: setup
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/score.py
 	$(BIN)/python bench/incremental.py
+	$(BIN)/python bench/recommend_train.py
+	$(BIN)/python bench/recommend_score.py
 
 clean:
 	rm -rf data/lake .dagster

@@ -40,8 +40,10 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 # reject threshold: the history is timed, not judged.
 PERMISSIVE = {"ops": {f"validate_{e}": {"config": {"max_reject_rate": 1.0}} for e in ("orders", "reviews")}}
 HISTORY_CONFIG = {**QUIET, **PERMISSIVE}
-# The new day's recommendations read a recommender; training the sequence model is not what is timed.
-RECOMMENDER = {"candidates": ["popularity", "cooccurrence"]}
+# The new day's recommendations read a recommender; training it is not what is timed. Both histories
+# serve co-occurrence (the costlier count-based candidate): with the gate free to choose, the 60-day
+# history served popularity and the 365-day one co-occurrence, which timed the choice, not the history.
+RECOMMENDER = {"candidates": ["cooccurrence"]}
 LAST_DAY = date(2026, 9, 30)  # every history ends on the same new day
 
 

@@ -65,13 +65,19 @@ class SequenceRecommender(nn.Module):
         mask = torch.triu(torch.full((settings.max_length, settings.max_length), float("-inf")), diagonal=1)
         self.register_buffer("causal", mask, persistent=False)
 
-    def forward(self, items: torch.Tensor, gaps: torch.Tensor, elapsed: torch.Tensor) -> torch.Tensor:
+    def queries(self, items: torch.Tensor, gaps: torch.Tensor, elapsed: torch.Tensor) -> torch.Tensor:
+        """The query vector at every position (B x L x dim): what the next product should look like."""
         length = items.shape[1]
         positions = torch.arange(length, device=items.device)
         hidden = self.dropout(self.items(items) + self.positions(positions)[None] + self.gaps(gaps))
         hidden = self.encoder(hidden, mask=self.causal[:length, :length], is_causal=True)
-        query = self.norm(hidden + self.elapsed(elapsed))
-        return query @ self.items.weight[1:].T  # B x L x items
+        return self.norm(hidden + self.elapsed(elapsed))
+
+    def product_vectors(self) -> torch.Tensor:
+        return self.items.weight[1:]  # products x dim (row 0 pads)
+
+    def forward(self, items: torch.Tensor, gaps: torch.Tensor, elapsed: torch.Tensor) -> torch.Tensor:
+        return self.queries(items, gaps, elapsed) @ self.product_vectors().T  # B x L x products
 
 
 @dataclass
@@ -197,7 +203,7 @@ def train_sequence_model(
     return model, report
 
 
-def next_item_scores(
+def customer_queries(
     model: SequenceRecommender,
     purchases: pl.DataFrame,
     product_ids: Sequence[str],
@@ -206,21 +212,34 @@ def next_item_scores(
     settings: SequenceSettings,
     horizon: int = 7,
 ) -> np.ndarray:
-    """Softmax probabilities of each customer's next product (customers x products); a customer
-    without history gets the mean of everyone's (the model has nothing of theirs to read)."""
+    """Each customer's query vector on `as_of` (customers x dim, float32): what its next product
+    should look like. A customer without purchases of the model's products gets a row of NaN."""
     index = {product: i for i, product in enumerate(product_ids)}
     mine = purchases.filter(pl.col("customer_id").is_in(list(customers)) & pl.col("product_id").is_in(list(index)))
     data = sequences(mine, index, settings.max_length, as_of=as_of, horizon=horizon)
-    probabilities = np.zeros((len(customers), len(product_ids)))
+    queries = np.full((len(customers), model.product_vectors().shape[1]), np.nan, dtype=np.float32)
     if data.customers:
         with torch.no_grad():
             batch = [torch.from_numpy(a) for a in (data.items, data.gaps, data.elapsed)]
-            logits = model(*batch)[:, -1, :]
-            known = torch.softmax(logits.float(), dim=-1).numpy()
-        row_of = {customer: i for i, customer in enumerate(data.customers)}
-        fallback = known.mean(axis=0)
-        for i, customer in enumerate(customers):
-            probabilities[i] = known[row_of[customer]] if customer in row_of else fallback
+            known = model.queries(*batch)[:, -1, :].float().numpy()  # only the last position is asked
+        row_of = {customer: i for i, customer in enumerate(customers)}
+        queries[[row_of[customer] for customer in data.customers]] = known
+    return queries
+
+
+def next_product_probabilities(model: SequenceRecommender, queries: np.ndarray) -> np.ndarray:
+    """Softmax over the products of each query (customers x products); a customer without a query
+    (NaN) gets the mean of the others' (the model has nothing of theirs to read)."""
+    vectors = model.product_vectors().detach().numpy()
+    missing = np.isnan(queries).any(axis=1)
+    probabilities = np.zeros((len(queries), len(vectors)), dtype=np.float32)
+    if (~missing).any():
+        logits = queries[~missing] @ vectors.T
+        logits -= logits.max(axis=1, keepdims=True)
+        known = np.exp(logits)
+        known /= known.sum(axis=1, keepdims=True)
+        probabilities[~missing] = known
+        probabilities[missing] = known.mean(axis=0)
     return probabilities
 
 
@@ -258,7 +277,7 @@ class SequenceCandidate(Candidate):
         self.columns = np.array([history.catalogue.index.get(p, -1) for p in self.product_ids])
 
     def batch(self, customers: Sequence[str], k: int) -> pl.DataFrame:
-        model_scores = next_item_scores(
+        queries = customer_queries(
             self.model,
             self.purchases,
             self.product_ids,
@@ -267,7 +286,13 @@ class SequenceCandidate(Candidate):
             self.sequence_settings,
             self.settings.due_within_days,
         )
-        scores = np.zeros((len(customers), len(self.history.catalogue)))
+        return self.rank(customers, queries, k)
+
+    def rank(self, customers: Sequence[str], queries: np.ndarray, k: int) -> pl.DataFrame:
+        """The top-k table from the customers' query vectors: the model's probabilities placed in the
+        history's catalogue, the exclusions, the best k, the reasons."""
+        model_scores = next_product_probabilities(self.model, queries)
+        scores = np.zeros((len(customers), len(self.history.catalogue)), dtype=np.float32)
         present = self.columns >= 0
         scores[:, self.columns[present]] = model_scores[:, present]
         top, top_scores = self.best(customers, scores, k)
