@@ -59,6 +59,9 @@ def flagged(raw: pl.DataFrame, earlier: list[str] | None = None) -> list[list[st
         (with_(order_id="O\x001"), "control_character_in_order_id"),  # NUL
         (with_(customer_id="C\x1b[31m1"), "control_character_in_customer_id"),  # a terminal escape
         (with_(product_id="P1\x7f"), "control_character_in_product_id"),
+        (with_(customer_id="C 1"), "space_in_customer_id"),  # a malformed key, never a customer
+        (with_(customer_id="  C1  "), None),  # the ends are trimmed: a well-formed id
+        (with_(product_id="P\u30001"), "space_in_product_id"),  # an ideographic space
     ],
 )
 def test_each_rule_flags_what_it_names(row, rule):

@@ -34,6 +34,7 @@ X = gx.expectations
 INTEGER = r"^-?[0-9]+$"
 DECIMAL = r"^[0-9]+(?:\.[0-9]+)?$"
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1F\x7F]*$"  # NUL, newlines, escapes: never part of an id
+NO_SPACE = r"^[^ \u00A0\u3000]*$"  # a space, a no-break space or an ideographic space inside an id
 ISO_TIMESTAMP_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)$"
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
 
@@ -51,10 +52,12 @@ def _unparseable_timestamp(column: str):
 
 
 def _no_control_characters(columns: tuple[str, ...]) -> list:
+    """Ids hold no control character and no space inside (ends are trimmed before): an id like
+    'C 0001' is a malformed key, not a customer, and must never be recommended to."""
     return [
         _rule(X.ExpectColumnValuesToMatchRegex(column=c, regex=NO_CONTROL_CHARACTERS), f"control_character_in_{c}")
         for c in columns
-    ]
+    ] + [_rule(X.ExpectColumnValuesToMatchRegex(column=c, regex=NO_SPACE), f"space_in_{c}") for c in columns]
 
 
 def order_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
