@@ -171,9 +171,13 @@ class Candidate:
     def batch(self, customers: Sequence[str], k: int) -> pl.DataFrame:
         raise NotImplementedError
 
-    def best(self, customers: Sequence[str], scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k best products of each customer that no exclusion rule keeps out, best first."""
-        excluded = self.history.excluded(self.history.since(customers), self.flagged)
+    def best(
+        self, customers: Sequence[str], scores: np.ndarray, k: int, since: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k best products of each customer that no exclusion rule keeps out, best first
+        (`since`: the customers' History.since when the caller already has it)."""
+        since = self.history.since(customers) if since is None else since
+        excluded = self.history.excluded(since, self.flagged)
         return _top_k(np.where(excluded, -np.inf, scores), k)
 
     def frame(self, customers: Sequence[str], top: np.ndarray, top_scores: np.ndarray, reasons) -> pl.DataFrame:
@@ -286,10 +290,9 @@ class CoOccurrence(Candidate):
         self.reorder = np.diag(self.conditional).copy()
         np.fill_diagonal(self.conditional, 0.0)
 
-    def parts(self, customers: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def parts(self, customers: Sequence[str], since: np.ndarray) -> tuple[np.ndarray, ...]:
         """Recency weights of the products each customer bought, and the pair, re-order and
-        popularity parts of the scores (batch x products each)."""
-        since = self.history.since(customers)
+        popularity parts of the scores (batch x products each), from History.since."""
         recency = np.nan_to_num(0.5 ** (since / self.settings.recency_half_life_days), nan=0.0)
         pair_part = recency @ self.conditional
         reorder_part = np.where(self.history.due(since), self.reorder[None, :] + 1.0, 0.0)
@@ -297,8 +300,9 @@ class CoOccurrence(Candidate):
         return recency, pair_part, reorder_part, popular
 
     def batch(self, customers: Sequence[str], k: int) -> pl.DataFrame:
-        recency, pair_part, reorder_part, popular = self.parts(customers)
-        top, top_scores = self.best(customers, pair_part + reorder_part + popular, k)
+        since = self.history.since(customers)  # a dense batch x products array: built once per batch
+        recency, pair_part, reorder_part, popular = self.parts(customers, since)
+        top, top_scores = self.best(customers, pair_part + reorder_part + popular, k, since)
         shares = self.popularity.shares(customers)
         product_ids = self.history.catalogue.product_ids
         reasons = []

@@ -11,12 +11,11 @@ of the coming week). A full softmax over the catalogue predicts the next product
 
 Sizing: the catalogue is small (about 100 products on the sample, 5,000 in the benchmark) and a
 customer has a handful to a few dozen purchases, so 2 layers of width 32 with 2 heads over the last
-20 purchases (about 40k weights plus 32 per product) learn the planted structure without
+20 purchases (about 18k weights plus 32 per product) learn the planted structure without
 memorising customers; dropout 0.2 and weight decay regularise it. Wider models did not help on the
 sample (the signal is in order and timing, not in capacity).
 """
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -241,10 +240,6 @@ def next_product_probabilities(model: SequenceRecommender, queries: np.ndarray) 
         probabilities[~missing] = known
         probabilities[missing] = known.mean(axis=0)
     return probabilities
-
-
-def parameter_count(model: nn.Module) -> int:
-    return sum(math.prod(p.shape) for p in model.parameters())
 
 
 class SequenceCandidate(Candidate):
