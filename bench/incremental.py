@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/incremental.py [--history 60 365] [--orders-per-day 120] [--repeat 3]
 
-For each history length H it writes a sample of H + 1 days, materializes the first H days (ingest,
+For each history length H it writes a sample of H + 1 days (flat demand: the new day is as busy after
+365 days as after 60, so only the history differs; with the sample's growth a year's last day holds
+ten times the orders of the 60th), materializes the first H days (ingest,
 validation, daily_sales, trends; a TF-IDF scorer is registered as champion so scoring needs no
 training; customer_events, and a recommender compared on them), then times `nightly_partition_job`
 for day H + 1 (ingest -> shards -> scores -> trends, forecast, insights, report, customer events,
@@ -27,7 +29,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from shopinsight_pipeline.definitions import build_definitions
 from shopinsight_pipeline.ml.fit import register_corpus_scorer
@@ -55,6 +57,7 @@ def prepare(root: Path, history: int, orders_per_day: int) -> list:
         truncated_orders_day=-1,
         gbk_reviews_day=-1,
         truncated_reviews_day=-1,
+        category_growth=False,  # the new day as busy after 365 days as after 60: only the history differs
     )
     write_sample(root, spec)
     days = [spec.start + timedelta(days=offset) for offset in range(spec.days)]
@@ -99,17 +102,32 @@ def prepare(root: Path, history: int, orders_per_day: int) -> list:
     return days
 
 
-def time_new_day(root: Path, day, repeat: int) -> float:
+def step_seconds(instance: DagsterInstance, run_id: str) -> dict[str, float]:
+    """Each step's duration from the run's STEP_SUCCESS events: where the time of a run went."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_SUCCESS).records
+    return {
+        record.event_log_entry.step_key or "?": record.event_log_entry.dagster_event.event_specific_data.duration_ms
+        / 1000
+        for record in records
+    }
+
+
+def time_new_day(root: Path, day, repeat: int) -> tuple[float, dict[str, float]]:
+    """Median seconds of the nightly job for `day`, and each step's median seconds."""
     job = build_definitions(str(root)).resolve_job_def("nightly_partition_job")
     config = HISTORY_CONFIG
     times = []
-    for _ in range(repeat + 1):  # the first run warms imports and caches
+    steps: dict[str, list[float]] = {}
+    for attempt in range(repeat + 1):  # the first run warms imports and caches
         instance = DagsterInstance.ephemeral()
         started = time.perf_counter()
         result = job.execute_in_process(partition_key=day.isoformat(), instance=instance, run_config=config)
         times.append(time.perf_counter() - started)
         assert result.success
-    return statistics.median(times[1:])
+        if attempt:
+            for step, seconds in step_seconds(instance, result.run_id).items():
+                steps.setdefault(step, []).append(seconds)
+    return statistics.median(times[1:]), {step: statistics.median(values) for step, values in steps.items()}
 
 
 def main() -> None:
@@ -118,14 +136,19 @@ def main() -> None:
     parser.add_argument("--orders-per-day", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    results = {}
+    results: dict[int, float] = {}
+    steps: dict[int, dict[str, float]] = {}
     for history in args.history:
         root = Path(tempfile.mkdtemp(prefix=f"shopinsight-incremental-{history}-"))
         print(f"history {history} days ({root})", flush=True)
         days = prepare(root, history, args.orders_per_day)
-        results[history] = time_new_day(root, days[-1], args.repeat)
+        results[history], steps[history] = time_new_day(root, days[-1], args.repeat)
         print(f"  one new day, whole nightly chain: {results[history]:.2f}s (median of {args.repeat})", flush=True)
     short, long = args.history
+    print(f"per step, median seconds: {short} days -> {long} days (growth)")
+    for step in sorted(steps[long], key=lambda name: steps[short].get(name, 0.0) - steps[long][name]):
+        before, after = steps[short].get(step, 0.0), steps[long][step]
+        print(f"  {step:<40} {before:6.2f} -> {after:6.2f}  ({after - before:+.2f})")
     print(f"ratio time({long}) / time({short}): {results[long] / results[short]:.2f}  (target <= 1.3)")
 
 

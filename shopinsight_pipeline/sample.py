@@ -87,6 +87,9 @@ class SampleSpec:
     truncated_orders_day: int = 10  # day offsets of the files with a planted file-level fault
     gbk_reviews_day: int = 20
     truncated_reviews_day: int = 30
+    # False: every category's demand stays flat, so days late in a long sample are as busy as early
+    # ones (a benchmark comparing history lengths times the same new-day volume, not a year's growth)
+    category_growth: bool = True
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,7 @@ def generate_orders(spec: SampleSpec, products: list[Product], rng: random.Rando
         day = spec.start + timedelta(days=offset)
         customers += _arrivals(rng, offset, len(customers) + 1)
         promotion = offset in PROMOTION_DAYS
-        growth = [CATEGORIES[c][1] * (1 + CATEGORIES[c][2]) ** offset for c in names]
+        growth = [CATEGORIES[c][1] * (1 + CATEGORIES[c][2] * spec.category_growth) ** offset for c in names]
         volume = spec.orders_per_day * WEEKDAY_FACTOR[day.weekday()] * (PROMOTION_FACTOR if promotion else 1)
         due = [(who, what) for who, what, _ in scheduled.pop(offset, []) if who.activity_on(offset) > 0]
         trips = max(0, _poisson(rng, volume * sum(growth)) - len(due))

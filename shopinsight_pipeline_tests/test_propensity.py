@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from shopinsight_pipeline.recommend.propensity import evaluate, features_as_of, fit, labelled_snapshot, score
+from shopinsight_pipeline.recommend.propensity import evaluate, features_as_of, labelled_snapshot, score
 from shopinsight_pipeline.recommend.settings import PropensitySettings
 from shopinsight_pipeline.schemas import CUSTOMER_EVENTS_SCHEMA
 
@@ -69,7 +69,7 @@ def test_features_never_see_the_days_after_the_snapshot(world):
 
 def test_regulars_are_told_from_one_off_buyers_and_the_probabilities_are_calibrated(world):
     settings = PropensitySettings()
-    _, metrics = evaluate(world, LAST_DAY, settings)
+    model, metrics = evaluate(world, LAST_DAY, settings)
     assert metrics["evaluated_on"] == (LAST_DAY - timedelta(days=7)).isoformat()
     assert all(
         date.fromisoformat(day) + timedelta(days=7) <= LAST_DAY - timedelta(days=7) for day in metrics["trained_on"]
@@ -77,7 +77,7 @@ def test_regulars_are_told_from_one_off_buyers_and_the_probabilities_are_calibra
     assert metrics["roc_auc"] > 0.85, metrics
     assert metrics["brier"] < 0.7 * metrics["brier_of_base_rate"], metrics
     assert metrics["ece"] < 0.1, metrics
-    scores = score(fit(world, LAST_DAY, settings), world, LAST_DAY, settings)
+    scores = score(model, world, LAST_DAY, settings)  # the evaluated model serves
     active = scores.filter(pl.col("customer_id").str.starts_with("R") & (pl.col("recency_days") <= 9))
     one_off = scores.filter(pl.col("customer_id").str.starts_with("O"))
     assert active["purchase_probability"].mean() > one_off["purchase_probability"].mean() + 0.4
@@ -86,7 +86,8 @@ def test_regulars_are_told_from_one_off_buyers_and_the_probabilities_are_calibra
 def test_regulars_who_stopped_are_flagged_and_active_ones_are_not(world):
     settings = PropensitySettings()
     day = START + timedelta(days=110)  # the 40 stopped on day 80: 30 days, several of their gaps
-    scores = score(fit(world, day, settings), world, day, settings)
+    model, _ = evaluate(world, day, settings)
+    scores = score(model, world, day, settings)
     flagged = set(scores.filter(pl.col("churn_risk"))["customer_id"])
     stopped = {f"R{regular:03d}" for regular in range(40)}
     still_buying = set(

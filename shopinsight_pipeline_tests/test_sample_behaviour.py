@@ -141,3 +141,19 @@ def test_no_file_of_the_default_sample_plants_more_rejects_than_validation_allow
         text = (tmp_path / "landing" / name).read_bytes()
         rows = text.count(b"\n") + (not text.endswith(b"\n")) - name.startswith("orders/")  # orders have a header
         assert count / rows <= threshold, (name, count, rows)
+
+
+def test_without_category_growth_a_long_sample_ends_as_busy_as_it_starts_and_with_growth_it_does_not():
+    """bench/incremental.py compares histories of 60 and 365 days on the same new-day volume."""
+
+    def weekly_orders(spec: SampleSpec) -> tuple[int, int]:
+        rng = random.Random(spec.seed)
+        by_day = list(generate_orders(spec, make_products(rng), rng).values())
+        # from day 60 on: past the sales event (days 44-45) and the first customers' arrival
+        return sum(map(len, by_day[60:67])), sum(map(len, by_day[-7:]))
+
+    flat = SampleSpec(days=240, orders_per_day=40, category_growth=False)
+    early, late = weekly_orders(flat)
+    assert abs(late - early) < 0.25 * early, (early, late)  # Poisson and re-order noise: about 10%
+    early, late = weekly_orders(SampleSpec(days=240, orders_per_day=40))
+    assert late > 1.5 * early, (early, late)

@@ -285,7 +285,7 @@ def purchase_propensity(
         days = window_of(customer_events, day, PROPENSITY_HISTORY_DAYS)
         events = pl.concat(list(days.values())).collect() if days else empty_events()
         try:
-            _, metrics = propensity.evaluate(events, day, settings)
+            model, metrics = propensity.evaluate(events, day, settings)
         except ValueError as too_short:
             context.log.warning(f"{day}: {too_short}; probabilities are null")
             table = conform(
@@ -297,8 +297,7 @@ def purchase_propensity(
                 PURCHASE_PROPENSITY_SCHEMA,
             )
             return table, {"note": str(too_short)}
-        final = propensity.fit(events, day, settings)  # every week up to the run date
-        table = conform(propensity.score(final, events, day, settings), PURCHASE_PROPENSITY_SCHEMA)
+        table = conform(propensity.score(model, events, day, settings), PURCHASE_PROPENSITY_SCHEMA)
         shown = {key: value for key, value in metrics.items() if key not in ("reliability", "trained_on")}
         return table, {
             **{key: value for key, value in shown.items() if value is not None},

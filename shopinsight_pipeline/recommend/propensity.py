@@ -7,7 +7,9 @@ weeks all end before the evaluation snapshot starts, and the evaluation snapshot
 label week is the last 7 days: the same time split as the recommender, never a random one.
 
 The classifier is gradient-boosted trees, calibrated with isotonic regression on held-out folds
-(scikit-learn), so a probability of 0.3 means about 3 in 10 such customers buy.
+(scikit-learn), so a probability of 0.3 means about 3 in 10 such customers buy. The model that
+scores the run date is the evaluated one, not a refit on the newest week: its metrics describe what
+serves, and a run date trains once (a refit cost as much again, for labels one week fresher).
 """
 
 from dataclasses import dataclass
