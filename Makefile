@@ -2,13 +2,14 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-export DAGSTER_HOME := $(CURDIR)/dagster_home
+# The instance: SQLite in dagster_home/ unless DAGSTER_HOME says otherwise (deploy/postgres: docs/DEPLOY.md).
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test fuzz ui sample lint bench clean chromium
+.PHONY: setup run test fuzz ui sample lint bench clean chromium postgres
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
@@ -27,7 +28,7 @@ sample: setup
 run: setup
 	$(BIN)/python -m shopinsight_pipeline.run_sample --root data
 
-test: setup chromium
+test: setup chromium postgres
 	$(BIN)/python -m pytest -q
 
 # The landing fuzz harness with many more generated files than make test runs (minutes).
@@ -39,6 +40,13 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
 		|| echo "chromium is not installed and cannot be installed here: the browser test will be skipped"
+
+# The PostgreSQL instance test starts a real server from Debian's postgresql; install it when missing and we are root.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) ; } \
+		|| echo "PostgreSQL is not installed and cannot be installed here: the PostgreSQL instance test will be skipped"
 
 # The UI and the daemon (schedules, sensors, the run queue, backfills) on 127.0.0.1:$(PORT). The
 # embedded sample's history ends on its last day (SHOPINSIGHT_END_DATE=, empty, opens it: new days).

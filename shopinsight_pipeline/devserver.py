@@ -8,7 +8,6 @@ does (assetSelection + partitionNames), and its progress polled.
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from dagster_graphql import DagsterGraphQLClient
+
+from shopinsight_pipeline.local_services import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCATION_QUERY = """query { workspaceOrError { ... on Workspace { locationEntries {
@@ -28,12 +29,6 @@ BACKFILL_STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: 
     partitionStatuses { results { partitionName runStatus } } } } }"""
 FAILED = ("FAILED", "CANCELED", "COMPLETED_FAILED")
 DONE = ("COMPLETED", "COMPLETED_SUCCESS")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 2.0) -> Any:

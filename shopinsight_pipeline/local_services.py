@@ -1,0 +1,104 @@
+"""Real servers started in a temporary folder on 127.0.0.1, for the deployment tests and benches.
+
+Each finds its program on the machine and says plainly when it cannot: the tests skip with that
+message (never a silent pass), and `make test` installs the programs when it runs as root.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServiceUnavailable(RuntimeError):
+    """The server's program is not on this machine (or cannot run here); the message says why."""
+
+
+def postgres_bindir() -> Path | None:
+    """The folder of initdb/pg_ctl: `pg_config --bindir`, else the newest Debian cluster version."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        folder = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip())
+        if (folder / "initdb").is_file():
+            return folder
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return versions[-1].parent if versions else None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster: its own data folder, a free port of 127.0.0.1, trust
+    authentication for the `dagster` role, and one database `dagster`; stopped and deleted on exit.
+
+    PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` system user
+    that Debian's package creates (commands run through `runuser`)."""
+
+    def __init__(self, role: str = "dagster", database: str = "dagster") -> None:
+        self.role, self.database = role, database
+        self.port = free_port()
+        self.folder: Path | None = None
+        self._bin = postgres_bindir()
+        self._as_user: list[str] = []
+
+    @property
+    def url(self) -> str:
+        """The libpq address (psql, psycopg2.connect)."""
+        return f"postgresql://{self.role}@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The address for SHOPINSIGHT_PG_URL: SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3,
+        and dagster-postgres installs psycopg2."""
+        return self.url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+    def __enter__(self) -> "PostgresServer":
+        if self._bin is None:
+            raise ServiceUnavailable(
+                "PostgreSQL's server programs (initdb, pg_ctl) are not installed: "
+                "`make test` installs Debian's postgresql when run as root"
+            )
+        # a folder of its own in /tmp (a root-only pytest folder is not reachable by the postgres user)
+        self.folder = Path(tempfile.mkdtemp(prefix="shopinsight-postgres-"))
+        if os.geteuid() == 0:
+            if shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
+                raise ServiceUnavailable("running as root and there is no `postgres` user to run PostgreSQL as")
+            shutil.chown(self.folder, "postgres", "postgres")
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        data, log = self.folder / "data", self.folder / "server.log"
+        self._run("initdb", "-D", str(data), "-U", self.role, "--auth=trust", "-E", "UTF8", "--no-sync")
+        settings = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off"
+        try:
+            self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(data), "-l", str(log), "-o", settings)
+            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.role, self.database)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.folder is None:
+            return
+        data = self.folder / "data"
+        if (data / "postmaster.pid").exists():
+            self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(data), check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder = None
+
+    def _run(self, program: str, *arguments: str, check: bool = True) -> subprocess.CompletedProcess:
+        assert self._bin is not None
+        done = subprocess.run(
+            [*self._as_user, str(self._bin / program), *arguments], capture_output=True, text=True, timeout=120
+        )
+        if check and done.returncode:
+            log = self.folder / "server.log" if self.folder else None
+            tail = log.read_text()[-2000:] if log and log.exists() else ""
+            raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}\n{tail}")
+        return done
