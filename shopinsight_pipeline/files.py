@@ -1,12 +1,22 @@
 """All-or-nothing writes of tables, folders and manifests (no Dagster here: ml/ uses them too).
 
-Every write goes to a hidden temporary path beside the target and is then renamed over it, so a
-reader never sees half a file and a re-run replaces what an earlier run wrote instead of adding to it.
+On a local or shared POSIX filesystem every write goes to a hidden temporary path beside the
+target and is then renamed over it, so a reader never sees half a file and a re-run replaces what
+an earlier run wrote instead of adding to it.
+
+Object stores (an fsspec URL such as s3://bucket/prefix) have no rename: one object is published
+whole when its upload completes, so a single file is simply written. A folder (token shards, the
+report, a model) is built in a local staging folder and published in four steps: its commit marker
+(`_manifest.json`) is removed, the files are uploaded, files of an earlier run that the new one
+does not have are deleted, and the marker is written listing the files. Readers of such folders go
+by the marker (`committed_files`): a crash before the last step leaves the folder without one, so
+it reads as not written, and the next run of the same partition or model replaces it.
 """
 
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,18 +24,22 @@ from pathlib import Path
 import polars as pl
 from upath import UPath
 
+LOCAL_PROTOCOLS = ("", "file", "local")
+MANIFEST = "_manifest.json"
+
+
+def is_local(path: UPath | Path) -> bool:
+    """Whether `path` is on a POSIX filesystem (renames are atomic) rather than an object store."""
+    return getattr(path, "protocol", "") in LOCAL_PROTOCOLS
+
 
 def write_parquet_atomic(frame: pl.DataFrame, target: UPath) -> None:
-    """Write `frame` to `target` so that readers see the old file or the new one, never a mix.
-
-    Locally that is a temp file in the same folder plus os.replace. Object stores publish an
-    object only once its upload completes, so there a direct write is already atomic.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.protocol not in ("", "file", "local"):
-        with target.open("wb") as handle:
+    """Write `frame` to `target` so that readers see the old file or the new one, never a mix."""
+    if not is_local(target):
+        with target.open("wb") as handle:  # an object appears only once its upload completes
             frame.write_parquet(handle)
         return
+    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         frame.write_parquet(str(temporary))
@@ -35,9 +49,35 @@ def write_parquet_atomic(frame: pl.DataFrame, target: UPath) -> None:
             temporary.unlink()
 
 
+def write_bytes_atomic(content: bytes, target: UPath | Path) -> None:
+    """A small file (a manifest, a pointer) with the same all-or-nothing rule as tables."""
+    if not is_local(target):
+        target.write_bytes(content)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    temporary.write_bytes(content)
+    os.replace(str(temporary), str(target))
+
+
+def write_json_atomic(payload: dict, target: UPath | Path) -> None:
+    """Small JSON documents (manifests, pointers) with the same all-or-nothing rule as tables."""
+    write_bytes_atomic(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8"), target)
+
+
+def read_json(path: UPath | Path, what: str) -> dict:
+    """Read a manifest; a missing one fails naming the path and what would have written it."""
+    if not path.exists():
+        raise FileNotFoundError(f"{what} not found: expected {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def swap_folder(target: UPath, fill: Callable[[UPath], None]) -> None:
-    """Build a folder's new content beside it (`fill` writes into a hidden staging folder), then
-    swap it in with two renames, so no run leaves files of an earlier run behind."""
+    """Replace the folder `target` with what `fill` writes into the (empty) folder it is given, so
+    no run leaves files of an earlier run behind and no reader sees a half-written folder."""
+    if not is_local(target):
+        _publish_to_object_store(target, fill)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
@@ -53,16 +93,30 @@ def swap_folder(target: UPath, fill: Callable[[UPath], None]) -> None:
             shutil.rmtree(str(staging), ignore_errors=True)
 
 
-def write_json_atomic(payload: dict, target: UPath | Path) -> None:
-    """Small JSON documents (manifests, pointers) with the same all-or-nothing rule as tables."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-    os.replace(str(temporary), str(target))
+def _publish_to_object_store(target: UPath, fill: Callable[[UPath], None]) -> None:
+    """Uncommit, upload, prune, commit (the module docstring says why and what a crash leaves)."""
+    with tempfile.TemporaryDirectory(prefix="shopinsight-publish-") as folder:
+        staging = Path(folder)
+        fill(UPath(staging))  # first, so a failing fill leaves the published folder as it was
+        names = sorted(path.relative_to(staging).as_posix() for path in staging.rglob("*") if path.is_file())
+        marker = target / MANIFEST
+        if marker.exists():
+            marker.unlink()
+        filesystem = target.fs
+        for name in names:
+            filesystem.put_file(str(staging / name), (target / name).path)
+        keep = {(target / name).path for name in names}
+        if target.exists():
+            stale = [path for path in filesystem.find(target.path) if path not in keep]
+            if stale:
+                filesystem.rm(stale)
+        write_json_atomic({"files": names}, marker)
 
 
-def read_json(path: UPath | Path, what: str) -> dict:
-    """Read a manifest; a missing one fails naming the path and what would have written it."""
-    if not path.exists():
-        raise FileNotFoundError(f"{what} not found: expected {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+def committed_files(folder: UPath) -> list[str] | None:
+    """The files a published object-store folder holds (relative names), or None when its commit
+    marker is missing: never published, or a run stopped while publishing it."""
+    marker = folder / MANIFEST
+    if not marker.exists():
+        return None
+    return list(json.loads(marker.read_text(encoding="utf-8"))["files"])

@@ -102,3 +102,74 @@ class PostgresServer:
             tail = log.read_text()[-2000:] if log and log.exists() else ""
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}\n{tail}")
         return done
+
+
+class ObjectStoreServer:
+    """An S3-compatible server (moto's standalone server, a process of its own) on a free port of
+    127.0.0.1, with one bucket. `environment` is what a process needs to reach it the way it would
+    reach a real store: the endpoint and credentials, read by s3fs, pyarrow, polars and DuckDB alike."""
+
+    def __init__(self, bucket: str = "shopinsight") -> None:
+        self.bucket = bucket
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.folder: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "shopinsight-test",
+            "AWS_SECRET_ACCESS_KEY": "shopinsight-test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",  # polars' object_store refuses plain http without it
+            "AWS_EC2_METADATA_DISABLED": "true",  # no credential probing of a cloud metadata service
+        }
+
+    def __enter__(self) -> "ObjectStoreServer":
+        import sys
+        import time
+        import urllib.request
+
+        try:
+            import moto.server  # noqa: F401
+        except ImportError as missing:
+            raise ServiceUnavailable(
+                f"moto's server is not installed ({missing}): pip install 'moto[server]'"
+            ) from None
+        self.folder = Path(tempfile.mkdtemp(prefix="shopinsight-s3-"))
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        self.process = subprocess.Popen(
+            command, stdout=(self.folder / "server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2)
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    log = (self.folder / "server.log").read_text()[-2000:]
+                    self.__exit__()
+                    raise RuntimeError(f"moto's server did not start: {log}") from None
+                time.sleep(0.2)
+        request = urllib.request.Request(f"{self.endpoint}/{self.bucket}", method="PUT")
+        urllib.request.urlopen(request, timeout=10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None

@@ -20,11 +20,14 @@ instead of running them as formulas.
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import polars as pl
+from upath import UPath
 
+from shopinsight_pipeline.files import is_local
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
 
 READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
@@ -80,9 +83,18 @@ def print_frame(frame: pl.DataFrame, output_format: str, max_rows: int) -> None:
             print(frame)
 
 
-def _absolute(path: str) -> str:
-    """DuckDB compares allowed directories as text: give views and the allowance one spelling."""
-    return path if "://" in path else os.path.abspath(path)
+def _reader(connection: duckdb.DuckDBPyConnection, root: UPath) -> Callable[[UPath], str]:
+    """How DuckDB spells the lake's paths. DuckDB compares allowed directories as text, so local
+    paths are made absolute. An object store is read through the lake's own fsspec filesystem,
+    registered under a protocol of its own (`lake-s3://`): DuckDB's built-in s3:// needs the httpfs
+    extension, which it downloads at run time (not offline, and extensions are locked here)."""
+    if is_local(root):
+        return lambda path: os.path.abspath(str(path))
+    protocol = f"lake-{root.protocol}"
+    filesystem = root.fs
+    renamed = type(f"Lake{type(filesystem).__name__}", (type(filesystem),), {"protocol": (protocol,)})
+    connection.register_filesystem(renamed(**filesystem.storage_options))
+    return lambda path: f"{protocol}://{path.path}"
 
 
 def connect(storage: LakeStorage) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
@@ -91,17 +103,18 @@ def connect(storage: LakeStorage) -> tuple[duckdb.DuckDBPyConnection, list[str]]
     connection = duckdb.connect()
     # Timestamps are stored in UTC: show them so, whatever the analyst's machine is set to.
     connection.execute("set TimeZone = 'UTC'")
+    spelled = _reader(connection, storage.root_path)
     views = []
     for table in TABLE_LAYERS:
         if not storage.partition_days(table):
             continue
-        pattern = _absolute(str(storage.table_path(table) / "*" / "*.parquet")).replace("'", "''")
+        pattern = spelled(storage.table_path(table) / "*" / "*.parquet").replace("'", "''")
         connection.execute(
             f"create view {table} as select * from "
             f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
         )
         views.append(table)
-    lake = _absolute(str(storage.root_path / "lake")).rstrip("/") + "/"
+    lake = spelled(storage.root_path / "lake").rstrip("/") + "/"
     connection.execute("set allowed_directories = [$lake]", {"lake": lake})
     connection.execute("set enable_external_access = false")
     connection.execute("set lock_configuration = true")

@@ -6,8 +6,9 @@ Layout under `root`:
     lake/gold/<run-date table>/run_date=YYYY-MM-DD/...     (tables computed for a run date from a window)
     lake/models/...                                        (tokenizers, model registry, checkpoints)
 
-Every write goes to a hidden temporary file beside the target and is then renamed over it, so a
-reader never sees half a file and re-materializing a partition replaces it instead of adding to it.
+Every write is all or nothing (files.py: a rename on a POSIX filesystem, a whole-object upload or a
+commit marker on an object store), so a reader never sees half a file and re-materializing a
+partition replaces it instead of adding to it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
-from shopinsight_pipeline.files import swap_folder, write_parquet_atomic
+from shopinsight_pipeline.files import MANIFEST, committed_files, is_local, swap_folder, write_parquet_atomic
 
 TABLE_LAYERS: dict[str, str] = {
     "raw_orders": "bronze",
@@ -48,6 +49,8 @@ TABLE_LAYERS: dict[str, str] = {
 RUN_DATE_TABLES: frozenset[str] = frozenset(
     {"sales_forecast", "insights", "customer_recommendations", "purchase_propensity"}
 )
+# Tables whose partition is a folder of shards (part-0, part-1, ...) rather than one file.
+SHARDED_TABLES: frozenset[str] = frozenset({"review_token_shards"})
 LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
 PARTITION_FILE = "part-0.parquet"
 
@@ -66,7 +69,10 @@ class LakeStorage(ConfigurableResource):
 
     @property
     def root_path(self) -> UPath:
-        return UPath(self.root)
+        """The root as a path; on an object store without a listings cache, so that what another
+        process (a step, the sensor) wrote since is seen at once."""
+        root = UPath(self.root)
+        return root if is_local(root) else UPath(self.root, use_listings_cache=False)
 
     def landing_file(self, source: str, day: date) -> UPath:
         """The file a source system drops for `day`, e.g. landing/orders/orders_2026-08-01.csv."""
@@ -96,7 +102,10 @@ class LakeStorage(ConfigurableResource):
         re-run never leaves shards of the previous run behind.
         """
 
-        def fill(staging: UPath) -> None:
+        if table not in SHARDED_TABLES:
+            raise ValueError(f"{table} is stored as one file per partition, not shards ({sorted(SHARDED_TABLES)})")
+
+        def fill(staging: UPath) -> None:  # a local folder, also when the lake is an object store
             for number, shard in enumerate(shards):
                 pq.write_table(shard, str(staging / f"part-{number}.parquet"))
 
@@ -106,15 +115,33 @@ class LakeStorage(ConfigurableResource):
     def partition_files(self, table: str, day: date) -> list[UPath]:
         """The partition's Parquet files in shard order; fails naming the expected path if absent."""
         first = self.partition_file(table, day)
+        if table not in SHARDED_TABLES:
+            if not first.exists():
+                raise self._missing(table, day, first)
+            return [first]
+        if not is_local(first):
+            names = committed_files(first.parent)
+            if names is None:
+                if first.parent.exists():
+                    raise MissingPartitionError(
+                        f"{table} for {day.isoformat()} was not committed ({first.parent / MANIFEST} is missing: "
+                        f"a run stopped while publishing it). Materialize {table} for that day again."
+                    )
+                raise self._missing(table, day, first)
+            return [first.parent / name for name in names]
         if not first.exists():
-            raise MissingPartitionError(
-                f"{table} has no partition for {day.isoformat()}: expected {first}. "
-                f"Materialize {table} for that day first."
-            )
+            raise self._missing(table, day, first)
         shards = [
             path for path in first.parent.iterdir() if path.name.startswith("part-") and path.suffix == ".parquet"
         ]
         return sorted(shards, key=lambda path: int(path.stem.removeprefix("part-")))
+
+    @staticmethod
+    def _missing(table: str, day: date, expected: UPath) -> MissingPartitionError:
+        return MissingPartitionError(
+            f"{table} has no partition for {day.isoformat()}: expected {expected}. "
+            f"Materialize {table} for that day first."
+        )
 
     def read_partition(self, table: str, day: date) -> pl.DataFrame:
         frames = []
@@ -162,11 +189,9 @@ class LakeStorage(ConfigurableResource):
         if not base.exists():
             return []
         prefix = f"{partition_column(table)}="
-        days = [
-            date.fromisoformat(child.name.removeprefix(prefix))
-            for child in base.iterdir()
-            if child.name.startswith(prefix) and (child / PARTITION_FILE).exists()
-        ]
+        # one listing, not a request per day; a sharded folder on an object store counts once committed
+        marker = MANIFEST if table in SHARDED_TABLES and not is_local(base) else PARTITION_FILE
+        days = [date.fromisoformat(path.parent.name.removeprefix(prefix)) for path in base.glob(f"{prefix}*/{marker}")]
         return sorted(d for d in days if before is None or d < before)
 
 
