@@ -126,7 +126,10 @@ def resolve_model_dir(root: str, model_dir: str | None) -> Path:
     from shopinsight_pipeline.ml.registry import ModelRegistry
     from shopinsight_pipeline.storage import LakeStorage
 
-    return Path(ModelRegistry(LakeStorage(root=root).sentiment_registry_path).require_champion()["path"])
+    storage = LakeStorage(root=root)
+    registry = ModelRegistry(storage.sentiment_registry_path)
+    registry.pull_champion(storage.sentiment_registry_store)
+    return Path(registry.require_champion()["path"])
 
 
 def evaluate_file(

@@ -13,6 +13,7 @@ by the marker (`committed_files`): a crash before the last step leaves the folde
 it reads as not written, and the next run of the same partition or model replaces it.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -98,7 +99,8 @@ def _publish_to_object_store(target: UPath, fill: Callable[[UPath], None]) -> No
     with tempfile.TemporaryDirectory(prefix="shopinsight-publish-") as folder:
         staging = Path(folder)
         fill(UPath(staging))  # first, so a failing fill leaves the published folder as it was
-        names = sorted(path.relative_to(staging).as_posix() for path in staging.rglob("*") if path.is_file())
+        manifest = folder_manifest(staging)
+        names = sorted(manifest["files"])
         marker = target / MANIFEST
         if marker.exists():
             marker.unlink()
@@ -110,7 +112,45 @@ def _publish_to_object_store(target: UPath, fill: Callable[[UPath], None]) -> No
             stale = [path for path in filesystem.find(target.path) if path not in keep]
             if stale:
                 filesystem.rm(stale)
-        write_json_atomic({"files": names}, marker)
+        write_json_atomic(manifest, marker)
+
+
+def folder_manifest(folder: Path) -> dict:
+    """Every file under `folder` (relative names) with its SHA-256: the same content gives the same
+    manifest, so a re-run publishes identical objects and a cached copy knows when it is current."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            files[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"files": files}
+
+
+def fetch_folder(published: UPath, copy: Path) -> Path:
+    """A local copy of a folder published to an object store (for code that opens models by local
+    path: transformers, safetensors, scikit-learn files). Downloaded only when the published
+    manifest differs from the copy's, and swapped in whole, so concurrent readers of the copy never
+    see a mix."""
+    marker = published / MANIFEST
+    if not marker.exists():
+        raise FileNotFoundError(f"{published} has not been published: {MANIFEST} is missing")
+    wanted = marker.read_bytes()
+    if (copy / MANIFEST).is_file() and (copy / MANIFEST).read_bytes() == wanted:
+        return copy
+    names = json.loads(wanted)["files"]
+
+    def fill(staging: UPath) -> None:
+        for name in names:
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            published.fs.get_file((published / name).path, str(staging / name))
+        (staging / MANIFEST).write_bytes(wanted)
+
+    swap_folder(UPath(copy), fill)
+    return copy
+
+
+def copy_into(source: Path, staging: UPath) -> None:
+    """A `fill` for swap_folder that publishes an existing local folder as it is."""
+    shutil.copytree(source, str(staging), dirs_exist_ok=True)
 
 
 def committed_files(folder: UPath) -> list[str] | None:
@@ -119,4 +159,4 @@ def committed_files(folder: UPath) -> list[str] | None:
     marker = folder / MANIFEST
     if not marker.exists():
         return None
-    return list(json.loads(marker.read_text(encoding="utf-8"))["files"])
+    return sorted(json.loads(marker.read_text(encoding="utf-8"))["files"])

@@ -13,6 +13,9 @@ partition replaces it instead of adding to it.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +26,16 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
-from shopinsight_pipeline.files import MANIFEST, committed_files, is_local, swap_folder, write_parquet_atomic
+from shopinsight_pipeline.files import (
+    MANIFEST,
+    committed_files,
+    copy_into,
+    fetch_folder,
+    folder_manifest,
+    is_local,
+    swap_folder,
+    write_parquet_atomic,
+)
 
 TABLE_LAYERS: dict[str, str] = {
     "raw_orders": "bronze",
@@ -128,7 +140,8 @@ class LakeStorage(ConfigurableResource):
                         f"a run stopped while publishing it). Materialize {table} for that day again."
                     )
                 raise self._missing(table, day, first)
-            return [first.parent / name for name in names]
+            shards = [first.parent / name for name in names if name.startswith("part-") and name.endswith(".parquet")]
+            return sorted(shards, key=lambda path: int(path.stem.removeprefix("part-")))
         if not first.exists():
             raise self._missing(table, day, first)
         shards = [
@@ -179,9 +192,58 @@ class LakeStorage(ConfigurableResource):
         return self.root_path / "lake" / "models"
 
     @property
+    def is_object_store(self) -> bool:
+        return not is_local(self.root_path)
+
+    def path(self, location: str) -> UPath:
+        """A path this storage wrote into a value or manifest (a local path or a URL), as a UPath
+        with the same options as the root."""
+        return UPath(location, use_listings_cache=False) if "://" in location else UPath(location)
+
+    @property
+    def local_models_path(self) -> Path:
+        """Where model folders are opened by local path (transformers, accelerate, safetensors): the
+        lake's own lake/models/ on a POSIX lake; on an object store a cache on this machine
+        (SHOPINSIGHT_CACHE_DIR, else ~/.cache/shopinsight/<digest of the root>), synced with
+        pull_folder/push_folder and pull_registry/push_registry."""
+        if not self.is_object_store:
+            return Path(str(self.models_path))
+        configured = os.environ.get("SHOPINSIGHT_CACHE_DIR")
+        base = Path(configured) if configured else Path.home() / ".cache" / "shopinsight"
+        return base / hashlib.sha256(self.root.encode()).hexdigest()[:12] / "models"
+
+    def local_folder_of(self, folder: UPath) -> Path:
+        """The local cache path that mirrors `folder` under lake/models/."""
+        relative = folder.path.removeprefix(self.models_path.path).strip("/")
+        return self.local_models_path / relative
+
+    def pull_folder(self, folder: UPath) -> Path:
+        """`folder` (under lake/models/) as a local path: itself on a POSIX lake, else a cached copy."""
+        if is_local(folder):
+            return Path(str(folder))
+        return fetch_folder(folder, self.local_folder_of(folder))
+
+    def push_folder(self, local: Path, folder: UPath) -> UPath:
+        """Publish the local folder `local` as `folder` on an object store (nothing to do on a POSIX
+        lake, where models are written in place); returns `folder`."""
+        if is_local(folder):
+            return folder
+        marker = folder / MANIFEST
+        if not marker.exists() or json.loads(marker.read_text(encoding="utf-8")) != folder_manifest(local):
+            swap_folder(folder, lambda staging: copy_into(local, staging))  # else: already published as is
+        return folder
+
+    @property
     def sentiment_registry_path(self) -> Path:
-        """The sentiment model registry (a local folder: transformers opens models by path)."""
-        return Path(str(self.models_path / "sentiment"))
+        """The sentiment model registry, opened by local path (transformers opens models by path): on
+        an object store the local cache, synced by pull_registry and push_registry."""
+        return self.local_models_path / "sentiment"
+
+    @property
+    def sentiment_registry_store(self) -> UPath:
+        """Where the sentiment registry is kept: the same folder as sentiment_registry_path on a POSIX
+        lake; on an object store the published copy that ModelRegistry.pull/push sync with."""
+        return self.models_path / "sentiment"
 
     def partition_days(self, table: str, before: date | None = None) -> list[date]:
         """Days for which `table` has a written partition (only those before `before`), oldest first."""

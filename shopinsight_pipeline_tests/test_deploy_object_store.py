@@ -4,6 +4,7 @@ commit marker instead of renames, the chain runs for a few days, DuckDB (the que
 polars read the tables back from the same URL, and a re-run leaves identical objects. Skipped, with
 the reason, where the server cannot be started."""
 
+import json
 import uuid
 
 import polars as pl
@@ -122,3 +123,60 @@ def test_the_chain_runs_on_the_object_store_reads_back_with_duckdb_and_polars_an
     rerun = materialize_days(bucket_root, days, DagsterInstance.ephemeral(), job=job)
     assert all(result.success for result in rerun)
     assert objects(bucket_root + "/lake") == before  # same keys, same bytes: replaced, never added to
+
+
+@pytest.mark.slow
+def test_models_are_published_to_the_object_store_and_another_machine_scores_from_its_own_cache(
+    bucket_root, tmp_path, tiny_model_dir, monkeypatch
+):
+    """Tokenizer, training and the registry on one machine (cache A); scoring on a fresh one
+    (cache B) that finds everything it needs in the store."""
+    import s3fs
+
+    from shopinsight_pipeline.definitions import build_definitions
+    from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_assets
+    from shopinsight_pipeline_tests.test_ml_pipeline import FAST_TRAINING, score_days
+
+    spec = SampleSpec(days=4, orders_per_day=150, review_probability=0.9, truncated_orders_day=-1, gbk_reviews_day=-1)
+    write_sample(tmp_path / "sample", spec)
+    store = s3fs.S3FileSystem()
+    store.put(str(tmp_path / "sample" / "landing"), f"{bucket_root}/landing".removeprefix("s3://"), recursive=True)
+    days, instance = sample_days(spec), DagsterInstance.ephemeral()
+
+    monkeypatch.setenv("SHOPINSIGHT_CACHE_DIR", str(tmp_path / "cache-a"))
+    tokenizer_config = {"ops": {"review_tokenizer": {"config": {"base_model_dir": str(tiny_model_dir)}}}}
+    assert materialize_assets(bucket_root, instance, ["review_tokenizer"], tokenizer_config).success
+    prepare = build_definitions(bucket_root).resolve_job_def("prepare_partition_job")
+    assert all(r.success for r in materialize_days(bucket_root, days, instance, PERMISSIVE, job=prepare))
+    training = {"ops": {"sentiment_model": {"config": FAST_TRAINING}}}
+    assert materialize_assets(bucket_root, instance, ["sentiment_model"], training).success
+
+    storage = LakeStorage(root=bucket_root)
+    pointer = json.loads((storage.sentiment_registry_store / "champion.json").read_text())
+    published = {
+        marker.parent.name for marker in (storage.sentiment_registry_store / "versions").glob("*/_manifest.json")
+    }
+    assert pointer["version"] in published and len(published) == 3  # transformer, TF-IDF, ensemble
+    [tokenizer] = (storage.models_path / "base").glob("*/_manifest.json")
+    assert committed_files(tokenizer.parent) and "tokenizer.json" in committed_files(tokenizer.parent)
+    assert storage.partition_days("review_token_shards") == days  # sharded folders, committed
+
+    monkeypatch.setenv("SHOPINSIGHT_CACHE_DIR", str(tmp_path / "cache-b"))  # a fresh machine
+    assert all(r.success for r in score_days(bucket_root, days, instance))
+    scores = pl.concat([storage.read_partition("review_scores", day) for day in days])
+    reviews = pl.concat([storage.read_partition("validated_reviews", day) for day in days])
+    assert sorted(scores["review_id"]) == sorted(reviews["review_id"])
+    cached = LakeStorage(root=bucket_root).sentiment_registry_path / "versions" / pointer["version"]
+    assert (cached / "_manifest.json").is_file()  # scoring loaded the champion from machine B's cache
+    assert str(tmp_path / "cache-b") in str(cached)
+
+    # the recommender's sequence model: published as a folder, loaded from the store by the lists
+    recommender = {
+        "ops": {"recommender_model": {"config": {"candidates": ["sequence"], "sequence_epochs": 2, "eval_days": 2}}}
+    }
+    assert materialize_assets(bucket_root, instance, ["recommender_model"], recommender).success
+    assert committed_files(storage.models_path / "recommender" / "sequence")
+    lists = materialize_assets(bucket_root, instance, ["customer_recommendations"], partition_key=days[-1].isoformat())
+    assert lists.success
+    recommended = storage.read_partition("customer_recommendations", days[-1])
+    assert recommended.height > 0 and set(recommended["candidate"]) == {"sequence"}

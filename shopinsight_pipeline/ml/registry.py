@@ -7,6 +7,8 @@ A version folder is complete or absent (written beside, then renamed). The champ
 through `promote`, after the champion/challenger gate (`choose`) decided.
 """
 
+import functools
+import json
 import os
 import shutil
 import uuid
@@ -15,8 +17,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from upath import UPath
 
-from shopinsight_pipeline.files import read_json, write_json_atomic
+from shopinsight_pipeline.files import (
+    MANIFEST,
+    copy_into,
+    fetch_folder,
+    folder_manifest,
+    is_local,
+    read_json,
+    swap_folder,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from shopinsight_pipeline.ml.significance import DEFAULT_ROUNDS, macro_f1, paired_bootstrap
 
 CHAMPION_FILE = "champion.json"
@@ -153,8 +166,57 @@ class ModelRegistry:
         return target
 
     def champion(self) -> dict | None:
+        """The champion pointer, its `path` in this registry's own folder (a registry copied to
+        another machine's cache still points at its own copy)."""
         path = self.root / CHAMPION_FILE
-        return read_json(path, "champion pointer") if path.exists() else None
+        if not path.exists():
+            return None
+        pointer = read_json(path, "champion pointer")
+        return {**pointer, "path": str(self.version_path(pointer["version"]))}
+
+    def pull(self, store: UPath, versions: list[str] | None = None) -> None:
+        """Copy a registry published on an object store (its champion pointer, and the named
+        versions or all of them) into this local one; versions already copied are not fetched
+        again. Nothing to do when `store` is this registry's own folder on a POSIX filesystem."""
+        if is_local(store):
+            return
+        pointer = store / CHAMPION_FILE
+        if pointer.exists():
+            write_bytes_atomic(pointer.read_bytes(), self.root / CHAMPION_FILE)
+        published = store / "versions"
+        if versions is None:
+            versions = sorted({marker.parent.name for marker in published.glob(f"*/{MANIFEST}")})
+        for version in versions:
+            fetch_folder(published / version, self.version_path(version))
+
+    def pull_champion(self, store: UPath) -> None:
+        """The pointer and the versions scoring needs: the champion and, for an ensemble, its parts."""
+        if is_local(store):
+            return
+        self.pull(store, versions=[])
+        pointer = self.champion()
+        if pointer is None:
+            return
+        self.pull(store, versions=[pointer["version"]])
+        candidate = self.version_path(pointer["version"]) / "candidate.json"  # scorers.CANDIDATE_FILE (torch-free here)
+        parts = read_json(candidate, "candidate file").get("parts", [])
+        self.pull(store, versions=[part["version"] for part in parts])
+
+    def push(self, store: UPath) -> None:
+        """Publish this registry's versions that the object store lacks (or holds with other
+        content), then its champion pointer: versions first, so the store's pointer never names a
+        version the store does not have."""
+        if is_local(store):
+            return
+        for version in sorted(self.versions_path.glob("*")) if self.versions_path.exists() else []:
+            if version.name.startswith(".") or not version.is_dir():
+                continue  # a staging folder
+            target = store / "versions" / version.name
+            marker = target / MANIFEST
+            if not marker.exists() or json.loads(marker.read_text(encoding="utf-8")) != folder_manifest(version):
+                swap_folder(target, functools.partial(copy_into, version))
+        if (self.root / CHAMPION_FILE).is_file():
+            write_bytes_atomic((self.root / CHAMPION_FILE).read_bytes(), store / CHAMPION_FILE)
 
     def require_champion(self) -> dict:
         champion = self.champion()

@@ -320,10 +320,10 @@ def load_sequence_model(folder) -> tuple[SequenceRecommender, SequenceSettings, 
     """The model saved by save_sequence_model (safetensors only: nothing is unpickled)."""
     import json
 
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
     settings = SequenceSettings(**config["settings"])
     model = SequenceRecommender(len(config["product_ids"]), settings)
-    model.load_state_dict(load_file(str(folder / MODEL_FILE)))
+    model.load_state_dict(load((folder / MODEL_FILE).read_bytes()))  # bytes: a local or object-store folder
     return model.eval(), settings, config["product_ids"]

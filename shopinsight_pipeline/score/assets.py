@@ -25,7 +25,9 @@ def serving_version(storage: LakeStorage) -> dict:
     """The champion pointer sentiment_model wrote: scoring never picks 'the newest' model by itself."""
     from shopinsight_pipeline.ml.registry import ModelRegistry
 
-    return ModelRegistry(storage.sentiment_registry_path).require_champion()
+    registry = ModelRegistry(storage.sentiment_registry_path)
+    registry.pull_champion(storage.sentiment_registry_store)  # on an object store: into the local cache
+    return registry.require_champion()
 
 
 @asset(

@@ -42,12 +42,14 @@ def review_tokenizer(context: AssetExecutionContext, config: TokenizerConfig, st
     characters = model_io.gb2312_hanzi() if config.add_gb2312_hanzi else []
     manifest = model_io.build_review_base(
         base_dir,
-        Path(str(storage.models_path / "base")),
+        storage.local_models_path / "base",
         config.max_length,
         characters,
         config.seed,
         config.embedding_init,
     )
+    built = Path(manifest["directory"])  # on an object store: published, and named by its URL
+    manifest["directory"] = str(storage.push_folder(built, storage.models_path / "base" / built.name))
     context.log.info(f"tokenizer {manifest['name']} hash {manifest['hash']} in {manifest['directory']}")
     return Output(manifest, data_version=DataVersion(manifest["hash"]), metadata=manifest)
 
@@ -69,13 +71,14 @@ def review_token_shards(
     review_tokenizer: dict,
     validated_reviews: dict[str, pl.DataFrame],
     sentiment_labels: SentimentLabels,
+    storage: LakeStorage,
 ) -> Output:
     manifest = review_tokenizer
     from shopinsight_pipeline.ml import model_io  # torch and transformers: in this step only
     from shopinsight_pipeline.ml.scorers import TextTokenizer
     from shopinsight_pipeline.ml.shards import tokenize_reviews
 
-    tokenizer = model_io.load_tokenizer(Path(manifest["directory"]))
+    tokenizer = model_io.load_tokenizer(storage.pull_folder(storage.path(manifest["directory"])))
     encoder = TextTokenizer(tokenizer, manifest["max_length"])
 
     def compute(day: date) -> tuple[list[pa.Table], dict]:

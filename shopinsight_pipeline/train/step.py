@@ -142,8 +142,10 @@ def train_and_gate(
 ) -> MaterializeResult:
     """Fit the candidates on the shards' latest window, gate the challenger, describe both."""
     manifest = review_tokenizer
-    tokenizer = TokenizerInfo(Path(manifest["directory"]), manifest["name"], manifest["hash"], manifest["max_length"])
+    tokenizer_dir = storage.pull_folder(storage.path(manifest["directory"]))
+    tokenizer = TokenizerInfo(tokenizer_dir, manifest["name"], manifest["hash"], manifest["max_length"])
     registry = ModelRegistry(storage.sentiment_registry_path)
+    registry.pull(storage.sentiment_registry_store)  # an object store's registry, into the local cache
     try:
         examples = training_examples(review_token_shards, validated_reviews, config.window_days, tokenizer.hash, scheme)
         result = fit_candidates(
@@ -154,10 +156,10 @@ def train_and_gate(
             config.tfidf_settings(),
             SplitFractions(config.train_fraction, config.validation_fraction),
             registry,
-            Path(str(storage.models_path / "checkpoints")),
+            storage.local_models_path / "checkpoints",
             config.min_train_examples,
             log=context.log.info,
-            trainer=choose_trainer(context, config, pipes_client, Path(str(storage.models_path / "jobs"))),
+            trainer=choose_trainer(context, config, pipes_client, storage.local_models_path / "jobs"),
             retrain_unchanged=config.retrain_unchanged,
         )
     except TrainingDataError as error:
@@ -181,6 +183,7 @@ def train_and_gate(
         config.bootstrap_rounds,
     )
     context.log.info(decision.reason)
+    registry.push(storage.sentiment_registry_store)  # new versions, then the pointer
     serving = registry.require_champion()
     return MaterializeResult(
         metadata=model_metadata(result, pointer, champion_report, decision, serving, config.bootstrap_rounds),
