@@ -9,7 +9,7 @@ export GX_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test fuzz ui sample lint bench clean chromium postgres
+.PHONY: setup run test fuzz ui sample lint bench clean chromium postgres redis
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
@@ -28,7 +28,7 @@ sample: setup
 run: setup
 	$(BIN)/python -m shopinsight_pipeline.run_sample --root data
 
-test: setup chromium postgres
+test: setup chromium postgres redis
 	$(BIN)/python -m pytest -q
 
 # The landing fuzz harness with many more generated files than make test runs (minutes).
@@ -47,6 +47,12 @@ postgres:
 		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) ; } \
 		|| echo "PostgreSQL is not installed and cannot be installed here: the PostgreSQL instance test will be skipped"
+
+# The Celery executor test brokers through Debian's redis-server; install it when missing and we are root.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) ; } \
+		|| echo "redis-server is not installed and cannot be installed here: the Celery executor test will be skipped"
 
 # The UI and the daemon (schedules, sensors, the run queue, backfills) on 127.0.0.1:$(PORT). The
 # embedded sample's history ends on its last day (SHOPINSIGHT_END_DATE=, empty, opens it: new days).

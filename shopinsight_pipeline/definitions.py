@@ -2,7 +2,13 @@
 
 import os
 
-from dagster import Definitions, PipesSubprocessClient, in_process_executor
+from dagster import (
+    Definitions,
+    ExecutorDefinition,
+    PipesSubprocessClient,
+    in_process_executor,
+    multiprocess_executor,
+)
 
 from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
 from shopinsight_pipeline.io_manager import LakeIOManager
@@ -47,6 +53,35 @@ def sentiment_labels_from_env() -> SentimentLabels:
     return SENTIMENT_SCHEMES[name]()
 
 
+EXECUTORS = ("in_process", "multiprocess", "celery")
+
+
+def executor_from_environment() -> ExecutorDefinition:
+    """Where a run's steps execute, a deployment choice (SHOPINSIGHT_EXECUTOR):
+
+    - in_process (default): in the run's process. A step process would pay the code's imports again
+      (tens of seconds on a busy 2-core machine) for seconds of work; a range backfill is few runs.
+    - multiprocess: Dagster's default, a process per step on the run's machine.
+    - celery: each step a task for the Celery workers (`celery -A dagster_celery.app worker -Q
+      dagster`) behind the broker SHOPINSIGHT_CELERY_BROKER (redis://host:6379/0, also the result
+      backend). Workers need the project installed, the same settings and data root (an object
+      store or a shared volume), and the run's instance must be persistent (PostgreSQL).
+    """
+    name = os.environ.get("SHOPINSIGHT_EXECUTOR", "in_process")
+    if name == "in_process":
+        return in_process_executor
+    if name == "multiprocess":
+        return multiprocess_executor
+    if name == "celery":
+        from dagster_celery import celery_executor
+
+        broker = os.environ.get("SHOPINSIGHT_CELERY_BROKER")
+        if not broker:
+            raise ValueError("SHOPINSIGHT_EXECUTOR=celery needs SHOPINSIGHT_CELERY_BROKER, e.g. redis://broker:6379/0")
+        return celery_executor.configured({"broker": broker, "backend": broker}, name="celery")
+    raise ValueError(f"SHOPINSIGHT_EXECUTOR={name!r}: expected one of {list(EXECUTORS)}")
+
+
 def build_definitions(data_root: str | None = None, sentiment_labels: SentimentLabels | None = None) -> Definitions:
     """Definitions over a data root; the environment sets it in deployments, tests pass tmp paths."""
     root = data_root or os.environ.get("SHOPINSIGHT_DATA_ROOT", "data")
@@ -76,9 +111,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
         jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
         schedules=[nightly_schedule, retrain_schedule],
         sensors=[landing_sensor],
-        # Steps of a run share one process: a step process would pay the code's imports again (tens
-        # of seconds on a busy 2-core machine) for seconds of work. A range backfill is few runs.
-        executor=in_process_executor,
+        executor=executor_from_environment(),
         resources={
             "storage": storage,
             "sentiment_labels": labels,

@@ -173,3 +173,53 @@ class ObjectStoreServer:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+
+class RedisServer:
+    """A throwaway Redis (Debian's redis-server) on a free port of 127.0.0.1, nothing persisted:
+    the broker and result backend of the Celery executor's test."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.folder: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> "RedisServer":
+        import time
+
+        program = shutil.which("redis-server")
+        if program is None:
+            raise ServiceUnavailable("redis-server is not installed (`make test` installs Debian's as root)")
+        self.folder = Path(tempfile.mkdtemp(prefix="shopinsight-redis-"))
+        command = [program, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        command += ["--dir", str(self.folder)]
+        self.process = subprocess.Popen(
+            command, stdout=(self.folder / "server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                    connection.sendall(b"PING\r\n")
+                    if connection.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.folder / "server.log").read_text()[-2000:]
+                self.__exit__()
+                raise RuntimeError(f"redis-server did not start: {log}")
+            time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
