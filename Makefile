@@ -75,6 +75,7 @@ bench: setup
 	$(BIN)/python bench/incremental.py
 	$(BIN)/python bench/recommend_train.py
 	$(BIN)/python bench/recommend_score.py
+	$(BIN)/python bench/object_store.py
 
 clean:
 	rm -rf data/lake .dagster

@@ -47,6 +47,21 @@ HISTORY_CONFIG = {**QUIET, **PERMISSIVE}
 # history served popularity and the 365-day one co-occurrence, which timed the choice, not the history.
 RECOMMENDER = {"candidates": ["cooccurrence"]}
 LAST_DAY = date(2026, 9, 30)  # every history ends on the same new day
+# what the nights before the timed one materialized (the models are set up apart)
+HISTORY = (
+    "raw_orders",
+    "raw_reviews",
+    "validated_orders",
+    "quarantined_orders",
+    "validated_reviews",
+    "quarantined_reviews",
+    "daily_sales",
+    "category_trends",
+    "review_token_shards",
+    "review_scores",
+    "product_sentiment",
+    "customer_events",
+)
 
 
 def prepare(root: Path, history: int, orders_per_day: int) -> list:
@@ -66,23 +81,7 @@ def prepare(root: Path, history: int, orders_per_day: int) -> list:
     assets = defs.resolve_implicit_global_asset_job_def()
     assets.execute_in_process(instance=instance, asset_selection=[AssetKey("review_tokenizer")], run_config=QUIET)
     register_corpus_scorer(ModelRegistry(LakeStorage(root=str(root)).sentiment_registry_path), 300, "benchmark scorer")
-    history_selection = [
-        AssetKey(name)
-        for name in (
-            "raw_orders",
-            "raw_reviews",
-            "validated_orders",
-            "quarantined_orders",
-            "validated_reviews",
-            "quarantined_reviews",
-            "daily_sales",
-            "category_trends",
-            "review_token_shards",
-            "review_scores",
-            "product_sentiment",
-            "customer_events",
-        )
-    ]
+    history_selection = [AssetKey(name) for name in HISTORY]
     started = time.perf_counter()
     for day in days[:-1]:
         result = assets.execute_in_process(

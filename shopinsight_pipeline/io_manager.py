@@ -23,6 +23,7 @@ day of any other input fails naming the path and the asset to materialize first.
 import json
 import typing
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -35,7 +36,7 @@ from upath import UPath
 from shopinsight_pipeline.files import write_json_atomic
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.schemas import file_schema
-from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
+from shopinsight_pipeline.storage import LakeStorage
 
 
 def _element_type(typing_type: Any) -> Any:
@@ -48,6 +49,9 @@ def _element_type(typing_type: Any) -> Any:
 
 def _is_dict(typing_type: Any) -> bool:
     return typing_type is dict or typing.get_origin(typing_type) is dict
+
+
+OBJECT_STORE_READERS = 16  # days of a window read at once from an object store
 
 
 class LakeParquetIOManager(UPathIOManager):
@@ -123,22 +127,35 @@ class LakeParquetIOManager(UPathIOManager):
         typing_type = context.dagster_type.typing_type
         element = _element_type(typing_type)
         allowed = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
-        loaded: dict[str, Any] = {}
-        for key in sorted(context.asset_partition_keys):
-            try:
-                loaded[key] = self._read(context, date.fromisoformat(key), element)
-            except MissingPartitionError:
-                if not allowed:
-                    raise
+        # one listing of the written days, not a request per asked day: a 365-day look-back on an
+        # object store would otherwise cost 365 round trips, most for days never written
+        written = set(self.storage.partition_days(table))
+
+        def read(key: str) -> Any:
+            day = date.fromisoformat(key)
+            if day in written:
+                return self._read(context, day, element, listed=True)
+            if not allowed:  # raises MissingPartitionError naming the path, unless written since the listing
+                return self._read(context, day, element)
+            return None
+
+        keys = sorted(context.asset_partition_keys)
+        if self.storage.is_object_store:  # each file is a few round trips: read the days side by side
+            with ThreadPoolExecutor(max_workers=OBJECT_STORE_READERS) as pool:
+                frames = list(pool.map(read, keys))
+        else:
+            frames = [read(key) for key in keys]
+        loaded = {key: frame for key, frame in zip(keys, frames, strict=True) if frame is not None}
         if len(loaded) < len(context.asset_partition_keys):
             context.log.debug(f"{table}: {len(context.asset_partition_keys) - len(loaded)} requested days not written")
         if _is_dict(typing_type):
             return loaded
         return self._combine(table, list(loaded.values()), element)
 
-    def _read(self, context: InputContext, day: date, element: Any) -> Any:
-        table = context.asset_key.path[-1]
-        files = [str(path) for path in self.storage.partition_files(table, day)]
+    def _read(self, context: InputContext, day: date, element: Any, listed: bool = False) -> Any:
+        """One day's partition; `listed`: partition_days just saw it (storage.partition_files)."""
+        paths = self.storage.partition_files(context.asset_key.path[-1], day, listed)
+        files = [str(path) for path in paths]
         if element is pa.Table:
             return pa.concat_tables(pq.read_table(file) for file in files)
         if element is pl.LazyFrame:

@@ -124,11 +124,13 @@ class LakeStorage(ConfigurableResource):
         swap_folder(self.partition_file(table, day).parent, fill)
         return self.partition_files(table, day)
 
-    def partition_files(self, table: str, day: date) -> list[UPath]:
-        """The partition's Parquet files in shard order; fails naming the expected path if absent."""
+    def partition_files(self, table: str, day: date, listed: bool = False) -> list[UPath]:
+        """The partition's Parquet files in shard order; fails naming the expected path if absent.
+        `listed`: partition_days has just listed the day, so a one-file partition is not asked for
+        again (a request saved per day on an object store)."""
         first = self.partition_file(table, day)
         if table not in SHARDED_TABLES:
-            if not first.exists():
+            if not listed and not first.exists():
                 raise self._missing(table, day, first)
             return [first]
         if not is_local(first):
@@ -253,7 +255,12 @@ class LakeStorage(ConfigurableResource):
         prefix = f"{partition_column(table)}="
         # one listing, not a request per day; a sharded folder on an object store counts once committed
         marker = MANIFEST if table in SHARDED_TABLES and not is_local(base) else PARTITION_FILE
-        days = [date.fromisoformat(path.parent.name.removeprefix(prefix)) for path in base.glob(f"{prefix}*/{marker}")]
+        if is_local(base):
+            folders = [path.parent.name for path in base.glob(f"{prefix}*/{marker}")]
+        else:  # fsspec's find is one paginated listing; UPath's glob costs about 10 ms per match
+            listed = (path.removeprefix(base.path).strip("/").split("/") for path in base.fs.find(base.path))
+            folders = [parts[0] for parts in listed if len(parts) == 2 and parts[1] == marker]
+        days = [date.fromisoformat(folder.removeprefix(prefix)) for folder in folders if folder.startswith(prefix)]
         return sorted(d for d in days if before is None or d < before)
 
 

@@ -474,9 +474,9 @@ def test_every_asset_reads_exactly_the_tables_it_declares(ml_lake, tiny_model_di
     opened: list[str] = []
     original = LakeStorage.partition_files
 
-    def recording(self, table, day):
+    def recording(self, table, day, *arguments):
         opened.append(table)
-        return original(self, table, day)
+        return original(self, table, day, *arguments)
 
     monkeypatch.setattr(LakeStorage, "partition_files", recording)
     definitions = build_definitions(str(ml_lake.root))
