@@ -104,16 +104,58 @@ class PostgresServer:
         return done
 
 
-class ObjectStoreServer:
+class _ServerProcess:
+    """A server program run as a child process of its own, its log in a temporary folder: started
+    until `ready()` answers, stopped and cleaned up whatever happens."""
+
+    what = "the server"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.folder: Path | None = None
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def _start(self, command: list[str], timeout: float = 60) -> None:
+        import time
+
+        assert self.folder is not None
+        log = self.folder / "server.log"
+        self.process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text()[-2000:]
+                self.__exit__()
+                raise RuntimeError(f"{self.what} did not start: {tail}")
+            time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+class ObjectStoreServer(_ServerProcess):
     """An S3-compatible server (moto's standalone server, a process of its own) on a free port of
     127.0.0.1, with one bucket. `environment` is what a process needs to reach it the way it would
     reach a real store: the endpoint and credentials, read by s3fs, pyarrow, polars and DuckDB alike."""
 
+    what = "moto's server"
+
     def __init__(self, bucket: str = "shopinsight") -> None:
+        super().__init__()
         self.bucket = bucket
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-        self.folder: Path | None = None
 
     @property
     def endpoint(self) -> str:
@@ -130,9 +172,17 @@ class ObjectStoreServer:
             "AWS_EC2_METADATA_DISABLED": "true",  # no credential probing of a cloud metadata service
         }
 
+    def ready(self) -> bool:
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2)
+            return True
+        except OSError:
+            return False
+
     def __enter__(self) -> "ObjectStoreServer":
         import sys
-        import time
         import urllib.request
 
         try:
@@ -142,84 +192,35 @@ class ObjectStoreServer:
                 f"moto's server is not installed ({missing}): pip install 'moto[server]'"
             ) from None
         self.folder = Path(tempfile.mkdtemp(prefix="shopinsight-s3-"))
-        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
-        self.process = subprocess.Popen(
-            command, stdout=(self.folder / "server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2)
-                break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    log = (self.folder / "server.log").read_text()[-2000:]
-                    self.__exit__()
-                    raise RuntimeError(f"moto's server did not start: {log}") from None
-                time.sleep(0.2)
+        self._start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)])
         request = urllib.request.Request(f"{self.endpoint}/{self.bucket}", method="PUT")
         urllib.request.urlopen(request, timeout=10)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder = None
 
-
-class RedisServer:
+class RedisServer(_ServerProcess):
     """A throwaway Redis (Debian's redis-server) on a free port of 127.0.0.1, nothing persisted:
     the broker and result backend of the Celery executor's test."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-        self.folder: Path | None = None
+    what = "redis-server"
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def __enter__(self) -> "RedisServer":
-        import time
+    def ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                connection.sendall(b"PING\r\n")
+                return connection.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
 
+    def __enter__(self) -> "RedisServer":
         program = shutil.which("redis-server")
         if program is None:
             raise ServiceUnavailable("redis-server is not installed (`make test` installs Debian's as root)")
         self.folder = Path(tempfile.mkdtemp(prefix="shopinsight-redis-"))
         command = [program, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
-        command += ["--dir", str(self.folder)]
-        self.process = subprocess.Popen(
-            command, stdout=(self.folder / "server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
-                    connection.sendall(b"PING\r\n")
-                    if connection.recv(16).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                log = (self.folder / "server.log").read_text()[-2000:]
-                self.__exit__()
-                raise RuntimeError(f"redis-server did not start: {log}")
-            time.sleep(0.1)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder = None
+        self._start([*command, "--dir", str(self.folder)], timeout=30)
+        return self
