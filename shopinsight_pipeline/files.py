@@ -13,6 +13,7 @@ by the marker (`committed_files`): a crash before the last step leaves the folde
 it reads as not written, and the next run of the same partition or model replaces it.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -151,6 +152,26 @@ def fetch_folder(published: UPath, copy: Path) -> Path:
 def copy_into(source: Path, staging: UPath) -> None:
     """A `fill` for swap_folder that publishes an existing local folder as it is."""
     shutil.copytree(source, str(staging), dirs_exist_ok=True)
+
+
+def publish_copy(local: Path, target: UPath) -> None:
+    """Publish the local folder `local` as `target` on an object store, unless the store already
+    holds exactly this content (its marker lists the same hashes): a re-run uploads nothing."""
+    marker = target / MANIFEST
+    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == folder_manifest(local):
+        return
+    swap_folder(target, functools.partial(copy_into, local))
+
+
+def folders_holding(parent: UPath, name: str) -> list[str]:
+    """The folders directly under `parent` (an object store) that hold a file `name`, from one
+    paginated listing (fsspec's find), not a request per folder."""
+    found = set()
+    for path in parent.fs.find(parent.path):
+        parts = path.removeprefix(parent.path).strip("/").split("/")
+        if len(parts) == 2 and parts[1] == name:
+            found.add(parts[0])
+    return sorted(found)
 
 
 def committed_files(folder: UPath) -> list[str] | None:

@@ -14,7 +14,6 @@ partition replaces it instead of adding to it.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from datetime import date
 from pathlib import Path
@@ -29,10 +28,10 @@ from upath import UPath
 from shopinsight_pipeline.files import (
     MANIFEST,
     committed_files,
-    copy_into,
     fetch_folder,
-    folder_manifest,
+    folders_holding,
     is_local,
+    publish_copy,
     swap_folder,
     write_parquet_atomic,
 )
@@ -207,7 +206,7 @@ class LakeStorage(ConfigurableResource):
         """Where model folders are opened by local path (transformers, accelerate, safetensors): the
         lake's own lake/models/ on a POSIX lake; on an object store a cache on this machine
         (SHOPINSIGHT_CACHE_DIR, else ~/.cache/shopinsight/<digest of the root>), synced with
-        pull_folder/push_folder and pull_registry/push_registry."""
+        pull_folder/push_folder and ModelRegistry.pull/push."""
         if not self.is_object_store:
             return Path(str(self.models_path))
         configured = os.environ.get("SHOPINSIGHT_CACHE_DIR")
@@ -228,17 +227,14 @@ class LakeStorage(ConfigurableResource):
     def push_folder(self, local: Path, folder: UPath) -> UPath:
         """Publish the local folder `local` as `folder` on an object store (nothing to do on a POSIX
         lake, where models are written in place); returns `folder`."""
-        if is_local(folder):
-            return folder
-        marker = folder / MANIFEST
-        if not marker.exists() or json.loads(marker.read_text(encoding="utf-8")) != folder_manifest(local):
-            swap_folder(folder, lambda staging: copy_into(local, staging))  # else: already published as is
+        if not is_local(folder):
+            publish_copy(local, folder)
         return folder
 
     @property
     def sentiment_registry_path(self) -> Path:
         """The sentiment model registry, opened by local path (transformers opens models by path): on
-        an object store the local cache, synced by pull_registry and push_registry."""
+        an object store the local cache, synced by ModelRegistry.pull and push."""
         return self.local_models_path / "sentiment"
 
     @property
@@ -257,9 +253,8 @@ class LakeStorage(ConfigurableResource):
         marker = MANIFEST if table in SHARDED_TABLES and not is_local(base) else PARTITION_FILE
         if is_local(base):
             folders = [path.parent.name for path in base.glob(f"{prefix}*/{marker}")]
-        else:  # fsspec's find is one paginated listing; UPath's glob costs about 10 ms per match
-            listed = (path.removeprefix(base.path).strip("/").split("/") for path in base.fs.find(base.path))
-            folders = [parts[0] for parts in listed if len(parts) == 2 and parts[1] == marker]
+        else:  # one listing: UPath's glob costs about 10 ms per match on an object store
+            folders = folders_holding(base, marker)
         days = [date.fromisoformat(folder.removeprefix(prefix)) for folder in folders if folder.startswith(prefix)]
         return sorted(d for d in days if before is None or d < before)
 

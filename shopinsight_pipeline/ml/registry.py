@@ -7,8 +7,6 @@ A version folder is complete or absent (written beside, then renamed). The champ
 through `promote`, after the champion/challenger gate (`choose`) decided.
 """
 
-import functools
-import json
 import os
 import shutil
 import uuid
@@ -21,12 +19,11 @@ from upath import UPath
 
 from shopinsight_pipeline.files import (
     MANIFEST,
-    copy_into,
     fetch_folder,
-    folder_manifest,
+    folders_holding,
     is_local,
+    publish_copy,
     read_json,
-    swap_folder,
     write_bytes_atomic,
     write_json_atomic,
 )
@@ -185,7 +182,7 @@ class ModelRegistry:
             write_bytes_atomic(pointer.read_bytes(), self.root / CHAMPION_FILE)
         published = store / "versions"
         if versions is None:
-            versions = sorted({marker.parent.name for marker in published.glob(f"*/{MANIFEST}")})
+            versions = folders_holding(published, MANIFEST)
         for version in versions:
             fetch_folder(published / version, self.version_path(version))
 
@@ -211,10 +208,7 @@ class ModelRegistry:
         for version in sorted(self.versions_path.glob("*")) if self.versions_path.exists() else []:
             if version.name.startswith(".") or not version.is_dir():
                 continue  # a staging folder
-            target = store / "versions" / version.name
-            marker = target / MANIFEST
-            if not marker.exists() or json.loads(marker.read_text(encoding="utf-8")) != folder_manifest(version):
-                swap_folder(target, functools.partial(copy_into, version))
+            publish_copy(version, store / "versions" / version.name)
         if (self.root / CHAMPION_FILE).is_file():
             write_bytes_atomic((self.root / CHAMPION_FILE).read_bytes(), store / CHAMPION_FILE)
 
