@@ -1,6 +1,7 @@
 """The code location `dagster dev` loads (see workspace.yaml and [tool.dagster])."""
 
 import os
+from pathlib import Path
 
 from dagster import (
     Definitions,
@@ -53,7 +54,8 @@ def sentiment_labels_from_env() -> SentimentLabels:
     return SENTIMENT_SCHEMES[name]()
 
 
-EXECUTORS = ("in_process", "multiprocess", "celery")
+EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
+K8S_EXECUTOR_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "kubernetes" / "executor.yaml"
 
 
 def executor_from_environment() -> ExecutorDefinition:
@@ -66,6 +68,9 @@ def executor_from_environment() -> ExecutorDefinition:
       dagster`) behind the broker SHOPINSIGHT_CELERY_BROKER (redis://host:6379/0, also the result
       backend). Workers need the project installed, the same settings and data root (an object
       store or a shared volume), and the run's instance must be persistent (PostgreSQL).
+    - k8s: each step a Kubernetes pod (dagster-k8s, the `k8s` extra), configured by the YAML file
+      SHOPINSIGHT_K8S_EXECUTOR_CONFIG names (default deploy/kubernetes/executor.yaml: the image,
+      settings from a secret and a config map, and a GPU node for sentiment_model).
     """
     name = os.environ.get("SHOPINSIGHT_EXECUTOR", "in_process")
     if name == "in_process":
@@ -79,6 +84,14 @@ def executor_from_environment() -> ExecutorDefinition:
         if not broker:
             raise ValueError("SHOPINSIGHT_EXECUTOR=celery needs SHOPINSIGHT_CELERY_BROKER, e.g. redis://broker:6379/0")
         return celery_executor.configured({"broker": broker, "backend": broker}, name="celery")
+    if name == "k8s":
+        import yaml
+        from dagster_k8s import k8s_job_executor
+
+        config_file = Path(os.environ.get("SHOPINSIGHT_K8S_EXECUTOR_CONFIG", str(K8S_EXECUTOR_CONFIG)))
+        if not config_file.is_file():
+            raise FileNotFoundError(f"SHOPINSIGHT_EXECUTOR=k8s: no executor config at {config_file}")
+        return k8s_job_executor.configured(yaml.safe_load(config_file.read_text(encoding="utf-8")), name="k8s")
     raise ValueError(f"SHOPINSIGHT_EXECUTOR={name!r}: expected one of {list(EXECUTORS)}")
 
 
