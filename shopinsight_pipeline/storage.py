@@ -80,10 +80,7 @@ class LakeStorage(ConfigurableResource):
 
     @property
     def root_path(self) -> UPath:
-        """The root as a path; on an object store without a listings cache, so that what another
-        process (a step, the sensor) wrote since is seen at once."""
-        root = UPath(self.root)
-        return root if is_local(root) else UPath(self.root, use_listings_cache=False)
+        return self.path(self.root)
 
     def landing_file(self, source: str, day: date) -> UPath:
         """The file a source system drops for `day`, e.g. landing/orders/orders_2026-08-01.csv."""
@@ -196,10 +193,13 @@ class LakeStorage(ConfigurableResource):
     def is_object_store(self) -> bool:
         return not is_local(self.root_path)
 
-    def path(self, location: str) -> UPath:
-        """A path this storage wrote into a value or manifest (a local path or a URL), as a UPath
-        with the same options as the root."""
-        return UPath(location, use_listings_cache=False) if "://" in location else UPath(location)
+    @staticmethod
+    def path(location: str) -> UPath:
+        """A local path or URL (the root, or one this storage wrote into a value or manifest) as a
+        UPath; on an object store without a listings cache, so that what another process (a step,
+        the sensor) wrote since is seen at once."""
+        path = UPath(location)
+        return path if is_local(path) else UPath(location, use_listings_cache=False)
 
     @property
     def local_models_path(self) -> Path:
