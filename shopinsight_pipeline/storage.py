@@ -232,6 +232,13 @@ class LakeStorage(ConfigurableResource):
         return folder
 
     @property
+    def checkpoint_store(self) -> UPath | None:
+        """Where training checkpoints are kept beyond the training machine (ml.checkpoints): on an
+        object store lake/models/checkpoints/; None on a POSIX lake, whose local_models_path holds
+        them already."""
+        return self.models_path / "checkpoints" if self.is_object_store else None
+
+    @property
     def sentiment_registry_path(self) -> Path:
         """The sentiment model registry, opened by local path (transformers opens models by path): on
         an object store the local cache, synced by ModelRegistry.pull and push."""

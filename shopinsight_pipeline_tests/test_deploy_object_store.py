@@ -126,16 +126,17 @@ def test_the_chain_runs_on_the_object_store_reads_back_with_duckdb_and_polars_an
 
 
 @pytest.mark.slow
-def test_models_are_published_to_the_object_store_and_another_machine_scores_from_its_own_cache(
+def test_training_resumes_on_another_machine_and_a_third_scores_from_its_own_cache(
     bucket_root, tmp_path, tiny_model_dir, monkeypatch
 ):
-    """Tokenizer, training and the registry on one machine (cache A); scoring on a fresh one
-    (cache B) that finds everything it needs in the store."""
+    """Tokenizer and shards on machine A (cache A), whose training is killed after a checkpoint;
+    machine B (an empty cache B) resumes that training from the store and publishes the registry;
+    machine C (cache C) scores, finding everything it needs in the store."""
     import s3fs
 
     from shopinsight_pipeline.definitions import build_definitions
     from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_assets
-    from shopinsight_pipeline_tests.test_ml_pipeline import FAST_TRAINING, score_days
+    from shopinsight_pipeline_tests.test_ml_pipeline import LONG_TRAINING, kill_training_after_a_checkpoint, score_days
 
     spec = SampleSpec(days=4, orders_per_day=150, review_probability=0.9, truncated_orders_day=-1, gbk_reviews_day=-1)
     write_sample(tmp_path / "sample", spec)
@@ -148,10 +149,26 @@ def test_models_are_published_to_the_object_store_and_another_machine_scores_fro
     assert materialize_assets(bucket_root, instance, ["review_tokenizer"], tokenizer_config).success
     prepare = build_definitions(bucket_root).resolve_job_def("prepare_partition_job")
     assert all(r.success for r in materialize_days(bucket_root, days, instance, PERMISSIVE, job=prepare))
-    training = {"ops": {"sentiment_model": {"config": FAST_TRAINING}}}
-    assert materialize_assets(bucket_root, instance, ["sentiment_model"], training).success
 
     storage = LakeStorage(root=bucket_root)
+    checkpoints = storage.checkpoint_store
+    assert checkpoints is not None
+
+    def committed_in_store() -> int:  # a fresh listing each time: another process publishes
+        markers = s3fs.S3FileSystem(use_listings_cache=False).glob(f"{checkpoints.path}/*/step_*/{MANIFEST}")
+        return max((int(marker.split("/")[-2].removeprefix("step_")) for marker in markers), default=0)
+
+    training = {"ops": {"sentiment_model": {"config": LONG_TRAINING}}}
+    reached = kill_training_after_a_checkpoint(bucket_root, training, committed_in_store)  # machine A dies
+
+    monkeypatch.setenv("SHOPINSIGHT_CACHE_DIR", str(tmp_path / "cache-b"))  # machine B: nothing cached
+    resumed = materialize_assets(bucket_root, instance, ["sentiment_model"], training)
+    assert resumed.success
+    [materialization] = resumed.asset_materializations_for_node("sentiment_model")
+    assert materialization.metadata["resumed_from_step"].value >= reached > 0
+    assert materialization.metadata["train_steps"].value == LONG_TRAINING["max_steps"]
+    assert not checkpoints.fs.exists(checkpoints.path)  # finished: the job's checkpoints left the store
+
     pointer = json.loads((storage.sentiment_registry_store / "champion.json").read_text())
     published = {
         marker.parent.name for marker in (storage.sentiment_registry_store / "versions").glob("*/_manifest.json")
@@ -161,14 +178,14 @@ def test_models_are_published_to_the_object_store_and_another_machine_scores_fro
     assert committed_files(tokenizer.parent) and "tokenizer.json" in committed_files(tokenizer.parent)
     assert storage.partition_days("review_token_shards") == days  # sharded folders, committed
 
-    monkeypatch.setenv("SHOPINSIGHT_CACHE_DIR", str(tmp_path / "cache-b"))  # a fresh machine
+    monkeypatch.setenv("SHOPINSIGHT_CACHE_DIR", str(tmp_path / "cache-c"))  # machine C: nothing cached
     assert all(r.success for r in score_days(bucket_root, days, instance))
     scores = pl.concat([storage.read_partition("review_scores", day) for day in days])
     reviews = pl.concat([storage.read_partition("validated_reviews", day) for day in days])
     assert sorted(scores["review_id"]) == sorted(reviews["review_id"])
     cached = LakeStorage(root=bucket_root).sentiment_registry_path / "versions" / pointer["version"]
-    assert (cached / "_manifest.json").is_file()  # scoring loaded the champion from machine B's cache
-    assert str(tmp_path / "cache-b") in str(cached)
+    assert (cached / "_manifest.json").is_file()  # scoring loaded the champion from machine C's cache
+    assert str(tmp_path / "cache-c") in str(cached)
 
     # the recommender's sequence model: published as a folder, loaded from the store by the lists
     recommender = {

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -289,38 +290,58 @@ def test_an_unchanged_training_job_reuses_its_versions_unless_told_to_retrain(ml
     assert metadata(changed, "sentiment_model")["reused_earlier_training"] is False
 
 
-def test_a_killed_training_run_resumes_from_its_last_checkpoint(ml_lake):
-    """SIGKILL the materialization in another process once a checkpoint is complete; the next
-    materialization with the same data and settings starts from that checkpoint."""
-    long_job = {"max_steps": 400, "max_epochs": 100, "checkpoint_every_steps": 5, "eval_every_steps": 200}
-    config = {"ops": {"sentiment_model": {"config": {**FAST_TRAINING, **long_job, "retrain_unchanged": True}}}}
+# A training job long enough to be killed mid-way, checkpointing often.
+LONG_TRAINING = {
+    **FAST_TRAINING,
+    "max_steps": 400,
+    "max_epochs": 100,
+    "checkpoint_every_steps": 5,
+    "eval_every_steps": 200,
+    "retrain_unchanged": True,
+}
+
+
+def kill_training_after_a_checkpoint(root: str | Path, config: dict, reached: Callable[[], int]) -> int:
+    """Materialize sentiment_model in another process and SIGKILL it once `reached()` (the furthest
+    complete checkpoint it can see) is past 0; returns that step."""
     script = (
         "import json, sys; from dagster import DagsterInstance; "
         "from shopinsight_pipeline_tests.conftest import materialize_assets; "
         "materialize_assets(sys.argv[1], DagsterInstance.ephemeral(), ['sentiment_model'], json.loads(sys.argv[2]))"
     )
-    checkpoints = ml_lake.root / "lake/models/checkpoints"
     worker = subprocess.Popen(
-        [sys.executable, "-c", script, str(ml_lake.root), json.dumps(config)],
+        [sys.executable, "-c", script, str(root), json.dumps(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 240
-        while not list(checkpoints.glob("*/step_*/COMPLETE")):
+        while not reached():
             assert worker.poll() is None, "training ended before it wrote a checkpoint"
             assert time.monotonic() < deadline, "no checkpoint within 240 s"
             time.sleep(0.2)
     finally:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
-    reached = max(int(path.parent.name.removeprefix("step_")) for path in checkpoints.glob("*/step_*/COMPLETE"))
+    return reached()
 
+
+def test_a_killed_training_run_resumes_from_its_last_checkpoint(ml_lake):
+    """SIGKILL the materialization in another process once a checkpoint is complete; the next
+    materialization with the same data and settings starts from that checkpoint."""
+    config = {"ops": {"sentiment_model": {"config": LONG_TRAINING}}}
+    checkpoints = ml_lake.root / "lake/models/checkpoints"
+
+    def reached() -> int:
+        steps = [int(path.parent.name.removeprefix("step_")) for path in checkpoints.glob("*/step_*/COMPLETE")]
+        return max(steps, default=0)
+
+    reached_step = kill_training_after_a_checkpoint(ml_lake.root, config, reached)
     resumed = materialize_assets(ml_lake.root, ml_lake.instance, ["sentiment_model"], config)
     assert resumed.success
     info = metadata(resumed, "sentiment_model")
-    assert info["resumed_from_step"] >= reached > 0
+    assert info["resumed_from_step"] >= reached_step > 0
     assert info["train_steps"] == 400  # it went on to the end, not from scratch and not past it
 
 

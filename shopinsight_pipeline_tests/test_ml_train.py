@@ -42,7 +42,7 @@ def tiny(tiny_model_dir):
     return model_io.load_model(tiny_model_dir, num_labels=3, id2label=dict(enumerate(LABELS)))
 
 
-def run(model, settings, checkpoint_dir, on_step=None):
+def run(model, settings, checkpoint_dir, on_step=None, on_checkpoint=None):
     return train_classifier(
         model,
         synthetic(320, 1),
@@ -53,6 +53,7 @@ def run(model, settings, checkpoint_dir, on_step=None):
         checkpoint_dir,
         log=lambda _: None,
         on_step=on_step,
+        on_checkpoint=on_checkpoint,
     )
 
 

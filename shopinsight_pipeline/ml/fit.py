@@ -6,7 +6,6 @@ Pure of Dagster: the `sentiment_model` asset calls `fit_candidates`, then the ga
 
 import hashlib
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,10 +13,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
+from upath import UPath
 
 from shopinsight_pipeline.markdown import table
 from shopinsight_pipeline.ml import model_io
 from shopinsight_pipeline.ml.baseline import TfidfClassifier, TfidfSettings, majority_probabilities
+from shopinsight_pipeline.ml.checkpoints import CheckpointMirror
 from shopinsight_pipeline.ml.inference import mean_loss, predict_proba
 from shopinsight_pipeline.ml.metrics import classification_report
 from shopinsight_pipeline.ml.registry import Champion, ModelRegistry
@@ -99,7 +100,7 @@ class Trainer(Protocol):
         labels: list[str],
         pad_token_id: int,
         settings: TrainSettings,
-        checkpoint_dir: Path,
+        checkpoints: CheckpointMirror,
         log: Callable[[str], None],
         on_step: Callable[[int], None] | None,
     ) -> tuple[Any, TrainOutcome]: ...  # (a transformers model, its training outcome)
@@ -108,10 +109,10 @@ class Trainer(Protocol):
 class InProcessTrainer:
     """One device (a GPU or the CPU): train in this process."""
 
-    def __call__(self, model_dir, train, validation, labels, pad_token_id, settings, checkpoint_dir, log, on_step):
+    def __call__(self, model_dir, train, validation, labels, pad_token_id, settings, checkpoints, log, on_step):
         model = model_io.load_model(model_dir, num_labels=len(labels), id2label=dict(enumerate(labels)))
         outcome = train_classifier(
-            model, train, validation, labels, pad_token_id, settings, checkpoint_dir, log, on_step
+            model, train, validation, labels, pad_token_id, settings, checkpoints.local, log, on_step, checkpoints.push
         )
         return model, outcome
 
@@ -257,6 +258,7 @@ def fit_candidates(
     registry: ModelRegistry,
     checkpoint_root: Path,
     min_train_examples: int,
+    checkpoint_store: UPath | None = None,
     log: Callable[[str], None] = print,
     on_step: Callable[[int], None] | None = None,
     trainer: "Trainer | None" = None,
@@ -281,7 +283,7 @@ def fit_candidates(
     train_set, validation_set, test_set = tokenized("train"), tokenized("validation"), tokenized("test")
     labels = list(scheme.labels)
     job = fingerprint(splits["train"], tokenizer, settings, scheme)
-    checkpoint_dir = checkpoint_root / job
+    checkpoints = CheckpointMirror(checkpoint_root / job, None if checkpoint_store is None else checkpoint_store / job)
     test_texts = splits["test"].get_column("review_text").to_list()
     validation_texts = splits["validation"].get_column("review_text").to_list()
     majority = held_out_report(
@@ -320,6 +322,9 @@ def fit_candidates(
         return result
 
     base_tokenizer = model_io.load_tokenizer(tokenizer.directory)
+    pulled = checkpoints.pull()
+    if pulled is not None:
+        log(f"copied checkpoint {pulled} of training job {job} from {checkpoints.remote}")
     trainer = trainer or InProcessTrainer()
     model, outcome = trainer(
         tokenizer.directory,
@@ -328,7 +333,7 @@ def fit_candidates(
         labels,
         base_tokenizer.pad_token_id,
         settings,
-        checkpoint_dir,
+        checkpoints,
         log,
         on_step,
     )
@@ -378,7 +383,7 @@ def fit_candidates(
     training = {**asdict(settings), **{k: v for k, v in asdict(outcome).items() if k != "history"}}
     payload = {"max_length": tokenizer.max_length, "training": training, "history": outcome.history}
     publish(TRANSFORMER, staging, payload, transformer_validation, transformer_test)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)  # finished: a later run starts afresh
+    checkpoints.discard()  # finished: a later run starts afresh
 
     weight, ensemble_validation = choose_ensemble_weight(
         validation_set.labels, transformer_validation, baseline_validation

@@ -2,7 +2,7 @@
 
     accelerate launch --num_processes N [--cpu] -m shopinsight_pipeline.ml.launch JOB_DIR
 
-JOB_DIR holds job.json (model folder, labels, settings, checkpoint folder) and the tokenized
+JOB_DIR holds job.json (model folder, labels, settings, checkpoint folder and store) and the tokenized
 train/validation sets as Parquet (written by `write_job`). Rank 0 talks to Dagster through Pipes
 (logs, errors) and saves the trained model and outcome to JOB_DIR; every rank trains.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from shopinsight_pipeline.ml.checkpoints import CheckpointMirror
 from shopinsight_pipeline.ml.train import TokenizedSet, TrainOutcome, TrainSettings
 
 MODEL_FOLDER = "model"
@@ -40,7 +41,7 @@ def write_job(
     labels: list[str],
     pad_token_id: int,
     settings: TrainSettings,
-    checkpoint_dir: Path,
+    checkpoints: CheckpointMirror,
 ) -> None:
     job_dir.mkdir(parents=True, exist_ok=True)
     write_set(job_dir / "train.parquet", train)
@@ -50,7 +51,8 @@ def write_job(
         "labels": labels,
         "pad_token_id": pad_token_id,
         "settings": asdict(settings),
-        "checkpoint_dir": str(checkpoint_dir),
+        "checkpoint_dir": str(checkpoints.local),
+        "checkpoint_store": checkpoints.remote_url,
     }
     (job_dir / "job.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
 
@@ -77,6 +79,7 @@ def main(job_dir: Path) -> None:
         log = pipes.log.info if pipes is not None else (lambda _message: None)
         log(f"rank {state.process_index} of {state.num_processes} on {state.device}")
         model = model_io.load_model(Path(spec["model_dir"]), num_labels=len(labels), id2label=dict(enumerate(labels)))
+        checkpoints = CheckpointMirror.from_url(Path(spec["checkpoint_dir"]), spec["checkpoint_store"])
         outcome = train_classifier(
             model,
             read_set(job_dir / "train.parquet"),
@@ -84,8 +87,9 @@ def main(job_dir: Path) -> None:
             labels,
             spec["pad_token_id"],
             settings,
-            Path(spec["checkpoint_dir"]),
+            checkpoints.local,
             log,
+            on_checkpoint=checkpoints.push,  # called on the main process only
         )
         if state.is_main_process:
             model.save_pretrained(str(job_dir / MODEL_FOLDER), safe_serialization=True)

@@ -26,6 +26,7 @@ from shopinsight_pipeline.ml.metrics import classification_report
 from shopinsight_pipeline.ml.settings import TrainSettings
 
 BEST_WEIGHTS = "best.safetensors"
+COMPLETE = "COMPLETE"  # written last into a checkpoint folder: the save finished
 
 
 @dataclass
@@ -110,7 +111,7 @@ def class_weights(labels: Sequence[int], num_classes: int) -> torch.Tensor:
 
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
     steps = sorted(checkpoint_dir.glob("step_*")) if checkpoint_dir.is_dir() else []
-    complete = [path for path in steps if (path / "COMPLETE").exists()]
+    complete = [path for path in steps if (path / COMPLETE).exists()]
     return complete[-1] if complete else None
 
 
@@ -124,11 +125,14 @@ def train_classifier(
     checkpoint_dir: Path,
     log: Callable[[str], None] = print,
     on_step: Callable[[int], None] | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
 ) -> TrainOutcome:
     """Fine-tune `model` in place; on return it holds the weights of the best validation macro-F1.
 
     `checkpoint_dir` is specific to this training job: if it holds a complete checkpoint, training
-    resumes from it. `on_step` is called after every optimizer step (tests use it to interrupt).
+    resumes from it. `on_step` is called after every optimizer step (tests use it to interrupt);
+    `on_checkpoint` with each complete checkpoint's folder, on the main process (to copy it off the
+    machine: ml.checkpoints).
     """
     if not train.labels or not validation.labels:
         raise ValueError(f"need training and validation examples, got {len(train.labels)} and {len(validation.labels)}")
@@ -209,9 +213,11 @@ def train_classifier(
         accelerator.save_state(str(target), safe_serialization=True)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            (target / "COMPLETE").touch()
+            (target / COMPLETE).touch()
             for older in sorted(checkpoint_dir.glob("step_*"))[:-1]:
                 shutil.rmtree(older, ignore_errors=True)
+            if on_checkpoint is not None:
+                on_checkpoint(target)
 
     bar = tqdm(total=total_steps, initial=progress.step, desc="training", disable=not accelerator.is_local_main_process)
     trained_examples, train_seconds, stopped_early = 0, 0.0, False

@@ -55,12 +55,12 @@ class PipesTrainer:
     ):
         self.context, self.client, self.processes, self.cpu, self.work = context, client, processes, cpu, work
 
-    def __call__(self, model_dir, train, validation, labels, pad_token_id, settings, checkpoint_dir, log, on_step):
+    def __call__(self, model_dir, train, validation, labels, pad_token_id, settings, checkpoints, log, on_step):
         job_dir = self.work / uuid.uuid4().hex
         # `accelerate launch --cpu` starts a single process; --multi_gpu starts torchrun workers, and the
         # Accelerator inside each makes them CPU workers (gloo) when the settings say cpu.
         settings = dataclasses.replace(settings, cpu=settings.cpu or self.cpu)
-        write_job(job_dir, model_dir, train, validation, labels, pad_token_id, settings, checkpoint_dir)
+        write_job(job_dir, model_dir, train, validation, labels, pad_token_id, settings, checkpoints)
         launcher = Path(sys.executable).parent / "accelerate"
         command = [str(launcher), "launch", "--multi_gpu", "--num_processes", str(self.processes)]
         command += ["--num_machines", "1", "--dynamo_backend", "no"]
@@ -158,6 +158,7 @@ def train_and_gate(
             registry,
             storage.local_models_path / "checkpoints",
             config.min_train_examples,
+            checkpoint_store=storage.checkpoint_store,
             log=context.log.info,
             trainer=choose_trainer(context, config, pipes_client, storage.local_models_path / "jobs"),
             retrain_unchanged=config.retrain_unchanged,
