@@ -166,12 +166,19 @@ def publish_copy(local: Path, target: UPath) -> None:
 def folders_holding(parent: UPath, name: str) -> list[str]:
     """The folders directly under `parent` (an object store) that hold a file `name`, from one
     paginated listing (fsspec's find), not a request per folder."""
-    found = set()
-    for path in parent.fs.find(parent.path):
+    return sorted(file_versions(parent, name))
+
+
+def file_versions(parent: UPath, name: str) -> dict[str, str]:
+    """Folder -> version of its file `name`, for the folders directly under `parent` (an object
+    store) that hold one, from one paginated listing: the version (the object's ETag, else its size
+    and modification time) changes whenever the file is written again."""
+    found = {}
+    for path, info in parent.fs.find(parent.path, detail=True).items():
         parts = path.removeprefix(parent.path).strip("/").split("/")
         if len(parts) == 2 and parts[1] == name:
-            found.add(parts[0])
-    return sorted(found)
+            found[parts[0]] = str(info.get("ETag") or (info.get("size"), info.get("LastModified") or info.get("mtime")))
+    return found
 
 
 def committed_files(folder: UPath) -> list[str] | None:

@@ -21,7 +21,9 @@ day of any other input fails naming the path and the asset to materialize first.
 """
 
 import json
+import threading
 import typing
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -36,7 +38,7 @@ from upath import UPath
 from shopinsight_pipeline.files import write_json_atomic
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.schemas import file_schema
-from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.storage import SHARDED_TABLES, LakeStorage
 
 
 def _element_type(typing_type: Any) -> Any:
@@ -51,7 +53,53 @@ def _is_dict(typing_type: Any) -> bool:
     return typing_type is dict or typing.get_origin(typing_type) is dict
 
 
+def _run_id(context: InputContext) -> str | None:
+    """The run loading the input; None for a context built outside a run (tests)."""
+    try:
+        return context.step_context.run_id
+    except Exception:
+        return None
+
+
 OBJECT_STORE_READERS = 16  # days of a window read at once from an object store
+SOURCE_FILE = "__shopinsight_source_file"  # a read-at-once window's file of each row
+
+
+class RunFrames:
+    """Partitions of an object-store lake that a run has read, kept for its later steps (a nightly
+    run reads the same days of daily_sales or validated_orders in several steps: 507 file reads,
+    187 distinct, in the 30-day bench). Keyed by the file and the version its listing reported, so
+    a rewritten file is read again; one run at a time (another run's arrival clears it, so a run
+    never sees what an earlier one read); at most `max_bytes` of frames, least recently used out."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes, self.run_id, self.size = max_bytes, "", 0
+        self.frames: OrderedDict[tuple[str, str | None], pl.DataFrame] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, run_id: str, source: tuple[str, str | None]) -> pl.DataFrame | None:
+        with self.lock:
+            if run_id != self.run_id or source[1] is None or source not in self.frames:
+                return None
+            self.frames.move_to_end(source)
+            return self.frames[source]
+
+    def put(self, run_id: str, source: tuple[str, str | None], frame: pl.DataFrame) -> None:
+        size = int(frame.estimated_size())
+        with self.lock:
+            if run_id != self.run_id:
+                self.frames.clear()
+                self.run_id, self.size = run_id, 0
+            if source[1] is None or size > self.max_bytes or source in self.frames:
+                return
+            self.frames[source] = frame
+            self.size += size
+            while self.size > self.max_bytes:
+                _, dropped = self.frames.popitem(last=False)
+                self.size -= int(dropped.estimated_size())
+
+
+RUN_FRAMES = RunFrames(max_bytes=256 * 2**20)
 
 
 class LakeParquetIOManager(UPathIOManager):
@@ -129,7 +177,7 @@ class LakeParquetIOManager(UPathIOManager):
         allowed = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
         # one listing of the written days, not a request per asked day: a 365-day look-back on an
         # object store would otherwise cost 365 round trips, most for days never written
-        written = set(self.storage.partition_days(table))
+        written = self.storage.written_partitions(table)
 
         def read(key: str) -> Any:
             day = date.fromisoformat(key)
@@ -140,17 +188,59 @@ class LakeParquetIOManager(UPathIOManager):
             return None
 
         keys = sorted(context.asset_partition_keys)
+        found: dict[str, Any] = {}
+        run_id = _run_id(context)
+        cacheable = table not in SHARDED_TABLES and element in (pl.DataFrame, pl.LazyFrame)
+        if self.storage.is_object_store and cacheable and run_id is not None:
+            found = self._from_run_cache(run_id, table, keys, written, element)
+        rest = [key for key in keys if key not in found]
         if self.storage.is_object_store:  # each file is a few round trips: read the days side by side
             with ThreadPoolExecutor(max_workers=OBJECT_STORE_READERS) as pool:
-                frames = list(pool.map(read, keys))
+                found.update(zip(rest, pool.map(read, rest), strict=True))
         else:
-            frames = [read(key) for key in keys]
+            found.update((key, read(key)) for key in rest)
+        frames = [found[key] for key in keys]
         loaded = {key: frame for key, frame in zip(keys, frames, strict=True) if frame is not None}
         if len(loaded) < len(context.asset_partition_keys):
             context.log.debug(f"{table}: {len(context.asset_partition_keys) - len(loaded)} requested days not written")
         if _is_dict(typing_type):
             return loaded
         return self._combine(table, list(loaded.values()), element)
+
+    def _from_run_cache(
+        self, run_id: str, table: str, keys: list[str], written: dict[date, str | None], element: Any
+    ) -> dict[str, Any]:
+        """The days of an object store's window that this run has read before, unchanged since (the
+        listing's version of each file is part of the key); for a frame input, the other written
+        days too, read in one go and kept for the run's later steps."""
+        sources = {
+            key: (str(self.storage.partition_file(table, day)), written[day])
+            for key in keys
+            if (day := date.fromisoformat(key)) in written
+        }
+        found = {key: frame for key, source in sources.items() if (frame := RUN_FRAMES.get(run_id, source)) is not None}
+        if element is pl.DataFrame:
+            fresh = self._read_at_once(table, [key for key in sources if key not in found]) or {}
+            for key, frame in fresh.items():
+                RUN_FRAMES.put(run_id, sources[key], frame)
+            found.update(fresh)
+            return found
+        return {key: frame.lazy() for key, frame in found.items()}  # a lazy input's other days are scanned
+
+    def _read_at_once(self, table: str, keys: list[str]) -> dict[str, pl.DataFrame] | None:
+        """Written one-file days of an object store's window in one polars read (one client, the
+        requests side by side: about half the time of a read per day); None when the files' schemas
+        differ, for the read per day to combine them."""
+        if not keys:
+            return {}
+        files = {str(self.storage.partition_file(table, date.fromisoformat(key))): key for key in keys}
+        try:
+            window = pl.read_parquet(list(files), include_file_paths=SOURCE_FILE)
+        except pl.exceptions.PolarsError:
+            return None
+        by_file = window.partition_by(SOURCE_FILE, as_dict=True, include_key=False)
+        empty = window.clear().drop(SOURCE_FILE)  # a day written without rows
+        return {key: by_file.get((file,), empty) for file, key in files.items()}
 
     def _read(self, context: InputContext, day: date, element: Any, listed: bool = False) -> Any:
         """One day's partition; `listed`: partition_days just saw it (storage.partition_files)."""

@@ -29,7 +29,7 @@ from shopinsight_pipeline.files import (
     MANIFEST,
     committed_files,
     fetch_folder,
-    folders_holding,
+    file_versions,
     is_local,
     publish_copy,
     swap_folder,
@@ -252,18 +252,27 @@ class LakeStorage(ConfigurableResource):
 
     def partition_days(self, table: str, before: date | None = None) -> list[date]:
         """Days for which `table` has a written partition (only those before `before`), oldest first."""
+        return [day for day in self.written_partitions(table) if before is None or day < before]
+
+    def written_partitions(self, table: str) -> dict[date, str | None]:
+        """Each day with a written partition of `table`, oldest first, with the version of its
+        partition file on an object store (None on a POSIX lake): see files.file_versions."""
         base = self.table_path(table)
-        if not base.exists():
-            return []
         prefix = f"{partition_column(table)}="
         # one listing, not a request per day; a sharded folder on an object store counts once committed
         marker = MANIFEST if table in SHARDED_TABLES and not is_local(base) else PARTITION_FILE
         if is_local(base):
-            folders = [path.parent.name for path in base.glob(f"{prefix}*/{marker}")]
+            if not base.exists():
+                return {}
+            folders: dict[str, str | None] = {path.parent.name: None for path in base.glob(f"{prefix}*/{marker}")}
         else:  # one listing: UPath's glob costs about 10 ms per match on an object store
-            folders = folders_holding(base, marker)
-        days = [date.fromisoformat(folder.removeprefix(prefix)) for folder in folders if folder.startswith(prefix)]
-        return sorted(d for d in days if before is None or d < before)
+            folders = dict(file_versions(base, marker))
+        days = {
+            date.fromisoformat(folder.removeprefix(prefix)): version
+            for folder, version in folders.items()
+            if folder.startswith(prefix)
+        }
+        return dict(sorted(days.items()))
 
 
 def partition_column(table: str) -> str:

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import polars as pl
 from dagster import AssetIn, DagsterInstance, Definitions, asset
 
-from shopinsight_pipeline.io_manager import LakeIOManager
+from shopinsight_pipeline.io_manager import LakeIOManager, RunFrames
 from shopinsight_pipeline.partitions import daily_partitions, window
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.schemas import DAILY_SALES_SCHEMA
@@ -85,3 +85,20 @@ def test_rematerializing_a_day_replaces_its_file(tmp_path):
         assert run(tmp_path, {"daily_sales"}, START).success
     folder = LakeStorage(root=str(tmp_path)).partition_file("daily_sales", START).parent
     assert sorted(path.name for path in folder.iterdir()) == ["part-0.parquet"]
+
+
+def test_run_frames_keep_one_runs_reads_within_their_budget():
+    frames = RunFrames(max_bytes=3 * 800)  # room for three frames of 100 float64 values
+    frame = {name: pl.DataFrame({"value": [float(n)] * 100}) for n, name in enumerate("abcd")}
+    for name in "abc":
+        frames.put("run-1", (name, "v1"), frame[name])
+    assert frames.get("run-1", ("a", "v1")) is frame["a"]  # now the most recently used
+    assert frames.get("run-1", ("a", "v2")) is None  # the file was written again since
+    frames.put("run-1", ("d", "v1"), frame["d"])  # over budget: the least recently used (b) goes
+    assert frames.get("run-1", ("b", "v1")) is None
+    assert frames.get("run-1", ("c", "v1")) is frame["c"] and frames.get("run-1", ("d", "v1")) is frame["d"]
+    assert frames.get("run-2", ("a", "v1")) is None  # another run never sees this one's reads
+    frames.put("run-2", ("a", "v1"), frame["a"])
+    assert frames.get("run-1", ("c", "v1")) is None  # and its arrival cleared them
+    frames.put("run-2", ("e", None), frame["b"])  # no version known: never kept
+    assert frames.get("run-2", ("e", None)) is None
