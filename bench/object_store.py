@@ -19,6 +19,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
 
 import argparse
+import gc
 import os
 import tempfile
 import time
@@ -88,6 +89,7 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             print(f"{name}: history of {len(days) - 1} days prepared in {elapsed:.0f}s", flush=True)
             results[name] = time_new_day(Path(root) if name == "local" else root, days[-1], args.repeat)
+            gc.collect()  # this phase's ephemeral instances, here rather than in a reader thread of the next
             print(f"{name}: one nightly run {results[name][0]:.2f}s (median of {args.repeat})", flush=True)
     (local_total, local_steps), (store_total, store_steps) = results["local"], results["object store"]
     print("per step, median seconds: local -> object store (extra)")
