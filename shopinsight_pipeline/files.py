@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -188,3 +188,31 @@ def committed_files(folder: UPath) -> list[str] | None:
     if not marker.exists():
         return None
     return sorted(json.loads(marker.read_text(encoding="utf-8"))["files"])
+
+
+def read_committed(folder: UPath, names: Sequence[str]) -> dict[str, bytes]:
+    """The files `names` of a folder swap_folder published, checked against its commit marker on an
+    object store: a folder whose publish stopped (no marker), or that is being published again while
+    it is read (a file whose SHA-256 is not the marker's), raises instead of mixing two versions.
+    A local folder is read as it is (swapped in by rename, never half there)."""
+    if is_local(folder):
+        return {name: (folder / name).read_bytes() for name in names}
+    marker = folder / MANIFEST
+    if not marker.exists():
+        raise FileNotFoundError(
+            f"{folder} was not committed ({MANIFEST} is missing: never published, or a run stopped "
+            "while publishing it). Materialize the asset that publishes it again."
+        )
+    listed = json.loads(marker.read_text(encoding="utf-8"))["files"]
+    contents = {}
+    for name in names:
+        if name not in listed:
+            raise FileNotFoundError(f"{folder / name}: not in the folder's {MANIFEST}")
+        content = (folder / name).read_bytes()
+        if hashlib.sha256(content).hexdigest() != listed[name]:
+            raise RuntimeError(
+                f"{folder / name} does not match {folder / MANIFEST} (the folder is being published again "
+                "while it is read): retry the step once the publish has finished"
+            )
+        contents[name] = content
+    return contents

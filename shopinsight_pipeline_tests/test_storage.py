@@ -1,10 +1,13 @@
 """LakeStorage: paths in one place, atomic writes that replace, clear errors for missing data."""
 
+import uuid
 from datetime import date
 
 import polars as pl
 import pytest
+from upath import UPath
 
+from shopinsight_pipeline.files import MANIFEST, read_committed, swap_folder
 from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
 
 DAY = date(2026, 8, 3)
@@ -48,3 +51,25 @@ def test_reading_a_missing_partition_names_the_path(tmp_path):
 def test_unknown_table_is_refused(tmp_path):
     with pytest.raises(KeyError, match="unknown table 'sales'"):
         LakeStorage(root=str(tmp_path)).table_path("sales")
+
+
+def test_a_published_model_folder_is_read_only_when_committed_and_whole():
+    """read_committed (the sequence recommender's loader uses it): a folder without its marker, or a
+    file replaced after the marker was written, raises instead of mixing two publishes."""
+    folder = UPath(f"memory://models-{uuid.uuid4().hex[:8]}/recommender/sequence")
+
+    def fill(staging):
+        (staging / "config.json").write_text('{"version": 1}')
+        (staging / "model.safetensors").write_bytes(b"weights 1")
+
+    swap_folder(folder, fill)
+    assert read_committed(folder, ["config.json", "model.safetensors"]) == {
+        "config.json": b'{"version": 1}',
+        "model.safetensors": b"weights 1",
+    }
+    (folder / "model.safetensors").write_bytes(b"weights 2")  # another publish, caught between its uploads
+    with pytest.raises(RuntimeError, match="does not match"):
+        read_committed(folder, ["config.json", "model.safetensors"])
+    (folder / MANIFEST).unlink()  # a publish that stopped before its marker
+    with pytest.raises(FileNotFoundError, match="was not committed"):
+        read_committed(folder, ["config.json"])

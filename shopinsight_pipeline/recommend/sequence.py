@@ -317,13 +317,18 @@ def save_sequence_model(
 
 
 def load_sequence_model(folder) -> tuple[SequenceRecommender, SequenceSettings, list[str]]:
-    """The model saved by save_sequence_model (safetensors only: nothing is unpickled)."""
+    """The model saved by save_sequence_model and published by swap_folder (safetensors only:
+    nothing is unpickled); on an object store only a committed folder, both files of one publish."""
     import json
 
     from safetensors.torch import load
+    from upath import UPath
 
-    config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    from shopinsight_pipeline.files import read_committed
+
+    files = read_committed(UPath(folder), [CONFIG_FILE, MODEL_FILE])  # bytes: a local or object-store folder
+    config = json.loads(files[CONFIG_FILE])
     settings = SequenceSettings(**config["settings"])
     model = SequenceRecommender(len(config["product_ids"]), settings)
-    model.load_state_dict(load((folder / MODEL_FILE).read_bytes()))  # bytes: a local or object-store folder
+    model.load_state_dict(load(files[MODEL_FILE]))
     return model.eval(), settings, config["product_ids"]
