@@ -288,6 +288,14 @@ def _table_path(root: str, table: str) -> UPath:
     return _upath(root) / "lake" / TABLE_LAYERS[table] / table
 
 
+def clear_path_cache() -> None:
+    """Forget the kept UPaths, whose filesystem client (endpoint, credentials) is made on first use:
+    for a process that points the same URL at another store (the tests start a server per module),
+    together with fsspec's own instance cache (e.g. s3fs.S3FileSystem.clear_instance_cache())."""
+    _table_path.cache_clear()
+    _upath.cache_clear()
+
+
 def partition_column(table: str) -> str:
     """The Hive key of `table`'s partition folders: run_date for run-date tables, else date."""
     return "run_date" if table in RUN_DATE_TABLES else "date"

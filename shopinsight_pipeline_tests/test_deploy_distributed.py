@@ -28,7 +28,7 @@ from shopinsight_pipeline.local_services import (
 )
 from shopinsight_pipeline.location_runs import LocationRuns
 from shopinsight_pipeline.sample import SampleSpec, write_sample
-from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.storage import LakeStorage, clear_path_cache
 from shopinsight_pipeline_tests.conftest import PERMISSIVE
 
 SPEC = SampleSpec(days=3, orders_per_day=60, truncated_orders_day=-1, gbk_reviews_day=-1, truncated_reviews_day=-1)
@@ -93,6 +93,7 @@ def test_a_nightly_run_executes_its_steps_on_two_celery_workers_with_postgresql_
     for name, value in {**deployment, "SHOPINSIGHT_CACHE_DIR": str(tmp_path / "cache-orchestrator")}.items():
         monkeypatch.setenv(name, value)
     s3fs.S3FileSystem.clear_instance_cache()
+    clear_path_cache()
 
     # the lake as the earlier nights left it: history prepared, a tokenizer, a scorer, a recommender
     write_sample(tmp_path / "sample", SPEC)

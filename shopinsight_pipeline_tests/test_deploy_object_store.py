@@ -16,7 +16,7 @@ from shopinsight_pipeline.files import MANIFEST, committed_files, swap_folder
 from shopinsight_pipeline.local_services import ObjectStoreServer, ServiceUnavailable
 from shopinsight_pipeline.query import connect
 from shopinsight_pipeline.sample import SampleSpec, write_sample
-from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
+from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError, clear_path_cache
 from shopinsight_pipeline_tests.conftest import foundation_job, materialize_days, sample_days
 
 SPEC = SampleSpec(days=3, orders_per_day=40, dirty_rate=0.1, truncated_orders_day=1, gbk_reviews_day=-1)
@@ -39,8 +39,10 @@ def bucket_root(object_store, monkeypatch) -> str:
     for name, value in object_store.environment.items():
         monkeypatch.setenv(name, value)
     s3fs.S3FileSystem.clear_instance_cache()  # an earlier test's client may know another endpoint
+    clear_path_cache()
     yield f"s3://{object_store.bucket}/{uuid.uuid4().hex[:8]}"
     s3fs.S3FileSystem.clear_instance_cache()
+    clear_path_cache()
 
 
 def objects(root: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pytest
 from upath import UPath
 
 from shopinsight_pipeline.files import MANIFEST, read_committed, swap_folder
-from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
+from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError, clear_path_cache
 
 DAY = date(2026, 8, 3)
 
@@ -73,3 +73,14 @@ def test_a_published_model_folder_is_read_only_when_committed_and_whole():
     (folder / MANIFEST).unlink()  # a publish that stopped before its marker
     with pytest.raises(FileNotFoundError, match="was not committed"):
         read_committed(folder, ["config.json"])
+
+
+def test_object_store_paths_are_kept_until_the_cache_is_cleared():
+    """A kept UPath keeps the filesystem client it made (its endpoint): clear_path_cache forgets it,
+    for a process that points the same URL at another store."""
+    storage = LakeStorage(root="memory://lake-kept")
+    table, root = storage.table_path("daily_sales"), storage.path("memory://lake-kept")
+    assert storage.table_path("daily_sales") is table and storage.path("memory://lake-kept") is root
+    clear_path_cache()
+    assert storage.table_path("daily_sales") is not table and storage.path("memory://lake-kept") is not root
+    assert storage.table_path("daily_sales") == table  # the same place, built again
