@@ -184,10 +184,16 @@ def file_versions(parent: UPath, name: str) -> dict[str, str]:
 def committed_files(folder: UPath) -> list[str] | None:
     """The files a published object-store folder holds (relative names), or None when its commit
     marker is missing: never published, or a run stopped while publishing it."""
+    listed = _committed_manifest(folder)
+    return None if listed is None else sorted(listed)
+
+
+def _committed_manifest(folder: UPath) -> dict[str, str] | None:
+    """File name -> SHA-256 from a published folder's commit marker; None without a marker."""
     marker = folder / MANIFEST
     if not marker.exists():
         return None
-    return sorted(json.loads(marker.read_text(encoding="utf-8"))["files"])
+    return json.loads(marker.read_text(encoding="utf-8"))["files"]
 
 
 def read_committed(folder: UPath, names: Sequence[str]) -> dict[str, bytes]:
@@ -197,13 +203,12 @@ def read_committed(folder: UPath, names: Sequence[str]) -> dict[str, bytes]:
     A local folder is read as it is (swapped in by rename, never half there)."""
     if is_local(folder):
         return {name: (folder / name).read_bytes() for name in names}
-    marker = folder / MANIFEST
-    if not marker.exists():
+    listed = _committed_manifest(folder)
+    if listed is None:
         raise FileNotFoundError(
             f"{folder} was not committed ({MANIFEST} is missing: never published, or a run stopped "
             "while publishing it). Materialize the asset that publishes it again."
         )
-    listed = json.loads(marker.read_text(encoding="utf-8"))["files"]
     contents = {}
     for name in names:
         if name not in listed:
