@@ -14,7 +14,7 @@ from upath import UPath
 
 from shopinsight_pipeline.files import MANIFEST, committed_files, swap_folder
 from shopinsight_pipeline.local_services import ObjectStoreServer, ServiceUnavailable
-from shopinsight_pipeline.query import connect
+from shopinsight_pipeline.query import open_lake
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError, clear_path_cache
 from shopinsight_pipeline_tests.conftest import foundation_job, materialize_days, sample_days
@@ -115,9 +115,9 @@ def test_the_chain_runs_on_the_object_store_reads_back_with_duckdb_and_polars_an
     assert scanned_rows.select(written.columns).equals(written.sort("order_id"))
     assert scanned_rows["date"].unique().sort().to_list() == days  # the Hive key, from the folder names
     # ... and with DuckDB, through the query command's views
-    connection, views = connect(storage)
-    assert {"validated_orders", "quarantined_orders", "daily_sales"} <= set(views)
-    queried = connection.sql("select * from validated_orders").pl()
+    with open_lake(storage) as (connection, views):
+        assert {"validated_orders", "quarantined_orders", "daily_sales"} <= set(views)
+        queried = connection.sql("select * from validated_orders").pl()
     assert queried.sort("order_id").select(written.columns).equals(written.sort("order_id"))
     assert queried["date"].unique().sort().to_list() == days
 
