@@ -1,76 +1,254 @@
 """Score a labelled review file with the promoted scorer and print the evaluation report.
 
     python -m shopinsight_pipeline.evaluate FILE [--text-column review_text] [--label-column label]
-        [--label-map '{"1": "negative", "5": "positive"}'] [--root data | --model-dir PATH] [--json]
+        [--label-map '{"1": "negative", "5": "positive"}' | --label-map @map.json]
+        [--root data | --model-dir PATH] [--json]
 
-FILE is CSV or JSON Lines (by extension, or --format). Labels are the scorer's class names (negative,
-positive) or, with --label-map, any values mapped onto them (e.g. star ratings). The report is
-the one sentiment_model records: per-class precision/recall/F1, macro-F1, accuracy, confusion
-matrix and expected calibration error.
+FILE is a regular CSV or JSON Lines file (by extension, or --format). Labels are the scorer's class names
+(negative, positive) or, with --label-map (inline JSON, or @FILE for a JSON object in a file), any values
+mapped onto them (e.g. star ratings). The report is the one sentiment_model records: per-class
+precision/recall/F1, macro-F1, accuracy, confusion matrix and expected calibration error.
+
+The file is streamed and only its text and label columns are kept, so memory follows those two columns (and
+the longest line), not the file's width: the UTF-8 check decodes it chunk by chunk, a CSV header is scanned
+field by field for the two columns' positions (a million-column header costs its bytes, not a million
+strings) and each row keeps just those two fields; a JSON Lines file keeps two keys of each line. Devices,
+FIFOs and directories (or symlinks to them) are refused as "not a regular file" before anything is read.
 """
 
 import argparse
+import codecs
+import csv
 import json
+import re
+import stat
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
-import polars as pl
 
 from shopinsight_pipeline.ml.metrics import classification_report
+
+CHUNK_BYTES = 1 << 18  # how much of the file the UTF-8 check decodes at a time
+SHOWN_COLUMNS = 20  # found column names a missing-column error lists (a header may have a million)
+# One CSV header field, quoted (with "" escapes) or plain, then its comma, or the line end closing the record.
+HEADER_FIELD = re.compile(r'(?:"([^"]*(?:""[^"]*)*)"|([^,\r\n]*))(,|\r?\n?\Z)')
+FILE_KINDS = [
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+]
 
 
 class EvaluationInputError(ValueError):
     """The labelled file cannot be evaluated; the message names the file, row or column."""
 
 
-def read_labelled_file(path: Path, file_format: str | None = None) -> pl.DataFrame:
-    if not path.is_file():
-        raise EvaluationInputError(f"{path}: no such file")
-    raw = path.read_bytes()
+def require_regular_file(path: Path, role: str = "") -> None:
+    """Refuse what is not a regular file before opening it: opening a FIFO blocks, /dev/zero never ends and a
+    directory fails obscurely. Symlinks are followed, so a link to one of those is refused too; `role` prefixes
+    the message (e.g. "--label-map file ")."""
     try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise EvaluationInputError(
-            f"{path} is not UTF-8 (invalid byte 0x{raw[error.start]:02x} at offset {error.start}); "
-            "re-save it as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)"
-        ) from error
-    if not raw.strip():
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError) as error:
+        broken = " (a symlink to a missing target)" if path.is_symlink() else ""
+        raise EvaluationInputError(f"{role}{path}: no such file{broken}") from error
+    except OSError as error:
+        raise EvaluationInputError(f"{role}{path}: cannot read it ({error.strerror})") from error
+    if not stat.S_ISREG(mode):
+        kind = next((name for is_kind, name in FILE_KINDS if is_kind(mode)), "not a file")
+        through = "a symlink to " if path.is_symlink() else ""
+        raise EvaluationInputError(f"{role}{path} is not a regular file ({through}{kind})")
+
+
+def check_utf8_and_not_blank(path: Path) -> None:
+    """Decode the file chunk by chunk, never all of it at once, so that a bad byte is reported with its offset in
+    the file; refuse a file of nothing but whitespace."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, blank = 0, True
+    with path.open("rb") as stream:
+        while True:
+            chunk = stream.read(CHUNK_BYTES)
+            carried = len(decoder.getstate()[0])  # bytes of a character split across the previous chunk's end
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:  # error.object is the carried bytes followed by this chunk
+                raise EvaluationInputError(
+                    f"{path} is not UTF-8 (invalid byte 0x{error.object[error.start]:02x} at offset "
+                    f"{offset - carried + error.start}); re-save it as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)"
+                ) from error
+            if not chunk:
+                break
+            blank = blank and not chunk.strip()
+            offset += len(chunk)
+    if blank:
         raise EvaluationInputError(f"{path} is empty")
-    kind = file_format or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
-    try:
-        if kind == "jsonl":
-            frame = pl.read_ndjson(raw, infer_schema_length=None)
-        else:
-            frame = pl.read_csv(raw, infer_schema=False)
-    except (pl.exceptions.ComputeError, ValueError) as error:
-        line = unclosed_quote_line(raw.decode("utf-8")) if kind == "csv" else None
-        if line is not None:
-            raise EvaluationInputError(
-                f'{path} line {line}: a quoted field opens here and is never closed (an unmatched ")'
-            ) from error
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise EvaluationInputError(f"{path}: cannot parse as {kind}: {first}") from error
-    if frame.height == 0:
-        raise EvaluationInputError(f"{path} has a header but no rows")
-    return frame
 
 
-def unclosed_quote_line(text: str) -> int | None:
-    """1-based line where a quoted CSV field opens and never closes ("" inside a field is an
-    escaped quote and keeps it open), or None when every quote is closed."""
+def unclosed_quote_line(lines: Iterable[str]) -> int | None:
+    """1-based line where a quoted CSV field opens and never closes ("" inside a field is an escaped quote and
+    keeps it open), or None when every quote is closed. Takes lines (e.g. an open file) so nothing is held."""
     opened_at, inside = None, False
-    for number, line in enumerate(text.splitlines(), start=1):
-        for character in line:
-            if character == '"':
-                inside = not inside
-                if inside:
-                    opened_at = number
+    for number, line in enumerate(lines, start=1):
+        for _ in range(line.count('"')):
+            inside = not inside
+            if inside:
+                opened_at = number
     return opened_at if inside else None
 
 
+def unclosed_quote_error(path: Path) -> EvaluationInputError | None:
+    """The error naming the line of an unmatched quote, read again from the file, or None when there is none."""
+    with path.open(encoding="utf-8-sig", newline="") as lines:
+        line = unclosed_quote_line(lines)
+    if line is None:
+        return None
+    return EvaluationInputError(f'{path} line {line}: a quoted field opens here and is never closed (an unmatched ")')
+
+
+def columns_found(names: list[str], total: int | None) -> str:
+    """The found columns for an error: all of them when few, else the first SHOWN_COLUMNS and how many there are
+    (`total` None: more than shown, count unknown)."""
+    if total == len(names):
+        return f"its columns are {names}"
+    return f"its first {len(names)} columns are {names}" + (" and more" if total is None else f" (of {total})")
+
+
+def header_record(stream: TextIO) -> tuple[str | None, int]:
+    """The CSV header record with its line end (several lines when a quoted name holds a line break; leading
+    blank lines skipped) and the lines it took; None when the file has no header. The quote count tells where
+    the record ends, so the rest of the stream starts at the first data row."""
+    record, lines, inside = "", 0, False
+    while line := stream.readline():
+        lines += 1
+        if not record and line.isspace():  # isspace, not strip: no copy of a huge line
+            continue
+        record += line
+        inside ^= line.count('"') % 2 == 1
+        if not inside:
+            return record, lines  # not stripped: a copy of a 10 MB header line is 10 MB more
+    return record or None, lines
+
+
+def header_positions(record: str, wanted: tuple[str, ...]) -> tuple[dict[str, int], list[str], int]:
+    """Positions of the `wanted` names in a CSV header record (first occurrence), its first SHOWN_COLUMNS names
+    and its column count; one field at a time, so a million-column header never becomes a million strings."""
+    positions: dict[str, int] = {}
+    shown: list[str] = []
+    count = 0
+    for match in HEADER_FIELD.finditer(record):
+        quoted, plain, comma = match.groups()
+        name = plain if quoted is None else quoted.replace('""', '"')
+        if name in wanted:
+            positions.setdefault(name, count)
+        if count < SHOWN_COLUMNS:
+            shown.append(name)
+        count += 1
+        if comma != ",":
+            break
+    return positions, shown, count
+
+
+def read_csv_columns(path: Path, text_column: str, label_column: str) -> tuple[list[str | None], list[str | None]]:
+    """The text and label fields of every data row (empty -> None; blank lines skipped). The header is read
+    alone first and a missing column is reported before any row is parsed."""
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        record, header_lines = header_record(stream)
+        if record is None:
+            raise EvaluationInputError(f"{path} is empty")
+        if record.count('"') % 2:  # a quote in the header never closes: it took the whole file
+            raise unclosed_quote_error(path) or EvaluationInputError(f"{path}: cannot parse the header")
+        positions, shown, width = header_positions(record, (text_column, label_column))
+        missing = [column for column in (text_column, label_column) if column not in positions]
+        if missing:
+            raise EvaluationInputError(f"{path} has no column {missing}; {columns_found(shown, width)}")
+        text_at, label_at = positions[text_column], positions[label_column]
+        texts: list[str | None] = []
+        labels: list[str | None] = []
+        reader = csv.reader(stream, strict=True)
+        try:
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) > width:
+                    raise EvaluationInputError(
+                        f"{path} line {header_lines + reader.line_num}: cannot parse as csv: "
+                        f"{len(row)} fields, but the header names {width}"
+                    )
+                texts.append((row[text_at] or None) if text_at < len(row) else None)
+                labels.append((row[label_at].strip() or None) if label_at < len(row) else None)
+        except csv.Error as error:
+            unclosed = unclosed_quote_error(path)
+            if unclosed is not None:
+                raise unclosed from error
+            raise EvaluationInputError(
+                f"{path} line {header_lines + reader.line_num}: cannot parse as csv: {error}"
+            ) from error
+    if not texts:
+        raise EvaluationInputError(f"{path} has a header but no rows")
+    return texts, labels
+
+
+def read_jsonl_columns(path: Path, text_column: str, label_column: str) -> tuple[list[str | None], list[str | None]]:
+    """The text and label values of every line (absent or null -> None; blank lines skipped); a column is missing
+    when no line has that key."""
+    texts: list[str | None] = []
+    labels: list[str | None] = []
+    found: dict[str, None] = {}  # keys in order of first sight, up to one past SHOWN_COLUMNS
+    present: set[str] = set()
+    with path.open(encoding="utf-8-sig") as stream:
+        for number, line in enumerate(stream, start=1):
+            if line.isspace():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise EvaluationInputError(
+                    f"{path} line {number}: cannot parse as jsonl: {error.msg} (column {error.colno})"
+                ) from error
+            if not isinstance(record, dict):
+                raise EvaluationInputError(f"{path} line {number}: cannot parse as jsonl: not a JSON object")
+            for key in record:
+                if len(found) > SHOWN_COLUMNS:
+                    break
+                found.setdefault(key, None)
+            present.update(column for column in (text_column, label_column) if column in record)
+            text, label = record.get(text_column), record.get(label_column)
+            texts.append(text if text is None or isinstance(text, str) else json.dumps(text, ensure_ascii=False))
+            labels.append(None if label is None else str(label).strip())
+    if not texts:
+        raise EvaluationInputError(f"{path} is empty")
+    missing = [column for column in (text_column, label_column) if column not in present]
+    if missing:
+        names = list(found)
+        total = len(names) if len(names) <= SHOWN_COLUMNS else None
+        raise EvaluationInputError(f"{path} has no column {missing}; {columns_found(names[:SHOWN_COLUMNS], total)}")
+    return texts, labels
+
+
+def read_labelled_columns(
+    path: Path, text_column: str, label_column: str, file_format: str | None = None
+) -> tuple[list[str | None], list[str | None]]:
+    """The text and label columns of a labelled file, streamed: it must be a regular UTF-8 file with rows; every
+    problem raises EvaluationInputError naming the file and the line, row or column."""
+    require_regular_file(path)
+    check_utf8_and_not_blank(path)
+    kind = file_format or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
+    try:
+        if kind == "jsonl":
+            return read_jsonl_columns(path, text_column, label_column)
+        return read_csv_columns(path, text_column, label_column)
+    except OSError as error:  # e.g. permission denied: stat succeeded but open did not
+        raise EvaluationInputError(f"{path}: cannot read it ({error.strerror})") from error
+
+
 def labelled_examples(
-    frame: pl.DataFrame,
+    texts: list[str | None],
+    raw_labels: list[str | None],
     path: Path,
     text_column: str,
     label_column: str,
@@ -78,16 +256,11 @@ def labelled_examples(
     label_map: dict[str, str] | None = None,
 ) -> tuple[list[str], list[int]]:
     """Texts and class indices; every problem names the file, the row (1-based data row) and the value."""
-    missing = [column for column in (text_column, label_column) if column not in frame.columns]
-    if missing:
-        raise EvaluationInputError(f"{path} has no column {missing}; its columns are {frame.columns}")
-    texts = frame.get_column(text_column).cast(pl.String).to_list()
-    raw_labels = [None if value is None else str(value).strip() for value in frame.get_column(label_column).to_list()]
     mapping = label_map or {label: label for label in labels}
     unknown_targets = sorted(set(mapping.values()) - set(labels))
     if unknown_targets:
         raise EvaluationInputError(f"--label-map maps to {unknown_targets}, which are not classes {labels}")
-    label_ids = []
+    kept_texts, label_ids = [], []
     for row, (text, value) in enumerate(zip(texts, raw_labels, strict=True), start=1):
         if text is None or not text.strip():
             raise EvaluationInputError(f"{path} row {row}: empty {text_column!r}")
@@ -96,8 +269,40 @@ def labelled_examples(
                 f"{path} row {row}: unknown label {value!r} in {label_column!r}; expected one of {sorted(mapping)}"
                 + ("" if label_map else " (use --label-map to map other values onto them)")
             )
+        kept_texts.append(text)
         label_ids.append(labels.index(mapping[value]))
-    return texts, label_ids
+    return kept_texts, label_ids
+
+
+def read_label_map(argument: str | None) -> dict[str, str] | None:
+    """--label-map as a dict: inline JSON, or '@FILE' for a JSON object kept in a file (long maps, shared between
+    runs). A missing, unreadable or invalid file is named in the error."""
+    if not argument:
+        return None
+    if argument.startswith("@"):
+        source = Path(argument[1:])
+        where = f"--label-map file {source}"
+        if not argument[1:]:
+            raise EvaluationInputError("--label-map @ needs a file name after the @")
+        require_regular_file(source, role="--label-map file ")
+        try:
+            text = source.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise EvaluationInputError(f"{where} is not UTF-8") from error
+        except OSError as error:
+            raise EvaluationInputError(f"{where}: cannot read it ({error.strerror})") from error
+    else:
+        where, text = "--label-map", argument
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise EvaluationInputError(f"{where} is not valid JSON ({error})") from error
+    if not isinstance(mapping, dict):
+        raise EvaluationInputError(f"{where} must be a JSON object")
+    not_names = [value for value in mapping.values() if not isinstance(value, str)]
+    if not_names:
+        raise EvaluationInputError(f"{where} must map onto class names (strings), not {not_names[:5]}")
+    return {str(key): value for key, value in mapping.items()}
 
 
 def format_report(report: dict) -> str:
@@ -147,8 +352,8 @@ def evaluate_file(
 
     scorer = load_scorer(model_dir)
     labels = list(scorer.labels)
-    frame = read_labelled_file(path, file_format)
-    texts, truth = labelled_examples(frame, path, text_column, label_column, labels, label_map)
+    raw_texts, raw_labels = read_labelled_columns(path, text_column, label_column, file_format)
+    texts, truth = labelled_examples(raw_texts, raw_labels, path, text_column, label_column, labels, label_map)
     probabilities = np.asarray(scorer.predict_proba(texts))
     report = classification_report(truth, probabilities, labels)
     interval = bootstrap_macro_f1(truth, probabilities.argmax(axis=1))
@@ -164,7 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--text-column", default="review_text")
     parser.add_argument("--label-column", default="label")
-    parser.add_argument("--label-map", help='JSON object mapping file labels to classes, e.g. \'{"1": "negative"}\'')
+    parser.add_argument(
+        "--label-map",
+        help='JSON object mapping file labels to classes, e.g. \'{"1": "negative"}\', or @FILE to read it from a file',
+    )
     parser.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
     parser.add_argument("--root", default="data", help="data root whose promoted scorer to use (default: data)")
     parser.add_argument("--model-dir", help="a registry version folder to use instead of the promoted one")
@@ -172,19 +380,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        label_map = json.loads(args.label_map) if args.label_map else None
-        if label_map is not None and not isinstance(label_map, dict):
-            raise EvaluationInputError("--label-map must be a JSON object")
+        label_map = read_label_map(args.label_map)
         model_dir = resolve_model_dir(args.root, args.model_dir)
-        report = evaluate_file(
-            model_dir,
-            args.file,
-            args.text_column,
-            args.label_column,
-            {str(k): v for k, v in label_map.items()} if label_map else None,
-            args.format,
-        )
-    except (EvaluationInputError, FileNotFoundError, json.JSONDecodeError) as error:
+        report = evaluate_file(model_dir, args.file, args.text_column, args.label_column, label_map, args.format)
+    except (EvaluationInputError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:

@@ -2,10 +2,16 @@
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
+from shopinsight_pipeline import evaluate
 from shopinsight_pipeline.evaluate import main
 from shopinsight_pipeline.ml.baseline import ARRAYS_FILE, SETTINGS_FILE, TfidfSettings
 from shopinsight_pipeline.ml.scorers import CANDIDATE_FILE
@@ -151,3 +157,183 @@ def test_an_unmatched_quote_in_a_csv_names_its_line_not_a_parser_dump(tmp_path, 
     code, _, err = run(capsys, path, "--model-dir", stub_scorer)
     assert code == 2
     assert err.strip() == f'error: {path} line 3: a quoted field opens here and is never closed (an unmatched ")'
+
+
+HAND_WORKED_MATRIX = [[1, 1, 0], [0, 1, 1], [1, 0, 1]]  # ROWS through the stub (see the first test)
+
+
+def write_wide_csv(path, extra_columns, rows=ROWS, label="label"):
+    """review_text first, `extra_columns` empty columns, the label last: every data row is as wide as the header,
+    so the label sits at position extra_columns + 1."""
+    with path.open("w", encoding="utf-8") as stream:
+        stream.write("review_text," + ",".join(f"extra{i}" for i in range(extra_columns)) + f",{label}\n")
+        for text, value in rows:
+            stream.write(text + "," * (extra_columns + 1) + value + "\n")
+    return path
+
+
+# Runs in a fresh interpreter, reading /proc: ru_maxrss would carry over the (larger) pytest parent's high-water
+# mark through fork, while VmHWM is this process's own peak; growth = peak during the read - resident before it.
+MEMORY_PROBE = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from shopinsight_pipeline.evaluate import read_labelled_columns
+
+    def kib(field):
+        with open("/proc/self/status") as status:
+            return int(next(line for line in status if line.startswith(field + ":")).split()[1])
+
+    before = kib("VmRSS")
+    start = time.perf_counter()
+    texts, labels = read_labelled_columns(Path(sys.argv[1]), "review_text", "label")
+    seconds = time.perf_counter() - start
+    growth_mib = (kib("VmHWM") - before) / 1024
+    print(json.dumps({"texts": texts, "labels": labels, "seconds": seconds, "growth_mib": growth_mib}))
+    """
+)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="measures memory from /proc")
+def test_a_200k_column_csv_is_evaluated_from_its_two_columns_in_bounded_memory(tmp_path, stub_scorer, capsys):
+    """Issue 25: the whole frame of every column used to be read (this file grew the process by ~900 MB in ~1.2 s);
+    only the text and label fields are kept now, the label being the last of 200,002 columns."""
+    path = write_wide_csv(tmp_path / "wide.csv", extra_columns=200_000)
+    code, out, _ = run(capsys, path, "--model-dir", stub_scorer, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["examples"] == len(ROWS)
+    assert report["confusion_matrix"] == HAND_WORKED_MATRIX
+
+    probe = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(path)], capture_output=True, text=True, check=True, timeout=120
+    )
+    measured = json.loads(probe.stdout)
+    assert measured["texts"] == [text for text, _ in ROWS]
+    assert measured["labels"] == [label for _, label in ROWS]
+    assert measured["growth_mib"] < 50, measured  # ~7 MiB (header line, one row); a whole-frame read grew ~900 MiB
+
+
+def test_a_missing_column_of_a_very_wide_header_lists_a_few_columns_not_all(tmp_path, stub_scorer, capsys):
+    path = write_wide_csv(tmp_path / "wide.csv", extra_columns=200_000, label="stars")
+    code, _, err = run(capsys, path, "--model-dir", stub_scorer)
+    assert code == 2
+    assert f"{path} has no column ['label']; its first 20 columns are ['review_text', 'extra0'," in err
+    assert "'extra18'] (of 200002)" in err
+    assert len(err) < 1000
+
+
+def test_a_bad_byte_is_located_exactly_when_the_utf8_check_reads_in_chunks(tmp_path, stub_scorer, capsys, monkeypatch):
+    """The check decodes chunk by chunk; here a chunk ends inside '很' (two of its three bytes carried over) and
+    the bad byte comes right after it, so the carried bytes must be counted back out of the offset."""
+    prefix = "review_text,label\n很好,positive\n很".encode()
+    content = prefix + "差".encode("gbk") + b",negative\n"
+    offset = len(prefix)  # the first GBK byte
+    monkeypatch.setattr(evaluate, "CHUNK_BYTES", offset - 1)
+    path = tmp_path / "labelled.csv"
+    path.write_bytes(content)
+    code, _, err = run(capsys, path, "--model-dir", stub_scorer)
+    assert code == 2
+    assert f"{path} is not UTF-8 (invalid byte 0x{content[offset]:02x} at offset {offset})" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("review_text,label\n很好,positive,extra\n", "line 2: cannot parse as csv: 3 fields, but the header names 2"),
+        ("review_text,label\n", "has a header but no rows"),
+        ("text,label\n很好,positive\n", "has no column ['review_text']; its columns are ['text', 'label']"),
+    ],
+)
+def test_bad_csv_files_give_clear_errors(tmp_path, stub_scorer, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    code, _, err = run(capsys, path, "--model-dir", stub_scorer)
+    assert code == 2
+    assert f"{path} {message}" in err
+
+
+def test_label_map_read_from_a_file_with_at(tmp_path, stub_scorer, capsys):
+    path = tmp_path / "ratings.csv"
+    path.write_text("comment,stars\n很好,5\n太差,1\n还行,3\n", encoding="utf-8")
+    label_map = tmp_path / "stars.json"
+    label_map.write_text(json.dumps({"1": "negative", "3": "neutral", "5": "positive"}), encoding="utf-8")
+    args = ["--text-column", "comment", "--label-column", "stars", "--label-map", f"@{label_map}"]
+    code, out, _ = run(capsys, path, "--model-dir", stub_scorer, *args, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["macro_f1"] == pytest.approx(1.0)
+    assert report["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("absent.json", None, ": no such file"),
+        ("broken.json", b'{"1": "negative",', " is not valid JSON"),
+        ("list.json", b'["negative"]', " must be a JSON object"),
+        ("gbk.json", '{"1": "差"}'.encode("gbk"), " is not UTF-8"),
+        ("numbers.json", b'{"1": 0}', " must map onto class names (strings)"),
+        ("folder", "dir", " is not a regular file (a directory)"),
+    ],
+)
+def test_a_bad_label_map_file_is_named_in_the_error(tmp_path, stub_scorer, capsys, name, content, message):
+    data = write_jsonl(tmp_path / "labelled.jsonl", ROWS)
+    label_map = tmp_path / name
+    if content == "dir":
+        label_map.mkdir()
+    elif content is not None:
+        label_map.write_bytes(content)
+    code, _, err = run(capsys, data, "--model-dir", stub_scorer, "--label-map", f"@{label_map}")
+    assert code == 2
+    assert f"error: --label-map file {label_map}{message}" in err
+
+
+@pytest.fixture
+def alarm():
+    """Fail instead of hanging forever should the command ever open a FIFO (an open with no writer blocks)."""
+
+    def hung(signum, frame):
+        raise TimeoutError("the command blocked on its input")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero") or not hasattr(os, "mkfifo"), reason="needs /dev/zero and FIFOs")
+@pytest.mark.parametrize(
+    ("kind", "described"),
+    [
+        ("device", "(a character device)"),
+        ("fifo", "(a FIFO)"),
+        ("link to device", "(a symlink to a character device)"),
+        ("directory", "(a directory)"),
+    ],
+)
+def test_a_device_fifo_directory_or_link_to_one_is_not_a_regular_file(
+    tmp_path, stub_scorer, capsys, alarm, kind, described
+):
+    if kind == "device":
+        path = "/dev/zero"
+    elif kind == "fifo":
+        path = tmp_path / "reviews.csv"
+        os.mkfifo(path)
+    elif kind == "link to device":
+        path = tmp_path / "reviews.csv"
+        path.symlink_to("/dev/zero")
+    else:
+        path = tmp_path / "reviews.csv"
+        path.mkdir()
+    code, _, err = run(capsys, path, "--model-dir", stub_scorer)  # refused up front: reading would never end
+    assert code == 2
+    assert err.strip() == f"error: {path} is not a regular file {described}"
+
+
+def test_a_path_that_does_not_exist_is_still_no_such_file(tmp_path, stub_scorer, capsys):
+    path = tmp_path / "missing.csv"
+    code, _, err = run(capsys, path, "--model-dir", stub_scorer)
+    assert code == 2
+    assert err.strip() == f"error: {path}: no such file"
