@@ -45,6 +45,7 @@ RAW_ORDERS_SCHEMA: dict[str, pl.DataType] = {
     **{field: pl.String() for field in ORDER_FIELDS},
     "field_count": pl.Int32(),  # fields found on the line; != len(ORDER_FIELDS) means malformed
     "extra_fields": pl.String(),  # anything past the known columns, verbatim
+    "decode_error": pl.String(),  # the line is not valid UTF-8: the bad byte and its offset, else null
     **LINEAGE_SCHEMA,
 }
 
@@ -54,6 +55,7 @@ RAW_REVIEWS_SCHEMA: dict[str, pl.DataType] = {
     "type_errors": pl.String(),  # fields of the wrong JSON type ("review_text is an object, ..."), else null
     "repeated_keys": pl.String(),  # keys given more than once on the line (ambiguous), else null
     "extra_fields": pl.String(),  # unknown keys as a JSON object, else null
+    "decode_error": pl.String(),  # the line is not valid UTF-8: the bad byte and its offset, else null
     **LINEAGE_SCHEMA,
 }
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -256,23 +258,49 @@ class LakeStorage(ConfigurableResource):
 
     def written_partitions(self, table: str) -> dict[date, str | None]:
         """Each day with a written partition of `table`, oldest first, with the version of its
-        partition file on an object store (None on a POSIX lake): see files.file_versions."""
+        partition file on an object store (None on a POSIX lake): see files.file_versions.
+
+        A folder that holds a partition file but is not named exactly `<key>=YYYY-MM-DD` with a real
+        date (a copy such as `date=2026-08-01.bak`, `date=2026-13-45`, `date=`) is skipped with a
+        warning naming its path: one stray folder must not fail every query and every validation.
+        Hidden folders are this module's own writes in flight (files.swap_folder) and are skipped
+        silently."""
         base = self.table_path(table)
-        prefix = f"{partition_column(table)}="
+        key = partition_column(table)
         # one listing, not a request per day; a sharded folder on an object store counts once committed
         marker = MANIFEST if table in SHARDED_TABLES and not is_local(base) else PARTITION_FILE
         if is_local(base):
             if not base.exists():
                 return {}
-            folders: dict[str, str | None] = {path.parent.name: None for path in base.glob(f"{prefix}*/{marker}")}
+            folders: dict[str, str | None] = {path.parent.name: None for path in base.glob(f"*/{marker}")}
         else:  # one listing: UPath's glob costs about 10 ms per match on an object store
             folders = dict(file_versions(base, marker))
-        days = {
-            date.fromisoformat(folder.removeprefix(prefix)): version
-            for folder, version in folders.items()
-            if folder.startswith(prefix)
-        }
+        days: dict[date, str | None] = {}
+        for folder, version in folders.items():
+            day = _partition_day(folder, key)
+            if day is not None:
+                days[day] = version
+            elif not folder.startswith("."):
+                warnings.warn(
+                    f"skipping {base / folder}: not a partition of {table} (a folder named {key}=YYYY-MM-DD)",
+                    stacklevel=2,
+                )
         return dict(sorted(days.items()))
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _partition_day(folder: str, key: str) -> date | None:
+    """The day a partition folder named exactly `<key>=YYYY-MM-DD` holds, else None. The pattern
+    comes first: date.fromisoformat also takes 20260801 and 2026-W31-6, which no writer here makes."""
+    value = folder.removeprefix(f"{key}=")
+    if value == folder or not _ISO_DAY.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:  # 2026-13-45: the right shape, no such day
+        return None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,11 +1,14 @@
 """Fuzzing the landing readers and the rules with Hypothesis (issue 11).
 
 Generated landing files: valid rows mutated field by field (Unicode digits, control characters,
-quotes, commas and line breaks, huge numbers, JSON values of every type, repeated keys) and lines
-of random text. Properties, for orders and reviews alike:
+quotes, commas and line breaks, huge numbers, JSON values of every type, repeated keys, invisible
+characters), lines of random text, and (issue 25) bytes that are not UTF-8 dropped into a line, JSON
+lines with a lone surrogate escape, an integer past Python's 4300 digits, or nesting past the
+parser's depth. Properties, for orders and reviews alike:
 - every record is a validated row or a quarantined row with at least one rule and a reason that
   names the file and the line;
 - no validated row breaks the suite as great-expectations runs it, and none holds a null;
+- a line holding bytes that are not UTF-8 is quarantined as invalid_utf8, and no other line is;
 - the same input gives the same output.
 
 `make test` runs a bounded number of examples (profile "ci"); `make fuzz` runs the "fuzz" profile.
@@ -63,8 +66,15 @@ NASTY_TEXT = st.sampled_from(
         '"',
         ",",
         "=1+1",
+        "O\u200bX",
+        "\u200bO1",
+        "O1\ufeff",
+        "O\u2060",
+        "O\u200f1",
     ]
 )
+# Bytes that are not UTF-8: a stray byte, a broken pair, an encoded surrogate, a cut sequence, GBK.
+INVALID_UTF8 = st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xe4\xb8", "包装".encode("gbk")])
 FIELD_TEXT = st.one_of(
     NASTY_TEXT, st.text(CHARACTERS, max_size=12), st.from_regex(r"-?[0-9]{1,25}(\.[0-9]{1,3})?", fullmatch=True)
 )
@@ -99,8 +109,32 @@ def orders_file(draw) -> bytes:
 
 
 @st.composite
+def with_invalid_bytes(draw, data: bytes) -> tuple[bytes, set[int]]:
+    """`data` with bytes that are not UTF-8 put into a few of its lines (the header too, at times);
+    returns the changed file and the 1-based numbers of the lines changed."""
+    lines = data.split(b"\n")
+    changed = set()
+    for _ in range(draw(st.integers(0, 2))):
+        number = draw(st.integers(1, len(lines)))
+        line = lines[number - 1]
+        at = draw(st.integers(0, len(line)))
+        while at and at < len(line) and (line[at] & 0xC0) == 0x80:  # between characters, not inside one
+            at -= 1
+        lines[number - 1] = line[:at] + draw(INVALID_UTF8) + line[at:]
+        changed.add(number)
+    return b"\n".join(lines), changed
+
+
+@st.composite
 def review_line(draw) -> str:
-    kind = draw(st.integers(0, 9))
+    kind = draw(st.integers(0, 12))
+    if kind == 10:  # a lone surrogate escape, inside a value or a key
+        return draw(st.sampled_from(['{"review_id": "R1", "review_text": "a\\ud800b"}', '{"\\udfff": 1}']))
+    if kind == 11:  # an integer longer than Python converts
+        return '{"review_id": "R1", "rating": ' + "7" * draw(st.integers(4301, 6000)) + "}"
+    if kind == 12:  # nested deeper than the parser goes
+        depth = draw(st.integers(1000, 5000))
+        return '{"review_id": "R1", "x": ' + "[" * depth + "]" * depth + "}"
     if kind == 0:
         return draw(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x1f"), max_size=40))
     record = {**REVIEW, "review_id": f"R{draw(st.integers(0, 30))}"}
@@ -143,9 +177,10 @@ def check_properties(raw: pl.DataFrame, source_file: str, entity: str) -> None:
     assert validated_again.equals(validated) and again.rejected.equals(outcome.rejected)
 
 
-def read_and_check(reader, data: bytes, source_file: str, entity: str) -> None:
+def read_and_check(reader, data: bytes, source_file: str, entity: str, not_utf8: set[int] | None = None) -> None:
     """A file the reader refuses must be refused by name; any other gives rows with the properties,
-    and reading it again gives the same bronze frame."""
+    and reading it again gives the same bronze frame. `not_utf8`: the lines given bytes that are not
+    UTF-8, which (unless the file was read whole in another encoding) are quarantined as invalid_utf8."""
     try:
         read = reader(data, source_file)
     except LandingFileError as error:
@@ -153,13 +188,27 @@ def read_and_check(reader, data: bytes, source_file: str, entity: str) -> None:
         return
     check_properties(read.frame, source_file, entity)
     assert reader(data, source_file).frame.equals(read.frame)
+    if read.encoding == "utf-8":
+        outcome, _, _ = validate(read.frame, entity)
+        flagged = outcome.rejected.filter(pl.col("rejected_rules").list.contains("invalid_utf8"))
+        first_lines = set(read.frame.get_column("line_number").to_list())
+        # a record spanning lines is numbered by its first: a bad byte in a later line is its record's
+        expected = {
+            max(n for n in first_lines if n <= line)
+            for line in (not_utf8 or set())
+            if line >= min(first_lines, default=1)
+        }
+        assert set(flagged.get_column("line_number").to_list()) == expected
 
 
-@given(orders_file())
+@given(st.data())
 def test_fuzzed_orders_are_validated_or_quarantined_with_a_reason(data):
-    read_and_check(read_orders_csv, data, "o.csv", "orders")
+    file, not_utf8 = data.draw(with_invalid_bytes(data.draw(orders_file())))
+    read_and_check(read_orders_csv, file, "o.csv", "orders", not_utf8)
 
 
-@given(st.lists(review_line(), min_size=1, max_size=12))
-def test_fuzzed_reviews_are_validated_or_quarantined_with_a_reason(lines):
-    read_and_check(read_reviews_jsonl, "\n".join(lines).encode("utf-8"), "r.jsonl", "reviews")
+@given(st.data())
+def test_fuzzed_reviews_are_validated_or_quarantined_with_a_reason(data):
+    lines = data.draw(st.lists(review_line(), min_size=1, max_size=12))
+    file, not_utf8 = data.draw(with_invalid_bytes("\n".join(lines).encode("utf-8")))
+    read_and_check(read_reviews_jsonl, file, "r.jsonl", "reviews", not_utf8)

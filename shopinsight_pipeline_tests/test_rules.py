@@ -1,6 +1,8 @@
 """Validation rules: each rule flags what it names, GX and polars agree, reasons name file and line."""
 
 import json
+import sys
+import unicodedata
 from datetime import date
 
 import polars as pl
@@ -55,18 +57,37 @@ def flagged(raw: pl.DataFrame, earlier: list[str] | None = None) -> list[list[st
         (with_(quantity="99999999999999999999"), "quantity_out_of_range"),  # overflows int64
         (with_(quantity="２"), "quantity_not_an_integer"),  # a full-width digit
         (with_(unit_price="１0.50"), "unit_price_not_a_number"),
-        (with_(unit_price="9" * 400), "unit_price_out_of_range"),  # past any float: inf
+        (with_(unit_price="9" * 400), "too_long_unit_price,unit_price_out_of_range"),  # past any float: inf
         (with_(order_id="O\x001"), "control_character_in_order_id"),  # NUL
         (with_(customer_id="C\x1b[31m1"), "control_character_in_customer_id"),  # a terminal escape
         (with_(product_id="P1\x7f"), "control_character_in_product_id"),
         (with_(customer_id="C 1"), "space_in_customer_id"),  # a malformed key, never a customer
         (with_(customer_id="  C1  "), None),  # the ends are trimmed: a well-formed id
         (with_(product_id="P\u30001"), "space_in_product_id"),  # an ideographic space
+        # Issue 25: C1 controls, every kind of space, invisible characters, values past their cap.
+        (with_(order_id="O\x851"), "control_character_in_order_id"),  # NEL, a C1 control
+        (with_(customer_id="C\x9b31m1"), "control_character_in_customer_id"),  # CSI, the C1 escape
+        (with_(customer_id="C\u20031"), "space_in_customer_id"),  # an em space
+        (with_(product_id="P\u202f1"), "space_in_product_id"),  # a narrow no-break space
+        (with_(order_id="O\u200d1"), "invisible_character_in_order_id"),  # a zero-width joiner
+        (with_(customer_id="C\u202e1"), "invisible_character_in_customer_id"),  # right-to-left override
+        (with_(product_id="P\u00ad1"), "invisible_character_in_product_id"),  # a soft hyphen
+        (with_(order_id="订单\u31641"), "invisible_character_in_order_id"),  # a Hangul filler
+        (with_(order_id="O-订单-1"), None),  # CJK letters are letters
+        (with_(customer_id="顧客_東京"), None),
+        (with_(product_id="상품1"), None),  # Hangul syllables, not fillers
+        (with_(order_id="O" * 64), None),
+        (with_(order_id="O" * 65), "too_long_order_id"),
+        (with_(category="x" * 257), "too_long_category"),
+        (with_(category="图" * 256), None),  # characters are counted, not UTF-8 bytes (768 here)
+        (with_(status="delivered" * 30), "too_long_status,unknown_status"),
+        (with_(quantity="0" * 300 + "1"), "too_long_quantity"),  # parses as 1: only the cap catches it
+        (with_(order_ts="2026-08-03T10:00:00." + "0" * 300 + "+08:00"), "too_long_order_ts"),
     ],
 )
 def test_each_rule_flags_what_it_names(row, rule):
     raw = read_orders_csv(orders_csv(row), "o.csv").frame
-    assert flagged(raw) == [[rule] if rule else []]
+    assert [sorted(found) for found in flagged(raw)] == [rule.split(",") if rule else []]
 
 
 def test_extra_field_and_truncated_line_break_the_field_count():
@@ -193,6 +214,11 @@ def test_great_expectations_flags_the_same_rows_as_the_polars_translation():
         GOOD,
         with_(status="lost"),
         with_(order_ts="2026-02-30T10:00:00+08:00"),
+        with_(order_id="O1\u200b"),  # issue 25: invisible, C1 and Zs characters, values past their cap
+        with_(customer_id="C\x851"),
+        with_(product_id="P\u20031"),
+        with_(category="x" * 257),
+        with_(quantity="0" * 300 + "1"),
     ]
     raw = read_orders_csv(orders_csv(*rows, tail=",EXTRA"), "o.csv").frame
     prepared = rules.prepare_orders(raw, pl.Series(["O1"]), SETTINGS)
@@ -240,3 +266,170 @@ def test_a_review_of_an_order_never_validated_is_quarantined_as_unknown_order():
     outcome = rules.split(prepared, raw, rules.review_suite(DAY, SETTINGS), "review_id")
     assert outcome.accepted.get_column("review_id").to_list() == ["R0"]
     assert outcome.rejected.item(0, "reason") == "r.jsonl line 2: unknown_order (order_id='O404')"
+
+
+# Issue 25: ids that differ from a validated one by a character nobody can see.
+CATEGORY = {
+    cp: unicodedata.category(chr(cp)) for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) != "Cn"
+}
+FORMAT_CHARACTERS = [cp for cp, category in CATEGORY.items() if category == "Cf"]
+# Not Cf, yet they show nothing: combining grapheme joiner, Hangul fillers, variation selectors and
+# their supplement, the line and paragraph separators.
+INVISIBLE_FRIENDS = [
+    0x034F,
+    0x115F,
+    0x1160,
+    0x3164,
+    0xFFA0,
+    *range(0xFE00, 0xFE10),
+    *range(0xE0100, 0xE01F0),
+    0x2028,
+    0x2029,
+]
+# Default-ignorable, and rejected with them: Khmer inherent vowels, Mongolian free variation
+# selectors; and the Braille blank, a favourite for names that look empty.
+ALSO_INVISIBLE = [0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800]
+SPACE_SEPARATORS = [cp for cp, category in CATEGORY.items() if category == "Zs"]
+CONTROLS = [cp for cp, category in CATEGORY.items() if category == "Cc"]
+
+
+def order_rows_flagged(column: str, values: list[str]) -> list[list[str]]:
+    """The rules each order row breaks, one row per value of `column` (order ids kept distinct)."""
+    rows = [with_(**{"order_id": f"O{n}", column: value}) for n, value in enumerate(values)]
+    return flagged(read_orders_csv(orders_csv(*rows), "o.csv").frame)
+
+
+def review_rows_flagged(column: str, values: list[str]) -> list[list[str]]:
+    """The same for reviews; JSON escapes every character, so newlines and 0x1f travel too."""
+    records = [{**REVIEW, "review_id": f"R{n}", column: value} for n, value in enumerate(values)]
+    raw = read_reviews_jsonl("\n".join(json.dumps(r) for r in records).encode(), "r.jsonl").frame
+    prepared = rules.prepare_reviews(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    flags = rules.violations(prepared, rules.review_suite(DAY, SETTINGS))
+    return [[rule for rule, bad in row.items() if bad] for row in flags.iter_rows(named=True)]
+
+
+def wrongly_flagged(code_points: list[int], found: list[list[str]], rule: str) -> dict[str, list[str]]:
+    return {f"U+{cp:04X}": rules for cp, rules in zip(code_points, found, strict=True) if rules != [rule]}
+
+
+@pytest.mark.parametrize(
+    ("order_id", "shown"),
+    [
+        ("O_DUP\u200b", r"O_DUP\u200b"),  # a zero-width space after
+        ("\u200bO_DUP", r"\u200bO_DUP"),  # and before
+        ("O_\u200fDUP", r"O_\u200fDUP"),  # a right-to-left mark
+        ("O_\u2060DUP", r"O_\u2060DUP"),  # a word joiner
+        ("O_\ufeffDUP", r"O_\ufeffDUP"),  # a byte order mark
+    ],
+)
+def test_an_id_with_an_invisible_character_is_quarantined_as_it_came(order_id, shown):
+    raw = read_orders_csv(orders_csv(with_(order_id="O_DUP"), with_(order_id=order_id)), "o.csv").frame
+    prepared = rules.prepare_orders(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    outcome = rules.split(prepared, raw, rules.order_suite(DAY, SETTINGS), "order_id")
+    assert outcome.accepted.get_column("order_id").to_list() == ["O_DUP"]
+    assert outcome.rejected.get_column("rejected_rules").to_list() == [["invisible_character_in_order_id"]]
+    assert outcome.rejected.get_column("order_id").to_list() == [order_id]  # nothing removed
+    # the reason writes the character as an escape: quoted as it is, it would read 'O_DUP'
+    assert outcome.rejected.item(0, "reason") == f"o.csv line 3: invisible_character_in_order_id (order_id='{shown}')"
+
+
+def test_every_format_character_inside_an_id_is_invisible_character():
+    """Derived from unicodedata, not from the rule: every Cf code point, in each id column."""
+    assert len(FORMAT_CHARACTERS) >= 161  # Unicode 14 has 161; later versions add some
+    values = [f"X{chr(cp)}1" for cp in FORMAT_CHARACTERS]
+    for column in ("order_id", "customer_id", "product_id"):
+        found = order_rows_flagged(column, values)
+        assert wrongly_flagged(FORMAT_CHARACTERS, found, f"invisible_character_in_{column}") == {}, column
+    found = review_rows_flagged("review_id", values)
+    assert wrongly_flagged(FORMAT_CHARACTERS, found, "invisible_character_in_review_id") == {}
+
+
+def test_invisible_friends_of_the_format_characters_are_rejected_too():
+    friends = INVISIBLE_FRIENDS + ALSO_INVISIBLE
+    found = order_rows_flagged("product_id", [f"P{chr(cp)}1" for cp in friends])
+    assert wrongly_flagged(friends, found, "invisible_character_in_product_id") == {}
+
+
+def test_every_space_separator_and_control_character_inside_an_id_is_named():
+    assert len(SPACE_SEPARATORS) == 17 and len(CONTROLS) == 65  # C0, DEL and C1
+    found = review_rows_flagged("order_id", [f"O{chr(cp)}1" for cp in SPACE_SEPARATORS])
+    assert wrongly_flagged(SPACE_SEPARATORS, found, "space_in_order_id") == {}
+    found = review_rows_flagged("product_id", [f"P{chr(cp)}1" for cp in CONTROLS])
+    assert wrongly_flagged(CONTROLS, found, "control_character_in_product_id") == {}
+
+
+def test_letters_marks_and_symbols_of_every_script_still_make_an_id():
+    """The other side: a sample of every assigned character that is no control, separator or
+    format character, and not one of the invisible friends, passes the id rules."""
+    rejected = set(FORMAT_CHARACTERS + INVISIBLE_FRIENDS + ALSO_INVISIBLE + SPACE_SEPARATORS + CONTROLS)
+    visible = [cp for cp, category in CATEGORY.items() if category[0] in "LMNPS" and cp not in rejected]
+    sample = visible[:: max(1, len(visible) // 3000)] + [ord(c) for c in "订单東京고객ｶﾅ٣é"]
+    found = order_rows_flagged("customer_id", [f"C{chr(cp)}1" for cp in sample])
+    assert {f"U+{cp:04X}": rules for cp, rules in zip(sample, found, strict=True) if rules} == {}
+
+
+@pytest.mark.parametrize(
+    ("column", "cap"), [("review_id", 64), ("order_id", 64), ("rating", 256), ("review_text", 10_000)]
+)
+def test_review_fields_over_their_default_cap_are_too_long(column, cap):
+    values = ["7" * cap, "7" * (cap + 1)] if column == "rating" else ["好" * cap, "好" * (cap + 1)]
+    found = review_rows_flagged(column, values)
+    assert found[0] == ([] if column != "rating" else ["rating_out_of_range"])
+    assert f"too_long_{column}" in found[1]
+
+
+def test_the_length_caps_are_settings():
+    settings = rules.RuleSettings(max_id_chars=3, max_field_chars=25, max_review_text_chars=2)
+    rows = [with_(order_id="O12"), with_(order_id="O123"), with_(order_id="O13", category="x" * 26)]
+    raw = read_orders_csv(orders_csv(*rows), "o.csv").frame
+    prepared = rules.prepare_orders(raw, pl.Series([], dtype=pl.String), settings)
+    flags = rules.violations(prepared, rules.order_suite(DAY, settings))
+    assert [[rule for rule, bad in row.items() if bad] for row in flags.iter_rows(named=True)] == [
+        [],
+        ["too_long_order_id"],
+        ["too_long_category"],
+    ]
+    assert "too_long_review_text" in rules.rule_names(rules.review_suite(DAY, settings))
+    with pytest.raises(ValueError, match="max_id_chars must be at least 1"):
+        rules.RuleSettings(max_id_chars=0)
+
+
+def test_a_50_mb_category_is_quarantined_and_its_reason_stays_short():
+    huge = "x" * (50 * 1024 * 1024)
+    raw = read_orders_csv(orders_csv(GOOD, with_(order_id="O2", category=huge)), "o.csv").frame
+    prepared = rules.prepare_orders(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    outcome = rules.split(prepared, raw, rules.order_suite(DAY, SETTINGS), "order_id")
+    assert outcome.accepted.get_column("order_id").to_list() == ["O1"]
+    assert outcome.rejected.get_column("rejected_rules").to_list() == [["too_long_category"]]
+    assert outcome.rejected.item(0, "category") == huge  # the quarantined row keeps it whole
+    shown = "x" * 100
+    assert outcome.rejected.item(0, "reason") == (
+        f"o.csv line 3: too_long_category (category='{shown}…' (52428800 characters))"
+    )
+
+
+def test_great_expectations_and_polars_agree_on_every_character_and_cap():
+    """Both engines read the character classes and the caps alike, code point by code point."""
+    special = FORMAT_CHARACTERS + INVISIBLE_FRIENDS + ALSO_INVISIBLE + SPACE_SEPARATORS + CONTROLS
+    ids = [f"R{chr(cp)}1" for cp in special] + ["R-订单", "상품1", "R" * 64, "R" * 65]
+    texts = ["好" * 10_000, "好" * 10_001, "x" * 257]
+    records = [{**REVIEW, "review_id": f"R{n}", "product_id": value} for n, value in enumerate(ids)]
+    records += [{**REVIEW, "review_id": f"T{n}", "review_text": text} for n, text in enumerate(texts)]
+    records.append({**REVIEW, "review_id": "T9", "rating": "0" * 300 + "5"})
+    raw = read_reviews_jsonl("\n".join(json.dumps(r) for r in records).encode(), "r.jsonl").frame
+    prepared = rules.prepare_reviews(raw, pl.Series([], dtype=pl.String), SETTINGS)
+    suite = rules.review_suite(DAY, SETTINGS)
+    flags = rules.violations(prepared, suite).with_row_index()
+    outcomes = run_suite(prepared, suite)
+    assert sorted(o.rule for o in outcomes) == sorted(rules.rule_names(suite))
+    for outcome in outcomes:
+        ours = flags.filter(pl.col(outcome.rule)).get_column("index").to_list()
+        assert sorted(outcome.unexpected_rows) == ours, outcome.rule
+    by_rule = {o.rule: o.unexpected_count for o in outcomes}
+    assert by_rule["invisible_character_in_product_id"] == len(FORMAT_CHARACTERS + INVISIBLE_FRIENDS + ALSO_INVISIBLE)
+    assert by_rule["space_in_product_id"] == len(SPACE_SEPARATORS)
+    # a newline or a tab at the end is trimmed, inside it is a control character
+    assert by_rule["control_character_in_product_id"] == len(CONTROLS)
+    assert by_rule["too_long_product_id"] == 1
+    assert by_rule["too_long_review_text"] == 1
+    assert by_rule["too_long_rating"] == 1

@@ -1,6 +1,7 @@
 """LakeStorage: paths in one place, atomic writes that replace, clear errors for missing data."""
 
 import uuid
+import warnings
 from datetime import date
 
 import polars as pl
@@ -84,3 +85,59 @@ def test_object_store_paths_are_kept_until_the_cache_is_cleared():
     clear_path_cache()
     assert storage.table_path("daily_sales") is not table and storage.path("memory://lake-kept") is not root
     assert storage.table_path("daily_sales") == table  # the same place, built again
+
+
+STRAY_FOLDERS = ("date=2026-08-01.bak", "date=2026-13-45", "date=", "date=20260804", "2026-08-05")
+
+
+def stray_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    return sorted(str(warning.message) for warning in caught if "not a partition of" in str(warning.message))
+
+
+def test_stray_folders_beside_the_partitions_are_skipped_with_a_warning_naming_them(tmp_path):
+    """Issue 25: a `date=2026-08-01.bak` copy made every query and validation fail on
+    date.fromisoformat, naming no path. `date=20260804` is a day to fromisoformat, not to us."""
+    storage = LakeStorage(root=str(tmp_path))
+    for day in (date(2026, 8, 1), date(2026, 8, 2)):
+        storage.write_partition("raw_orders", day, pl.DataFrame({"a": [day.day]}))
+    table = tmp_path / "lake" / "bronze" / "raw_orders"
+    for name in STRAY_FOLDERS:
+        (table / name).mkdir()
+        (table / name / "part-0.parquet").write_bytes((table / "date=2026-08-01" / "part-0.parquet").read_bytes())
+    (table / ".date=2026-08-03.0123abcd.tmp").mkdir()  # a write in flight: skipped without a word
+    (table / ".date=2026-08-03.0123abcd.tmp" / "part-0.parquet").write_bytes(b"")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert storage.partition_days("raw_orders") == [date(2026, 8, 1), date(2026, 8, 2)]
+    messages = stray_warnings(caught)
+    assert len(messages) == len(STRAY_FOLDERS), messages
+    for name in STRAY_FOLDERS:
+        assert sum(f"skipping {table / name}: " in message for message in messages) == 1, name
+
+
+def test_a_run_date_table_skips_a_folder_of_the_other_key(tmp_path):
+    storage = LakeStorage(root=str(tmp_path))
+    storage.write_partition("insights", DAY, pl.DataFrame({"a": [1]}))
+    table = tmp_path / "lake" / "gold" / "insights"
+    (table / "date=2026-08-02").mkdir()
+    (table / "date=2026-08-02" / "part-0.parquet").write_bytes(b"")
+    with pytest.warns(UserWarning, match=r"insights/date=2026-08-02: not a partition of insights"):
+        assert storage.partition_days("insights") == [DAY]
+
+
+def test_stray_folders_on_an_object_store_are_skipped_with_a_warning_naming_them():
+    root = f"memory://lake-stray-{uuid.uuid4().hex[:8]}"
+    storage = LakeStorage(root=root)
+    assert storage.is_object_store
+    for day in (date(2026, 8, 1), date(2026, 8, 2)):
+        storage.write_partition("validated_orders", day, pl.DataFrame({"a": [day.day]}))
+    table = UPath(f"{root}/lake/silver/validated_orders")
+    for name in STRAY_FOLDERS:
+        (table / name / "part-0.parquet").write_bytes(b"PAR1")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert list(storage.written_partitions("validated_orders")) == [date(2026, 8, 1), date(2026, 8, 2)]
+    messages = stray_warnings(caught)
+    assert len(messages) == len(STRAY_FOLDERS), messages
+    for name in STRAY_FOLDERS:
+        assert sum(f"skipping {root}/lake/silver/validated_orders/{name}: " in m for m in messages) == 1, name

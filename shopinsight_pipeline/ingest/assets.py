@@ -30,7 +30,7 @@ def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
         description=f"One day's {source} landing file as text columns, with source file and line number.",
     )
     def raw_asset(context: AssetExecutionContext, storage: LakeStorage) -> Output:
-        frames, encodings, blank_lines, warnings = {}, set(), 0, []
+        frames, encodings, blank_lines, invalid_utf8_lines, warnings = {}, set(), 0, 0, []
         for day in run_days(context):
             path = storage.landing_file(source, day)
             if not path.exists():
@@ -45,13 +45,16 @@ def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
             frames[day.isoformat()] = read.frame
             encodings.add(read.encoding)
             blank_lines += read.blank_lines
+            invalid_utf8_lines += read.invalid_utf8_lines
             warnings += read.warnings
         return Output(
             frames,
             metadata={
                 **rows_by_day(frames),
                 "source_file": str(path) if len(frames) == 1 else str(path.parent),
+                # utf-8 unless a file was read whole in another encoding (none of its lines was UTF-8)
                 "encoding": ", ".join(sorted(encodings)),
+                "invalid_utf8_lines": invalid_utf8_lines,
                 "blank_lines_skipped": blank_lines,
                 "warnings": MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none"),
             },

@@ -5,10 +5,13 @@ Pure functions of bytes -> polars frames; the Dagster assets only add paths and 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from shopinsight_pipeline.schemas import (
@@ -35,6 +38,7 @@ class BronzeRead:
     encoding: str
     blank_lines: int = 0
     warnings: list[str] = field(default_factory=list)
+    invalid_utf8_lines: int = 0  # lines kept as rows that validation quarantines as invalid_utf8
 
 
 def decode(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> tuple[str, str]:
@@ -48,10 +52,83 @@ def decode(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_E
     raise LandingFileError(f"{source_file}: bytes are not valid in any of {list(encodings)}")
 
 
-def _encoding_warnings(source_file: str, encoding: str, encodings: tuple[str, ...]) -> list[str]:
-    if encoding == encodings[0]:
-        return []
-    return [f"{source_file} is not {encodings[0]}; decoded as {encoding}"]
+@dataclass
+class DecodedLines:
+    """A landing file as UTF-8 bytes, the encoding it was read in, and the lines (1-based) that
+    are not valid UTF-8 with why: each becomes a row that validation quarantines as invalid_utf8."""
+
+    utf8: bytes
+    encoding: str
+    bad_lines: dict[int, str] = field(default_factory=dict)
+
+
+def _json_escaped_bytes(error: UnicodeError) -> tuple[str, int]:
+    """Bad bytes as \\\\xff inside a JSON string: the line still parses and its text reads \\xff."""
+    assert isinstance(error, UnicodeDecodeError)
+    return "".join(f"\\\\x{byte:02x}" for byte in error.object[error.start : error.end]), error.end
+
+
+codecs.register_error("shopinsight-json-escape", _json_escaped_bytes)
+
+
+def decode_lines(
+    data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS, errors: str = "backslashreplace"
+) -> DecodedLines:
+    """UTF-8, judged line by line: one stray byte costs its line, never the file.
+
+    A file is read whole in another of `encodings` (GB18030 from a Chinese export) only when none of
+    its non-ASCII lines is valid UTF-8 and it decodes cleanly in that encoding: a UTF-8 file with a
+    bad line also decodes "cleanly" as GB18030, as mojibake, so a file whose lines are mixed stays
+    UTF-8 with its bad lines marked. A bad line keeps its text with the bad bytes written as escapes
+    (\\xff; `errors` names the codec error handler that writes them), so the quarantine shows what
+    arrived.
+    """
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if encodings[0].replace("-", "").lower() != "utf8":
+        text, encoding = decode(data, source_file, encodings)
+        return DecodedLines(text.encode("utf-8"), encoding)
+    try:
+        data.decode("utf-8")
+        return DecodedLines(data, encodings[0])
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    bad_lines: dict[int, str] = {}
+    utf8_lines = 0  # lines with non-ASCII bytes that are valid UTF-8: evidence of a UTF-8 file
+    offset = 0
+    for number, line in enumerate(lines, start=1):
+        try:
+            line.decode("utf-8")
+            utf8_lines += not line.isascii()
+        except UnicodeDecodeError as error:
+            bad_lines[number] = (
+                f"invalid UTF-8 byte 0x{line[error.start]:02x} at byte offset {offset + error.start} of {source_file}"
+            )
+        offset += len(line) + 1
+    if not utf8_lines:
+        for encoding in encodings[1:]:
+            try:
+                return DecodedLines(data.decode(encoding).removeprefix("\ufeff").encode("utf-8"), encoding)
+            except UnicodeDecodeError:
+                continue
+    repaired = [
+        line.decode("utf-8", errors=errors).encode("utf-8") if number in bad_lines else line
+        for number, line in enumerate(lines, start=1)
+    ]
+    return DecodedLines(b"\n".join(repaired), encodings[0], bad_lines)
+
+
+def _encoding_warnings(source_file: str, decoded: DecodedLines, encodings: tuple[str, ...]) -> list[str]:
+    notes = []
+    if decoded.encoding != encodings[0]:
+        notes.append(f"{source_file} is not {encodings[0]} on any line; decoded as a whole as {decoded.encoding}")
+    if decoded.bad_lines:
+        lines = sorted(decoded.bad_lines)
+        shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+        notes.append(
+            f"{source_file}: {len(lines)} lines are not valid UTF-8 (lines {shown}), quarantined as invalid_utf8"
+        )
+    return notes
 
 
 def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> BronzeRead:
@@ -65,22 +142,41 @@ def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = 
     `extra_fields` too, missing trailing fields are null, and `field_count` says which happened.
     Blank lines are skipped and counted.
     """
-    lines, encoding = _read_lines(data, source_file, encodings)
-    read = BronzeRead(pl.DataFrame(schema=RAW_ORDERS_SCHEMA), encoding)
-    read.warnings += _encoding_warnings(source_file, encoding, encodings)
+    lines, decoded = _read_lines(data, source_file, encodings)
+    read = BronzeRead(
+        pl.DataFrame(schema=RAW_ORDERS_SCHEMA), decoded.encoding, invalid_utf8_lines=len(decoded.bad_lines)
+    )
+    read.warnings += _encoding_warnings(source_file, decoded, encodings)
     if _is_blank(data):
         read.warnings.append(f"{source_file} is empty (no header, no rows)")
         return read
+    if 1 in decoded.bad_lines:
+        raise LandingFileError(f"{source_file} line 1: the header is not valid UTF-8 ({decoded.bad_lines[1]})")
     layout = header_layout(lines.item(0, "line"), source_file)
     read.warnings += layout.warnings(source_file)
-    body = _join_quoted_newlines(lines.slice(1))
+    body = _join_quoted_newlines(lines.slice(1), decoded.utf8)
     blank = _blank_lines(body.get_column("line"))
     read.blank_lines = int(blank.sum())
     if read.blank_lines:
         body = body.filter(~blank)
     body, quoted_rows = _unquote_lines(body)
+    body = body.with_columns(_decode_errors(body.get_column("line_number"), decoded.bad_lines))
     read.frame = _split_lines(body, source_file, quoted_rows, layout)
     return read
+
+
+def _decode_errors(line_numbers: pl.Series, bad_lines: dict[int, str]) -> pl.Series:
+    """The decode_error column: each record's message, null for the (usual) valid ones. A record
+    spanning lines (a quoted line break) is numbered by its first line and takes the message of
+    any of its lines."""
+    errors: list[str | None] = [None] * line_numbers.len()
+    if bad_lines:
+        firsts = line_numbers.to_numpy()
+        for number, message in sorted(bad_lines.items()):
+            row = int(np.searchsorted(firsts, number, side="right")) - 1
+            if row >= 0 and errors[row] is None:
+                errors[row] = message
+    return pl.Series("decode_error", errors, dtype=pl.String)
 
 
 @dataclass(frozen=True)
@@ -130,21 +226,22 @@ def _is_blank(data: bytes) -> bool:
     return not data[:4096].strip() and not data.strip()
 
 
-def _read_lines(data: bytes, source_file: str, encodings: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
-    """Every line of the file as text with its 1-based number, and the encoding it was in.
+def _read_lines(data: bytes, source_file: str, encodings: tuple[str, ...]) -> tuple[pl.DataFrame, DecodedLines]:
+    """Every line of the file as text with its 1-based number, and how the file was decoded.
 
-    UTF-8 input goes to polars as it is (polars checks the bytes as it reads, which is cheaper
-    than decoding a large file in Python first); anything else is decoded and re-encoded.
+    Valid UTF-8 goes to polars as it is (polars checks the bytes as it reads, which is cheaper
+    than decoding a large file in Python first); anything else is judged line by line (decode_lines).
     """
     if b"\x1f" in data:
         raise LandingFileError(f"{source_file}: contains the control byte 0x1f, not a text export")
     if encodings[0].replace("-", "").lower() == "utf8":
+        utf8 = data.removeprefix(b"\xef\xbb\xbf")
         try:
-            return _line_frame(data.removeprefix(b"\xef\xbb\xbf")), encodings[0]
+            return _line_frame(utf8), DecodedLines(utf8, encodings[0])
         except pl.exceptions.ComputeError:
-            pass  # not UTF-8: decode() below tries the other encodings and names the file if none fits
-    text, encoding = decode(data, source_file, encodings)
-    return _line_frame(text.encode("utf-8")), encoding
+            pass  # not UTF-8 throughout: decode_lines finds the lines that are not
+    decoded = decode_lines(data, source_file, encodings)
+    return _line_frame(decoded.utf8), decoded
 
 
 def _line_frame(utf8: bytes) -> pl.DataFrame:
@@ -165,9 +262,11 @@ def _line_frame(utf8: bytes) -> pl.DataFrame:
 _FIELD_COMMA = "\x1e"
 
 
-def _join_quoted_newlines(body: pl.DataFrame) -> pl.DataFrame:
+def _join_quoted_newlines(body: pl.DataFrame, utf8: bytes) -> pl.DataFrame:
     """RFC 4180: a quoted field may hold line breaks. Physical lines from one that leaves a quote
-    open to the one that closes it become one record, numbered by its first physical line.
+    open to the one that closes it become one record, numbered by its first physical line, joined
+    by the break each line ended with in `utf8` (the file's bytes): a CRLF inside a field stays CRLF
+    (the line reader drops a line's final carriage return).
 
     Only lines with a quote are looked at (a few in a real export): a line with an odd number of
     quotes opens or closes a record; the lines between belong to it whatever they hold. A quote
@@ -188,7 +287,20 @@ def _join_quoted_newlines(body: pl.DataFrame) -> pl.DataFrame:
     if not spans:
         return body
     # touch only the spans: a million-line file with one such record stays a column operation
-    records = ["\n".join(line.slice(first, last - first + 1).to_list()) for first, last in spans]
+    newlines = np.flatnonzero(np.frombuffer(utf8, dtype=np.uint8) == ord("\n"))
+    numbers = body.get_column("line_number")
+
+    def ends_with_cr(row: int) -> bool:  # physical line N ends at the file's N-th newline
+        end = int(newlines[int(numbers[row]) - 1])
+        return end > 0 and utf8[end - 1] == ord("\r")
+
+    records = [
+        "".join(
+            text + ("\r\n" if ends_with_cr(row) else "\n") if row < last else text
+            for row, text in enumerate(line.slice(first, last - first + 1).to_list(), start=first)
+        )
+        for first, last in spans
+    ]
     absorbed = [row for first, last in spans for row in range(first + 1, last + 1)]
     joined = line.scatter([first for first, _ in spans], records)
     keep = pl.repeat(True, line.len(), eager=True).scatter(absorbed, False)
@@ -243,6 +355,7 @@ def _split_lines(body: pl.DataFrame, source_file: str, quoted_rows: pl.Series, l
             *[fields.list.get(layout.known[name], null_on_oob=True).alias(name) for name in ORDER_FIELDS],
             (fields.list.len() - len(layout.unknown)).cast(pl.Int32).alias("field_count"),
             extra.alias("extra_fields"),
+            pl.col("decode_error"),
             pl.lit(source_file).alias("source_file"),
             pl.col("line_number").cast(pl.Int64),
         )
@@ -266,9 +379,12 @@ def read_reviews_jsonl(data: bytes, source_file: str, encodings: tuple[str, ...]
     `parse_error` instead of failing the file. Values are kept as text; unknown keys are kept as
     JSON in `extra_fields`.
     """
-    text, encoding = decode(data, source_file, encodings)
-    read = BronzeRead(pl.DataFrame(schema=RAW_REVIEWS_SCHEMA), encoding)
-    read.warnings += _encoding_warnings(source_file, encoding, encodings)
+    decoded = decode_lines(data, source_file, encodings, errors="shopinsight-json-escape")
+    text = decoded.utf8.decode("utf-8")
+    read = BronzeRead(
+        pl.DataFrame(schema=RAW_REVIEWS_SCHEMA), decoded.encoding, invalid_utf8_lines=len(decoded.bad_lines)
+    )
+    read.warnings += _encoding_warnings(source_file, decoded, encodings)
     if not text.strip():
         read.warnings.append(f"{source_file} is empty (no reviews)")
         return read
@@ -281,7 +397,7 @@ def read_reviews_jsonl(data: bytes, source_file: str, encodings: tuple[str, ...]
         if not line.strip():
             read.blank_lines += 1
             continue
-        records.append((*_review_values(line), source_file, line_number))
+        records.append((*_review_values(line), decoded.bad_lines.get(line_number), source_file, line_number))
     read.frame = pl.DataFrame(records, schema=RAW_REVIEWS_SCHEMA, orient="row")
     return read
 
@@ -323,16 +439,48 @@ def _review_values(line: str) -> tuple:
             record[key] = value
         return record
 
+    def unparsed(reason: str) -> tuple:
+        return (*[None] * len(REVIEW_FIELDS), reason, None, None, None)
+
     try:
         record = json.loads(line, object_pairs_hook=keep_pairs)
     except json.JSONDecodeError as error:
-        return (*[None] * len(REVIEW_FIELDS), f"invalid JSON: {error.msg} at column {error.colno}", None, None, None)
+        return unparsed(f"invalid JSON: {error.msg} at column {error.colno}")
+    except RecursionError:
+        return unparsed("invalid JSON: nested too deeply to read")
+    except ValueError as error:  # an integer of more digits than Python converts (4300)
+        return unparsed(f"invalid JSON: {str(error).splitlines()[0]}")
     if not isinstance(record, dict):
-        return (*[None] * len(REVIEW_FIELDS), f"expected a JSON object, got {type(record).__name__}", None, None, None)
-    values = [_as_text(record.get(name)) for name in REVIEW_FIELDS]
-    unknown = {key: value for key, value in record.items() if key not in REVIEW_FIELDS}
-    extra = json.dumps(unknown, ensure_ascii=False) if unknown else None
+        return unparsed(f"expected a JSON object, got {type(record).__name__}")
+    try:
+        values = [_as_text(record.get(name)) for name in REVIEW_FIELDS]
+        unknown = {key: value for key, value in record.items() if key not in REVIEW_FIELDS}
+        extra = json.dumps(unknown, ensure_ascii=False) if unknown else None
+    except (RecursionError, ValueError) as error:  # a value too deep or too long to write back as text
+        return unparsed(f"a value cannot be kept as text: {type(error).__name__}")
+    surrogates = [name for name, value in zip(REVIEW_FIELDS, values, strict=True) if value and _SURROGATE.search(value)]
+    if surrogates or (extra and _SURROGATE.search(extra)):
+        # "\ud800" escapes a half of a UTF-16 pair: no character, and not writable as UTF-8
+        values = [_escaped_surrogates(value) for value in values]
+        named = ", ".join(surrogates) or "extra_fields"
+        return (
+            *values,
+            f"invalid JSON text: a lone surrogate escape in {named}",
+            None,
+            None,
+            _escaped_surrogates(extra),
+        )
     return (*values, None, _type_errors(record), ",".join(repeated) if repeated else None, extra)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped_surrogates(value: str | None) -> str | None:
+    """The text with each lone surrogate written as its escape (\\ud800): kept, and storable."""
+    if value is None:
+        return None
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
 
 
 def _as_text(value: object) -> str | None:

@@ -78,6 +78,19 @@ class ValidationConfig(Config):
         ge=0,
         le=ORDER_LOOKBACK_DAYS,
     )
+    max_id_chars: int = Field(
+        default=RuleSettings.max_id_chars, ge=1, description="Longest id accepted, in characters (too_long_<id>)."
+    )
+    max_field_chars: int = Field(
+        default=RuleSettings.max_field_chars,
+        ge=1,
+        description="Longest value of any other field but review text, in characters (too_long_<column>).",
+    )
+    max_review_text_chars: int = Field(
+        default=RuleSettings.max_review_text_chars,
+        ge=1,
+        description="Longest review text accepted, in characters (too_long_review_text).",
+    )
     gx_check_max_rows: int = Field(
         default=200_000,
         description="The great-expectations re-check looks at a seeded sample of this many validated rows "
@@ -90,6 +103,9 @@ class ValidationConfig(Config):
             currencies=tuple(self.currencies),
             max_quantity=self.max_quantity,
             max_unit_price=self.max_unit_price,
+            max_id_chars=self.max_id_chars,
+            max_field_chars=self.max_field_chars,
+            max_review_text_chars=self.max_review_text_chars,
         )
 
 

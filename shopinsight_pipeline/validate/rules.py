@@ -9,10 +9,15 @@ through GX itself, and the tests prove that both engines flag the same rows.
 Validation works on a *prepared* frame: the bronze text columns trimmed (empty -> null), plus
 typed columns parsed from them and flags for duplicates, so that every rule is a plain column
 expectation.
+
+Character classes are written as explicit code points (\\uXXXX, \\UXXXXXXXX), which Rust's regex and
+Python's re read alike; \\p{Cf} would leave the answer to each engine's Unicode tables (Python
+3.11's are Unicode 14, polars' 15), and Python's re has no \\p{...} at all.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -33,8 +38,31 @@ X = gx.expectations
 # cast then cannot parse. A value written with other digits is rejected, never normalised.
 INTEGER = r"^-?[0-9]+$"
 DECIMAL = r"^[0-9]+(?:\.[0-9]+)?$"
-NO_CONTROL_CHARACTERS = r"^[^\x00-\x1F\x7F]*$"  # NUL, newlines, escapes: never part of an id
-NO_SPACE = r"^[^ \u00A0\u3000]*$"  # a space, a no-break space or an ideographic space inside an id
+# C0 and C1 controls (Unicode category Cc): NUL, tab, newlines, escapes, NEL, CSI.
+CONTROL_CHARACTERS = r"\x00-\x1F\x7F-\x9F"
+# Every space separator (category Zs) but the plain space: no-break, ogham, en to hair spaces, narrow
+# no-break, medium mathematical, ideographic.
+OTHER_SPACES = r"\u00A0\u1680\u2000-\u200A\u202F\u205F\u3000"
+# Characters that show nothing, so that 'O1' and 'O1<U+200B>' look alike and differ as keys: all of
+# category Cf as of Unicode 15 (soft hyphen, Arabic and Syriac marks, Mongolian vowel separator,
+# zero-width space and joiners, direction marks, bidi embeddings and isolates, word joiner and
+# invisible operators, BOM, interlinear annotation, Egyptian and shorthand format controls,
+# musical beam marks, tags), the rest of Default_Ignorable_Code_Point (combining grapheme joiner,
+# Hangul fillers, Khmer inherent vowels, Mongolian free variation selectors, variation selectors and
+# their supplement, unassigned ignorables), the line and paragraph separators, and the Braille
+# blank, a favourite for invisible names.
+INVISIBLE_CHARACTERS = (
+    r"\u00AD\u034F\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u115F\u1160\u17B4\u17B5\u180B-\u180F"
+    r"\u200B-\u200F\u2028-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFFB"
+    r"\U000110BD\U000110CD\U00013430-\U0001343F\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF"
+)
+NO_CONTROL_CHARACTERS = rf"^[^{CONTROL_CHARACTERS}]*$"  # never part of an id
+NO_SPACE = rf"^[^ {OTHER_SPACES}]*$"  # a space of any kind inside an id
+NO_INVISIBLE_CHARACTERS = rf"^[^{INVISIBLE_CHARACTERS}]*$"
+# A reason quotes at most this many characters of a value, and writes these as escapes (\u200b).
+SHOWN_CHARS = 100
+UNSEEN_CHARACTERS = rf"[{CONTROL_CHARACTERS}{OTHER_SPACES}{INVISIBLE_CHARACTERS}]"
+_UNSEEN = re.compile(UNSEEN_CHARACTERS)
 ISO_TIMESTAMP_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)$"
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
 
@@ -51,13 +79,40 @@ def _unparseable_timestamp(column: str):
     )
 
 
-def _no_control_characters(columns: tuple[str, ...]) -> list:
-    """Ids hold no control character and no space inside (ends are trimmed before): an id like
-    'C 0001' is a malformed key, not a customer, and must never be recommended to."""
+def _clean_ids(columns: tuple[str, ...]) -> list:
+    """Ids hold no control character, no space and no invisible character inside (ends are trimmed
+    before): an id like 'C 0001' or 'O1<U+200B>' is a malformed key, not a customer or another order,
+    and must never be joined on or recommended to. Nothing is removed: the row is quarantined."""
+    checks = (
+        (NO_CONTROL_CHARACTERS, "control_character_in"),
+        (NO_SPACE, "space_in"),
+        (NO_INVISIBLE_CHARACTERS, "invisible_character_in"),
+    )
     return [
-        _rule(X.ExpectColumnValuesToMatchRegex(column=c, regex=NO_CONTROL_CHARACTERS), f"control_character_in_{c}")
+        _rule(X.ExpectColumnValuesToMatchRegex(column=c, regex=regex), f"{prefix}_{c}")
+        for regex, prefix in checks
         for c in columns
-    ] + [_rule(X.ExpectColumnValuesToMatchRegex(column=c, regex=NO_SPACE), f"space_in_{c}") for c in columns]
+    ]
+
+
+def length_caps(fields: tuple[str, ...], id_columns: tuple[str, ...], settings: RuleSettings) -> dict[str, int]:
+    """Each landing field's cap in characters: ids, review text, and the short fields."""
+    return {
+        field: settings.max_id_chars
+        if field in id_columns
+        else settings.max_review_text_chars
+        if field == "review_text"
+        else settings.max_field_chars
+        for field in fields
+    }
+
+
+def _not_too_long(fields: tuple[str, ...], id_columns: tuple[str, ...], settings: RuleSettings) -> list:
+    """A value over its column's cap is quarantined as too_long_<column>, never cut to fit."""
+    return [
+        _rule(X.ExpectColumnValueLengthsToBeBetween(column=c, max_value=cap), f"too_long_{c}")
+        for c, cap in length_caps(fields, id_columns, settings).items()
+    ]
 
 
 def order_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
@@ -67,8 +122,10 @@ def order_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
     (99999999999999999999) is out of range rather than a null that passes every rule.
     """
     expectations = [_rule(X.ExpectColumnValuesToNotBeNull(column=c), f"missing_{c}") for c in ORDER_FIELDS]
-    expectations += _no_control_characters(ORDER_ID_COLUMNS)
+    expectations += _clean_ids(ORDER_ID_COLUMNS)
+    expectations += _not_too_long(ORDER_FIELDS, ORDER_ID_COLUMNS, settings)
     expectations += [
+        _rule(X.ExpectColumnValuesToBeNull(column="decode_error"), "invalid_utf8"),
         _rule(X.ExpectColumnValuesToBeBetween(column="field_count", min_value=9, max_value=9), "wrong_field_count"),
         _rule(X.ExpectColumnValuesToMatchRegex(column="quantity", regex=INTEGER), "quantity_not_an_integer"),
         _rule(
@@ -104,6 +161,7 @@ def order_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
 def review_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
     """What a valid review row of partition `day` is."""
     expectations = [
+        _rule(X.ExpectColumnValuesToBeNull(column="decode_error"), "invalid_utf8"),
         _rule(X.ExpectColumnValuesToBeNull(column="parse_error"), "unparseable_line"),
         _rule(X.ExpectColumnValuesToBeNull(column="type_errors"), "wrong_json_type"),
         _rule(X.ExpectColumnValuesToBeNull(column="repeated_keys"), "ambiguous_repeated_key"),
@@ -112,7 +170,8 @@ def review_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
     for column in REVIEW_FIELDS:
         rule = "empty_review_text" if column == "review_text" else f"missing_{column}"
         expectations.append(_rule(X.ExpectColumnValuesToNotBeNull(column=column), rule))
-    expectations += _no_control_characters(REVIEW_ID_COLUMNS)
+    expectations += _clean_ids(REVIEW_ID_COLUMNS)
+    expectations += _not_too_long(REVIEW_FIELDS, REVIEW_ID_COLUMNS, settings)
     expectations += [
         _rule(X.ExpectColumnValuesToMatchRegex(column="rating", regex=INTEGER), "rating_not_an_integer"),
         _rule(X.ExpectColumnValuesToBeBetween(column="rating_value", min_value=1, max_value=5), "rating_out_of_range"),
@@ -251,6 +310,12 @@ def _violation(expectation) -> pl.Expr:
         return column.is_not_null() & ~column.str.contains(expectation.regex)
     if kind == "ExpectColumnValuesToBeBetween":
         return column.is_not_null() & ~column.is_between(expectation.min_value, expectation.max_value)
+    if kind == "ExpectColumnValueLengthsToBeBetween":  # characters, as pandas' str.len counts them
+        length = column.str.len_chars()
+        low, high = expectation.min_value, expectation.max_value
+        too_short = length < low if low is not None else pl.lit(False)
+        too_long = length > high if high is not None else pl.lit(False)
+        return column.is_not_null() & (too_short | too_long)
     raise NotImplementedError(f"no polars translation for {kind}; add one in rules._violation")
 
 
@@ -272,11 +337,12 @@ def split(prepared: pl.DataFrame, raw: pl.DataFrame, suite: gx.ExpectationSuite,
     """Partition rows into accepted and rejected; every rejected row says which rules and why.
 
     The reason quotes the bronze value behind each broken rule, e.g.
-    "orders_2026-08-03.csv line 17: quantity_not_an_integer (quantity='abc')".
+    "orders_2026-08-03.csv line 17: quantity_not_an_integer (quantity='abc')" (see `quoted`).
     """
     flags = violations(prepared, suite)
     rules = flags.columns
     shown_columns = {rule_of(e): _bronze_column(column_of(e), raw.columns, id_column) for e in suite.expectations}
+    quoted_columns = sorted({column for column in shown_columns.values() if column is not None})
     bad = flags.select(pl.any_horizontal(pl.col(rules))).to_series()
     rejects_by_rule = {rule: int(count) for rule, count in flags.sum().row(0, named=True).items() if count}
     # boolean masks, not joins: rejects are a few percent of a partition that can hold millions
@@ -284,8 +350,10 @@ def split(prepared: pl.DataFrame, raw: pl.DataFrame, suite: gx.ExpectationSuite,
     # concat_str skips the nulls of rules a row did not break (much faster than concat_list)
     broken = [pl.when(pl.col(f"_{rule}")).then(pl.lit(rule)) for rule in rules]
     reason_parts = [pl.when(pl.col(f"_{rule}")).then(_reason_part(rule, shown_columns.get(rule))) for rule in rules]
+    rejected = pl.concat([raw.filter(bad), failing], how="horizontal")
+    shown_values = [quoted(rejected.get_column(column)).alias(f"_quoted_{column}") for column in quoted_columns]
     rejected = (
-        pl.concat([raw.filter(bad), failing], how="horizontal")
+        rejected.with_columns(shown_values)
         .with_columns(
             pl.concat_str(broken, separator=",", ignore_nulls=True).str.split(",").alias("rejected_rules"),
             pl.format(
@@ -295,7 +363,7 @@ def split(prepared: pl.DataFrame, raw: pl.DataFrame, suite: gx.ExpectationSuite,
                 pl.concat_str(reason_parts, separator="; ", ignore_nulls=True),
             ).alias("reason"),
         )
-        .drop([f"_{rule}" for rule in rules])
+        .drop([f"_{rule}" for rule in rules] + [f"_quoted_{column}" for column in quoted_columns])
     )
     accepted = prepared.filter(~bad)
     return Split(accepted, rejected, rejects_by_rule)
@@ -359,5 +427,27 @@ def _bronze_column(checked: str, bronze_columns: list[str], id_column: str) -> s
 def _reason_part(rule: str, column: str | None) -> pl.Expr:
     if column is None:
         return pl.lit(rule)
-    value = pl.format("'{}'", pl.col(column)).fill_null("<missing>")
-    return pl.format("{} ({}={})", pl.lit(rule), pl.lit(column), value)
+    return pl.format("{} ({}={})", pl.lit(rule), pl.lit(column), pl.col(f"_quoted_{column}").fill_null("<missing>"))
+
+
+def quoted(values: pl.Series) -> pl.Series:
+    """Values as a reason quotes them: 'abc'. Controls, spaces other than ' ' and invisible
+    characters are written as escapes ('O1\\u200b'), since a reason that shows 'O1' for the key
+    'O1<U+200B>' explains nothing; a value over SHOWN_CHARS is cut, its length said ('xx…' (52428800
+    characters)), so that a 50 MB field does not make a 50 MB reason in the quarantine table and the
+    asset metadata. The quarantined row keeps the value itself, whole."""
+    text = values.cast(pl.String)
+    quoted_values = "'" + text + "'"
+    # one vectorised pass finds the few values that need Python's hand
+    odd = (text.str.contains(UNSEEN_CHARACTERS) | (text.str.len_chars() > SHOWN_CHARS)).fill_null(False)
+    if not odd.any():
+        return quoted_values
+    positions = odd.arg_true()
+    return quoted_values.scatter(positions, [_quoted_one(value) for value in text.gather(positions).to_list()])
+
+
+def _quoted_one(value: str) -> str:
+    shown = _UNSEEN.sub(lambda found: ascii(found.group())[1:-1], value[:SHOWN_CHARS])
+    if len(value) <= SHOWN_CHARS:
+        return f"'{shown}'"
+    return f"'{shown}…' ({len(value)} characters)"
