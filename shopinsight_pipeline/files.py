@@ -42,6 +42,7 @@ def write_parquet_atomic(frame: pl.DataFrame, target: UPath) -> None:
             frame.write_parquet(handle)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         frame.write_parquet(str(temporary))
@@ -51,12 +52,35 @@ def write_parquet_atomic(frame: pl.DataFrame, target: UPath) -> None:
             temporary.unlink()
 
 
+def remove_stale_temporaries(target: UPath | Path) -> None:
+    """Temp files of an earlier write of `target` that a killed process left (`.name.<id>.tmp`):
+    the next write of the same file removes them, so a crash leaves no litter for good. Two writers
+    of one partition at once are not supported anyway (the last rename would win)."""
+    for stale in Path(str(target.parent)).glob(f".{target.name}.*.tmp"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+def move_file(source: UPath, target: UPath) -> None:
+    """Move one file over another: a rename on a POSIX filesystem, a copy then a delete on an object
+    store. Run again after a crash it finishes the job (a source already gone means it was done)."""
+    if is_local(target):
+        Path(str(target.parent)).mkdir(parents=True, exist_ok=True)
+        os.replace(str(source), str(target))
+        return
+    target.fs.copy(source.path, target.path)
+    source.fs.rm_file(source.path)
+
+
 def write_bytes_atomic(content: bytes, target: UPath | Path) -> None:
     """A small file (a manifest, a pointer) with the same all-or-nothing rule as tables."""
     if not is_local(target):
         target.write_bytes(content)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     temporary.write_bytes(content)
     os.replace(str(temporary), str(target))
@@ -81,6 +105,9 @@ def swap_folder(target: UPath, fill: Callable[[UPath], None]) -> None:
         _publish_to_object_store(target, fill)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    for retired_before in Path(str(target.parent)).glob(f".{target.name}.*.old"):
+        shutil.rmtree(retired_before, ignore_errors=True)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
     try:

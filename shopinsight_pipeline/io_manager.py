@@ -15,6 +15,11 @@ What an asset's parameter annotation asks for:
   partition key that has been written, oldest first (arrow keeps the token shards' metadata).
 - `dict` for an unpartitioned asset: the JSON document it returned (the tokenizer manifest).
 
+Raw, validated and quarantined tables are written to lake/_staging/ and published together by the
+validation step (LakeStorage.publish_day); an input with `read_staged` metadata (validation's raw
+rows) reads a staged delivery before the published one, and every read of those tables first
+finishes a publish that a crash cut short (settle_pending).
+
 Windows (inputs with `TimeWindowPartitionMapping`) and inputs with `allow_missing_partitions`
 metadata skip days not written yet: the start of the lake, a gap the asset then reports. A missing
 day of any other input fails naming the path and the asset to materialize first.
@@ -38,7 +43,7 @@ from upath import UPath
 from shopinsight_pipeline.files import write_json_atomic
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.schemas import file_schema
-from shopinsight_pipeline.storage import SHARDED_TABLES, LakeStorage
+from shopinsight_pipeline.storage import DAY_UNIT_OF, SHARDED_TABLES, LakeStorage
 
 
 def _element_type(typing_type: Any) -> Any:
@@ -141,7 +146,9 @@ class LakeParquetIOManager(UPathIOManager):
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         table = context.asset_key.path[-1]
-        if isinstance(obj, pl.DataFrame):
+        if isinstance(obj, pl.DataFrame) and table in DAY_UNIT_OF:
+            self.storage.stage_partition(table, self._day(path), obj)  # published by validation
+        elif isinstance(obj, pl.DataFrame):
             self.storage.write_partition(table, self._day(path), obj)
         elif isinstance(obj, list) and all(isinstance(shard, pa.Table) for shard in obj):
             self.storage.write_partition_shards(table, self._day(path), obj)
@@ -175,12 +182,19 @@ class LakeParquetIOManager(UPathIOManager):
         typing_type = context.dagster_type.typing_type
         element = _element_type(typing_type)
         allowed = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
+        staged_first = bool((context.definition_metadata or {}).get("read_staged"))
+        if table in DAY_UNIT_OF:
+            settled = self.storage.settle_pending(DAY_UNIT_OF[table])
+            if settled:
+                context.log.warning(f"finished publishing {DAY_UNIT_OF[table]} of {settled}, cut short by a crash")
         # one listing of the written days, not a request per asked day: a 365-day look-back on an
         # object store would otherwise cost 365 round trips, most for days never written
         written = self.storage.written_partitions(table)
 
         def read(key: str) -> Any:
             day = date.fromisoformat(key)
+            if staged_first:
+                return self.storage.read_staged_or_published(table, day)
             if day in written:
                 return self._read(context, day, element, listed=True)
             if not allowed:  # raises MissingPartitionError naming the path, unless written since the listing

@@ -46,7 +46,7 @@ from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from shopinsight_pipeline.files import is_local
-from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
+from shopinsight_pipeline.storage import DAY_UNIT_OF, DAY_UNITS, TABLE_LAYERS, LakeStorage
 
 FORMULA_START = r"^[=+\-@\t\r]"
 # Parsed-tree node types of a SELECT statement (json_serialize_sql serializes nothing else).
@@ -169,13 +169,19 @@ def connect(
     # Timestamps are stored in UTC: show them so, whatever the analyst's machine is set to.
     connection.execute("set TimeZone = 'UTC'")
     spelled = _reader(connection, storage)
+    # a publish a crash cut short (storage.publish_day): read each table's newest file of the day, as
+    # the next run will make it, so the day's raw, validated and quarantined tables still agree
+    unfinished = {source: storage.pending_publishes(source) for source in DAY_UNITS}
     views = []
     for table in TABLE_LAYERS:
-        files = [
-            spelled(path)
-            for day in storage.partition_days(table)
-            for path in storage.partition_files(table, day, listed=True)
-        ]
+        pending = unfinished.get(DAY_UNIT_OF.get(table, ""), {})
+        pending_days = {day for day, plan in pending.items() if table in plan}
+        files = []
+        for day in sorted(set(storage.partition_days(table)) | pending_days):
+            if day in pending_days:
+                files.append(spelled(storage.path(pending[day][table])))
+            else:
+                files += [spelled(path) for path in storage.partition_files(table, day, listed=True)]
         if not files:
             continue
         connection.execute(

@@ -5,6 +5,8 @@ Layout under `root`:
     lake/<layer>/<table>/date=YYYY-MM-DD/part-0.parquet   (Hive layout; sharded tables add part-1, ...)
     lake/gold/<run-date table>/run_date=YYYY-MM-DD/...     (tables computed for a run date from a window)
     lake/models/...                                        (tokenizers, model registry, checkpoints)
+    lake/_staging/<raw|validated|quarantined table>/date=.../part-0.parquet, lake/_staging/_publish/
+                                                           (a day's delivery and split awaiting publish_day)
 
 Every write is all or nothing (files.py: a rename on a POSIX filesystem, a whole-object upload or a
 commit marker on an object store), so a reader never sees half a file and re-materializing a
@@ -34,8 +36,11 @@ from shopinsight_pipeline.files import (
     fetch_folder,
     file_versions,
     is_local,
+    move_file,
     publish_copy,
+    read_json,
     swap_folder,
+    write_json_atomic,
     write_parquet_atomic,
 )
 
@@ -66,6 +71,13 @@ RUN_DATE_TABLES: frozenset[str] = frozenset(
 # Tables whose partition is a folder of shards (part-0, part-1, ...) rather than one file.
 SHARDED_TABLES: frozenset[str] = frozenset({"review_token_shards"})
 LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
+# A day's delivery and its split move together: raw, validated and quarantined of one source become
+# visible as one unit (LakeStorage.publish_day), so no reader sees one delivery's raw beside
+# another's split. Writes of these tables are staged under lake/_staging/ until then.
+DAY_UNITS: dict[str, tuple[str, str, str]] = {
+    source: (f"raw_{source}", f"validated_{source}", f"quarantined_{source}") for source in LANDING_SOURCES
+}
+DAY_UNIT_OF: dict[str, str] = {table: source for source, tables in DAY_UNITS.items() for table in tables}
 PARTITION_FILE = "part-0.parquet"
 
 
@@ -105,6 +117,77 @@ class LakeStorage(ConfigurableResource):
         target = self.partition_file(table, day)
         write_parquet_atomic(frame, target)
         return target
+
+    # --- a day's raw, validated and quarantined tables, published together ---------------------------
+    def staged_file(self, table: str, day: date) -> UPath:
+        """Where a day-unit table's new partition waits for publish_day: lake/_staging/<table>/..."""
+        if table not in DAY_UNIT_OF:
+            raise KeyError(f"{table} is not staged; staged tables: {sorted(DAY_UNIT_OF)}")
+        return self.root_path / "lake" / "_staging" / table / f"date={day.isoformat()}" / PARTITION_FILE
+
+    def stage_partition(self, table: str, day: date, frame: pl.DataFrame) -> UPath:
+        """Write `table`'s new partition for `day` where readers do not look until publish_day."""
+        target = self.staged_file(table, day)
+        write_parquet_atomic(frame, target)
+        return target
+
+    def read_staged_or_published(self, table: str, day: date) -> pl.DataFrame:
+        """The newest partition of a day-unit table: staged if a delivery awaits validation, else the
+        published one (validation reads raw this way; everyone else reads what is published)."""
+        staged = self.staged_file(table, day)
+        if staged.exists():
+            with staged.open("rb") as handle:
+                return pl.read_parquet(handle)
+        return self.read_partition(table, day)
+
+    def _publish_intent(self, source: str, day: date) -> UPath:
+        return self.root_path / "lake" / "_staging" / "_publish" / source / f"date={day.isoformat()}.json"
+
+    def publish_day(self, source: str, day: date) -> list[str]:
+        """Make the day's staged raw (if a new delivery was ingested), validated and quarantined
+        partitions of `source` the published ones, as one unit: the moves are written down first
+        (an intent), then done, then the intent is removed. A crash in between leaves the intent,
+        and the next run or read of the source finishes the moves (settle_pending): the day is then
+        wholly new, never half. Returns the tables published."""
+        moves = {
+            table: (str(self.staged_file(table, day)), str(self.partition_file(table, day)))
+            for table in DAY_UNITS[source]
+            if self.staged_file(table, day).exists()
+        }
+        intent = self._publish_intent(source, day)
+        write_json_atomic({"day": day.isoformat(), "moves": moves}, intent)
+        self._complete(intent)
+        return sorted(moves)
+
+    def _complete(self, intent: UPath) -> None:
+        for staged, published in read_json(intent, "publish intent")["moves"].values():
+            if self.path(staged).exists():
+                move_file(self.path(staged), self.path(published))
+        intent.unlink()
+
+    def pending_publishes(self, source: str) -> dict[date, dict[str, str]]:
+        """Days of `source` whose publish a crash cut short: table -> the file that holds its newest
+        version (the staged one while not yet moved). Read-only: the query command reads through it."""
+        folder = self._publish_intent(source, date(2000, 1, 1)).parent
+        if not folder.exists():
+            return {}
+        pending = {}
+        for intent in sorted(folder.glob("date=*.json")):
+            plan = read_json(intent, "publish intent")
+            pending[date.fromisoformat(plan["day"])] = {
+                table: staged if self.path(staged).exists() else published
+                for table, (staged, published) in plan["moves"].items()
+            }
+        return pending
+
+    def settle_pending(self, source: str) -> list[date]:
+        """Finish every publish of `source` a crash cut short (see publish_day); the days settled.
+        Runs before anything reads or writes the source's tables: one listing when there is none."""
+        settled = []
+        for day in self.pending_publishes(source):
+            self._complete(self._publish_intent(source, day))
+            settled.append(day)
+        return settled
 
     def write_partition_shards(self, table: str, day: date, shards: list[pa.Table]) -> list[UPath]:
         """Replace `table`'s partition for `day` with numbered shard files part-0, part-1, ...

@@ -27,9 +27,12 @@ def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
         **DAILY_ASSET,
         group_name="ingest",
         kinds={"polars", "parquet"},
-        description=f"One day's {source} landing file as text columns, with source file and line number.",
+        description=f"One day's {source} landing file as text columns, with source file and line number "
+        f"(staged: published together with validated_{source} and quarantined_{source} by validation).",
     )
     def raw_asset(context: AssetExecutionContext, storage: LakeStorage) -> Output:
+        # a publish a crash cut short is finished first, so the new delivery is staged over a whole day
+        storage.settle_pending(source)
         frames, encodings, blank_lines, invalid_utf8_lines, warnings = {}, set(), 0, 0, []
         for day in run_days(context):
             path = storage.landing_file(source, day)

@@ -169,7 +169,11 @@ def build_validation_assets(entity: Entity) -> AssetsDefinition:
     }
     # The day's bronze rows, and the ids validated on the days before (a self-dependency: Dagster
     # runs a range backfill oldest first, so day N's duplicate check sees day N-1).
-    ins = {"raw_rows": AssetIn(raw), "earlier_validated": earlier_days(validated, DUPLICATE_LOOKBACK_DAYS)}
+    # The raw rows are a staged delivery when one was ingested since the day was last validated.
+    ins = {
+        "raw_rows": AssetIn(raw, metadata={"read_staged": True}),
+        "earlier_validated": earlier_days(validated, DUPLICATE_LOOKBACK_DAYS),
+    }
     checks = [
         AssetCheckSpec(
             "rows_conserved",
@@ -326,7 +330,10 @@ def run_validation(
             "first_reasons": MetadataValue.md("\n".join(f"- {r}" for r in reasons.head(10)) or "none"),
         },
     )
-    # The IO manager has written both tables by now: the checks count the files.
+    # The IO manager has staged both tables by now: the day's raw, validated and quarantined become
+    # the published ones together, then the checks count the published files.
+    for day in days_of(days):
+        storage.publish_day(entity.name, day)
     yield from _checks(storage, days, raw, validated, quarantined, config, rejects)
 
 
