@@ -1,11 +1,12 @@
 """Ingest + validate one partition of 1,000,000 generated order rows.
 
-    .venv/bin/python bench/ingest.py [--rows 1000000] [--repeat 3]
+    .venv/bin/python bench/ingest.py [--rows 1000000] [--repeat 3] [--invalid-lines 0]
 
 Prints rows/s of the full bronze + silver path (read, parse, validate, write raw, validated and
 quarantined partitions) and its ratio to a plain `polars.read_csv` + `write_parquet` of the same
 file, measured in the same run, plus each stage's share and the peak memory of each (every
-measurement runs in its own child process, so peaks do not mix).
+measurement runs in its own child process, so peaks do not mix). `--invalid-lines N` puts a byte
+that is not UTF-8 into N lines (seeded), so the file takes the line-by-line decoding path.
 """
 
 import sys
@@ -41,12 +42,25 @@ def make_file(folder: Path, rows: int) -> Path:
     return folder / "landing" / "orders" / f"orders_{DAY.isoformat()}.csv"
 
 
-def run_plain(path: Path, out: Path) -> dict:
+def spoil_lines(path: Path, count: int) -> None:
+    """A 0xFF byte at the end of `count` body lines, chosen with a fixed seed."""
+    import random
+
+    lines = path.read_bytes().split(b"\n")
+    for number in random.Random(7).sample(range(1, len(lines) - 1), count):
+        lines[number] += b"\xff"
+    path.write_bytes(b"\n".join(lines))
+
+
+def run_plain(path: Path, out: Path, lossy: bool = False) -> dict:
     import polars as pl
 
     started = time.perf_counter()
-    # All-text columns and ragged lines tolerated: the dirty file is unreadable otherwise.
-    pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True).write_parquet(out / "plain.parquet")
+    # All-text columns and ragged lines tolerated: the dirty file is unreadable otherwise; bytes
+    # that are not UTF-8 replaced (utf8-lossy) when the file has them.
+    encoding = "utf8-lossy" if lossy else "utf8"
+    frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True, encoding=encoding)
+    frame.write_parquet(out / "plain.parquet")
     return {"total": time.perf_counter() - started}
 
 
@@ -73,10 +87,10 @@ def run_pipeline(path: Path, out: Path) -> dict:
     started = clock
     read = read_orders_csv(path.read_bytes(), path.name)
     lap("read + split lines")
-    storage.write_partition("raw_orders", DAY, read.frame)
+    storage.stage_partition("raw_orders", DAY, read.frame)
     del read  # the raw asset's frame is gone before validation starts, as in a run
     lap("write raw_orders")
-    raw = storage.read_partition("raw_orders", DAY)  # as the IO manager hands it to the validation asset
+    raw = storage.read_staged_or_published("raw_orders", DAY)  # as the IO manager hands it to validation
     earlier = column_of({}, "order_id")  # a fresh lake: no earlier validated days
     lap("read raw_orders back")
     suite = rules.order_suite(DAY, settings)
@@ -86,8 +100,9 @@ def run_pipeline(path: Path, out: Path) -> dict:
     lap("rules + reasons")
     validated = conform(rules.validated_orders_frame(outcome.accepted), VALIDATED_ORDERS_SCHEMA)
     quarantined = conform(outcome.rejected, QUARANTINED_ORDERS_SCHEMA)
-    storage.write_partition("validated_orders", DAY, validated)
-    storage.write_partition("quarantined_orders", DAY, quarantined)
+    storage.stage_partition("validated_orders", DAY, validated)
+    storage.stage_partition("quarantined_orders", DAY, quarantined)
+    storage.publish_day("orders", DAY)  # the day's three tables move together
     lap("write validated + quarantined")
     total = time.perf_counter() - started
     # The GX re-check of the validated rows is an asset check outside this path; time it apart.
@@ -117,7 +132,10 @@ def run_pipeline(path: Path, out: Path) -> dict:
 
 def child(kind: str, path: str) -> None:
     with tempfile.TemporaryDirectory() as out:
-        result = (run_plain if kind == "plain" else run_pipeline)(Path(path), Path(out))
+        if kind == "pipeline":
+            result = run_pipeline(Path(path), Path(out))
+        else:
+            result = run_plain(Path(path), Path(out), lossy=kind == "plain-lossy")
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
@@ -133,6 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--invalid-lines", type=int, default=0, help="lines given a byte that is not UTF-8")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -140,10 +159,12 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         path = make_file(Path(folder), args.rows)
+        if args.invalid_lines:
+            spoil_lines(path, args.invalid_lines)
         size_mb = path.stat().st_size / 1e6
         plain, ours = [], []
         for _ in range(args.repeat):  # interleaved, so machine noise hits both alike
-            plain.append(measure("plain", path))
+            plain.append(measure("plain-lossy" if args.invalid_lines else "plain", path))
             ours.append(measure("pipeline", path))
     plain_s = statistics.median(r["total"] for r in plain)
     ours_s = statistics.median(r["total"] for r in ours)
@@ -159,6 +180,8 @@ def main() -> None:
     )
     print(f"speed ratio (ours / plain): {plain_s / ours_s:.2f}  (target >= 0.25)")
     print(f"validated {ours[0]['validated']:,}, quarantined {ours[0]['quarantined']:,}")
+    if args.invalid_lines:
+        print(f"{args.invalid_lines:,} lines hold a byte that is not UTF-8 (decoded line by line)")
     print("where the time goes (median seconds):")
     for stage in ours[0]["stages"]:
         seconds = statistics.median(r["stages"][stage] for r in ours)

@@ -236,3 +236,16 @@ def test_a_crlf_inside_a_quoted_field_keeps_its_carriage_return():
     assert frame.get_column("status").to_list() == ["delivered"] * 3  # the line ends' CRs are not data
     lf = read_orders_csv(orders(GOOD, spanning.replace("\r\n", "\n")), "o.csv").frame
     assert lf.item(1, "category") == "line one\nline two"
+
+
+def test_bad_lines_side_by_side_and_far_apart_are_each_one_row():
+    lines = [review_line(n) for n in range(1, 3001)]
+    for number in (1, 2, 3, 1500, 2999, 3000):  # the first lines, neighbours, and the last, past 64 KB
+        lines[number - 1] += b"\xff"
+    frame = read_reviews_jsonl(b"\n".join(lines), "r.jsonl").frame
+    assert frame.height == 3000
+    bad = frame.filter(pl.col("decode_error").is_not_null()).get_column("line_number").to_list()
+    assert bad == [1, 2, 3, 1500, 2999, 3000]
+    assert frame.filter(pl.col("decode_error").is_null()).get_column("review_text").unique().to_list() == [
+        "质量很好物流很快"
+    ]

@@ -1,6 +1,7 @@
 """The analysts' query command over the foundation lake."""
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -216,3 +217,17 @@ def test_out_writes_parquet_whole_and_replaces_an_earlier_file(lake, tmp_path):
     expected = pl.read_parquet(lake.root / "lake/gold/daily_sales", hive_partitioning=True).sort("date", "category")
     assert pl.read_parquet(out).height == expected.height
     assert [path.name for path in tmp_path.iterdir()] == ["sales.parquet"]  # no temp file left
+
+
+def test_a_stray_folder_beside_the_partitions_is_skipped_with_a_warning(lake, tmp_path, capsys):
+    """Issue 25.6: `date=2026-08-01.bak` made every query fail with 'Invalid isoformat string'."""
+    table = tmp_path / "lake/gold/daily_sales"
+    shutil.copytree(lake.root / "lake/gold/daily_sales", table)
+    first = sorted(table.iterdir())[0]
+    shutil.copytree(first, table / f"{first.name}.bak")
+    sql = "select count(distinct date) as days, count(*) as rows from daily_sales"
+    with pytest.warns(UserWarning, match=r"date=2026-08-01\.bak"):
+        assert main([sql, "--root", str(tmp_path), "--format", "csv"]) == 0
+    printed = pl.read_csv(capsys.readouterr().out.encode())
+    expected = pl.read_parquet(lake.root / "lake/gold/daily_sales", hive_partitioning=True)
+    assert printed.row(0) == (expected.get_column("date").n_unique(), expected.height)

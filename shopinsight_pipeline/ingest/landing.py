@@ -62,6 +62,9 @@ class DecodedLines:
     bad_lines: dict[int, str] = field(default_factory=dict)
 
 
+_DECODE_WINDOW = 1 << 16  # bytes decoded at once when looking for the lines that are not UTF-8
+
+
 def _json_escaped_bytes(error: UnicodeError) -> tuple[str, int]:
     """Bad bytes as \\\\xff inside a JSON string: the line still parses and its text reads \\xff."""
     assert isinstance(error, UnicodeDecodeError)
@@ -92,30 +95,45 @@ def decode_lines(
         return DecodedLines(data, encodings[0])
     except UnicodeDecodeError:
         pass
-    lines = data.split(b"\n")
+    # Decode in C, in windows of whole lines (a failed decode stops at the bad byte, and its error
+    # holds a copy of the window: bounded), so a large file with a few bad lines costs about one
+    # decode, not a Python loop over every line.
+    view, position, line_number = memoryview(data), 0, 1
     bad_lines: dict[int, str] = {}
-    utf8_lines = 0  # lines with non-ASCII bytes that are valid UTF-8: evidence of a UTF-8 file
-    offset = 0
-    for number, line in enumerate(lines, start=1):
+    bad_spans: list[tuple[int, int]] = []  # byte range of each bad line, without its newline
+    utf8_evidence = False  # a whole valid line with non-ASCII bytes: this is a UTF-8 file
+    while position < len(data):
+        window_end = data.find(b"\n", position + _DECODE_WINDOW)
+        window_end = len(data) if window_end == -1 else window_end + 1
         try:
-            line.decode("utf-8")
-            utf8_lines += not line.isascii()
+            codecs.utf_8_decode(view[position:window_end], "strict", True)
         except UnicodeDecodeError as error:
-            bad_lines[number] = (
-                f"invalid UTF-8 byte 0x{line[error.start]:02x} at byte offset {offset + error.start} of {source_file}"
-            )
-        offset += len(line) + 1
-    if not utf8_lines:
+            failed = position + error.start
+        else:
+            utf8_evidence = utf8_evidence or not data[position:window_end].isascii()
+            line_number += data.count(b"\n", position, window_end)
+            position = window_end
+            continue
+        line_start = max(data.rfind(b"\n", position, failed) + 1, position)  # position starts a line
+        utf8_evidence = utf8_evidence or not data[position:line_start].isascii()
+        line_number += data.count(b"\n", position, line_start)
+        bad_lines[line_number] = f"invalid UTF-8 byte 0x{data[failed]:02x} at byte offset {failed} of {source_file}"
+        line_end = data.find(b"\n", failed)
+        line_end = len(data) if line_end == -1 else line_end
+        bad_spans.append((line_start, line_end))
+        position, line_number = line_end + 1, line_number + 1
+    if not utf8_evidence:
         for encoding in encodings[1:]:
             try:
                 return DecodedLines(data.decode(encoding).removeprefix("\ufeff").encode("utf-8"), encoding)
             except UnicodeDecodeError:
                 continue
-    repaired = [
-        line.decode("utf-8", errors=errors).encode("utf-8") if number in bad_lines else line
-        for number, line in enumerate(lines, start=1)
-    ]
-    return DecodedLines(b"\n".join(repaired), encodings[0], bad_lines)
+    pieces, kept_from = [], 0
+    for line_start, line_end in bad_spans:
+        pieces += [data[kept_from:line_start], data[line_start:line_end].decode("utf-8", errors=errors).encode("utf-8")]
+        kept_from = line_end
+    pieces.append(data[kept_from:])
+    return DecodedLines(b"".join(pieces), encodings[0], bad_lines)
 
 
 def _encoding_warnings(source_file: str, decoded: DecodedLines, encodings: tuple[str, ...]) -> list[str]:
