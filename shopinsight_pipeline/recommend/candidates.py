@@ -6,7 +6,10 @@
   the same day as) a product a counts for the pair (a, b), older pairs less (time decay); a
   customer's score for b sums P(b | a) over the products a it bought, recent ones more. The same
   counts of (a, a) are re-orders: a product re-bought on a cycle is recommended again when the
-  customer's cycle is due. Popularity fills the lists of customers with little history.
+  customer's cycle is due. Popularity fills the lists of customers with little history. The pairs
+  are counted from each basket's window of later baskets (recommend/baskets.py) into sparse
+  matrices, so a real catalogue (thousands of products, customers with years of history) costs
+  memory in proportion to the pairs that exist.
 
 Both share the exclusion rules (`Exclusions`): never a product the customer bought in the last
 `just_bought_days` unless it is re-bought on a cycle that is due; never a flagged product.
@@ -20,7 +23,10 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
+from shopinsight_pipeline.recommend.baskets import Baskets, weighted_pairs, without_diagonal
 from shopinsight_pipeline.recommend.settings import K, RecommenderSettings
+
+BATCH_CELLS = 1 << 22  # 32 MB per float64 batch x products array
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,11 @@ class Catalogue:
 
 def _decay(days_ago: pl.Expr, half_life: float) -> pl.Expr:
     return pl.lit(0.5).pow(days_ago / half_life)
+
+
+def _ordinal(day: date) -> int:
+    """Days since 1970-01-01, as polars stores a date."""
+    return (day - date(1970, 1, 1)).days
 
 
 def _days_before(as_of: date, column: str = "day") -> pl.Expr:
@@ -88,8 +99,8 @@ class History:
         customers = purchases["customer_id"].unique().sort().to_list()
         customer_index = {customer: i for i, customer in enumerate(customers)}
         last = purchases.group_by("customer_id", "product_id").agg(pl.col("day").max())
-        rows = np.array([customer_index[c] for c in last["customer_id"]], dtype=np.int64)
-        columns = np.array([catalogue.index[p] for p in last["product_id"]], dtype=np.int64)
+        rows = last["customer_id"].replace_strict(customer_index, return_dtype=pl.Int64).to_numpy()
+        columns = last["product_id"].replace_strict(catalogue.index, return_dtype=pl.Int64).to_numpy()
         since = last.select(_days_before(as_of)).to_series().to_numpy().astype(np.float64) + 1
         matrix = sparse.csr_matrix((since, (rows, columns)), shape=(len(customers), len(catalogue)))
         cycles = np.full(len(catalogue), np.nan)
@@ -164,7 +175,8 @@ class Candidate:
         self.flagged = np.isin(history.catalogue.product_ids, list(flagged))
 
     def recommend(self, customers: Sequence[str], k: int = K) -> pl.DataFrame:
-        size = self.settings.batch_customers
+        # every batch x products array of a batch stays near BATCH_CELLS cells, however big the catalogue
+        size = max(1, min(self.settings.batch_customers, BATCH_CELLS // max(len(self.history.catalogue), 1)))
         frames = [self.batch(customers[i : i + size], k) for i in range(0, len(customers), size)]
         return pl.concat(frames) if frames else recommendation_frame([], np.empty((0, k)), np.empty((0, k)), [], "")
 
@@ -204,16 +216,19 @@ class Popularity(Candidate):
             _decay(_days_before(history.as_of), settings.popularity_half_life_days).sum().alias("weight")
         )
         self.popularity = np.zeros(len(catalogue))
-        for product, weight in counts.iter_rows():
-            self.popularity[catalogue.index[product]] = weight
+        self.popularity[counts["product_id"].replace_strict(catalogue.index, return_dtype=pl.Int64).to_numpy()] = (
+            counts["weight"].to_numpy()
+        )
         self.popularity /= max(self.popularity.max(), 1e-12)
         self.category_names, category_of = np.unique(catalogue.categories, return_inverse=True)
         self.category_of = category_of
         shares = purchases.group_by("customer_id", "category").agg(pl.len().alias("n"))
         self.category_share = np.zeros((len(history.customer_index), len(self.category_names)))
         category_index = {name: i for i, name in enumerate(self.category_names)}
-        for customer, category, n in shares.iter_rows():
-            self.category_share[history.customer_index[customer], category_index[category]] = n
+        self.category_share[
+            shares["customer_id"].replace_strict(history.customer_index, return_dtype=pl.Int64).to_numpy(),
+            shares["category"].replace_strict(category_index, return_dtype=pl.Int64).to_numpy(),
+        ] = shares["n"].to_numpy()
         totals = self.category_share.sum(axis=1, keepdims=True)
         self.category_share /= np.maximum(totals, 1)
 
@@ -257,44 +272,20 @@ class CoOccurrence(Candidate):
     ):
         super().__init__(history, settings, flagged)
         self.popularity = Popularity(purchases, history, settings, flagged)
-        catalogue, as_of = history.catalogue, history.as_of
-        days = (
-            purchases.select("customer_id", "product_id", "day")
-            .unique()
-            .with_columns(item=pl.col("product_id").replace_strict(catalogue.index, return_dtype=pl.Int64))
-        )
-        pairs = (
-            days.join(days, on="customer_id", suffix="_next")
-            .with_columns(gap=(pl.col("day_next") - pl.col("day")).dt.total_days())
-            .filter(
-                (pl.col("gap") >= 0)
-                & (pl.col("gap") <= settings.horizon_days)
-                & ((pl.col("item") != pl.col("item_next")) | (pl.col("gap") > 0))
-            )
-            .with_columns(weight=_decay(_days_before(as_of, "day_next"), settings.pair_half_life_days))
-            .group_by("item", "item_next")
-            .agg(pl.col("weight").sum(), pl.col("weight").filter(pl.col("gap") == 0).sum().alias("same_day"))
-        )
-        n = len(catalogue)
-        bought = np.zeros(n)
-        counts = days.group_by("item").agg(
-            _decay(_days_before(as_of), settings.pair_half_life_days).sum().alias("weight")
-        )
-        bought[counts["item"].to_numpy()] = counts["weight"].to_numpy()
-        together = np.zeros((n, n))
-        self.same_day_share = np.zeros((n, n))  # of a pair's weight, the share bought on one day
-        a, b = pairs["item"].to_numpy(), pairs["item_next"].to_numpy()
-        together[a, b] = pairs["weight"].to_numpy()
-        self.same_day_share[a, b] = pairs["same_day"].to_numpy() / np.maximum(pairs["weight"].to_numpy(), 1e-12)
-        self.conditional = together / np.maximum(bought, 1e-12)[:, None]  # P(b | a), decayed
-        self.reorder = np.diag(self.conditional).copy()
-        np.fill_diagonal(self.conditional, 0.0)
+        baskets = Baskets.of(purchases, history.catalogue.index)
+        weights = 0.5 ** ((_ordinal(history.as_of) - baskets.day) / settings.pair_half_life_days)
+        self.together, self.same_day = weighted_pairs(baskets, settings.horizon_days, weights)
+        bought = baskets.items.T @ weights  # decayed purchases of each product
+        conditional = sparse.diags(1.0 / np.maximum(bought, 1e-12)) @ self.together  # P(b | a), decayed
+        self.reorder = conditional.diagonal().copy()
+        # b's column of P(. | .) as a row: the products that lead to b, for scores and reasons
+        self.leading_to = without_diagonal(conditional).T.tocsr()
 
     def parts(self, customers: Sequence[str], since: np.ndarray) -> tuple[np.ndarray, ...]:
         """Recency weights of the products each customer bought, and the pair, re-order and
         popularity parts of the scores (batch x products each), from History.since."""
         recency = np.nan_to_num(0.5 ** (since / self.settings.recency_half_life_days), nan=0.0)
-        pair_part = recency @ self.conditional
+        pair_part = (self.leading_to @ recency.T).T
         reorder_part = np.where(self.history.due(since), self.reorder[None, :] + 1.0, 0.0)
         popular = self.POPULARITY_WEIGHT * self.popularity.scores(customers)
         return recency, pair_part, reorder_part, popular
@@ -305,17 +296,34 @@ class CoOccurrence(Candidate):
         top, top_scores = self.best(customers, pair_part + reorder_part + popular, k, since)
         shares = self.popularity.shares(customers)
         product_ids = self.history.catalogue.product_ids
-        reasons = []
-        for i, row in enumerate(top):
-            row_reasons = []
-            for product in row:
-                if reorder_part[i, product] > 0:
-                    row_reasons.append(f"re-order cycle due (about every {self.history.cycles[product]:.0f} days)")
-                elif pair_part[i, product] > popular[i, product]:
-                    source = int(np.argmax(recency[i] * self.conditional[:, product]))
-                    verb = "bought together with" if self.same_day_share[source, product] >= 0.5 else "bought after"
-                    row_reasons.append(f"{verb} {product_ids[source]}")
-                else:
-                    row_reasons.append(self.popularity.reason(shares[i], product))
-            reasons.append(row_reasons)
+        due = np.take_along_axis(reorder_part, top, axis=1) > 0
+        paired = ~due & (np.take_along_axis(pair_part, top, axis=1) > np.take_along_axis(popular, top, axis=1))
+        sources = self.sources(recency, top)
+        verbs = np.full(top.shape, "", dtype=object)
+        if paired.any():
+            first, then = sources[paired], top[paired]
+            same_day = np.asarray(self.same_day[first, then]).ravel()
+            together = np.asarray(self.together[first, then]).ravel()
+            verbs[paired] = np.where(same_day >= 0.5 * together, "bought together with", "bought after")
+        reasons = [
+            [
+                f"re-order cycle due (about every {self.history.cycles[product]:.0f} days)"
+                if due[i, j]
+                else f"{verbs[i, j]} {product_ids[sources[i, j]]}"
+                if paired[i, j]
+                else self.popularity.reason(shares[i], product)
+                for j, product in enumerate(row)
+            ]
+            for i, row in enumerate(top)
+        ]
         return self.frame(customers, top, top_scores, reasons)
+
+    def sources(self, recency: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """For each recommended product, the customer's product that contributes most to its pair
+        score (argmax over a of recency(a) x P(b | a)), batch x k."""
+        bought = sparse.csr_matrix(recency)
+        out = np.zeros(top.shape, dtype=np.int64)
+        for j in range(top.shape[1]):
+            contributions = self.leading_to[top[:, j]].multiply(bought).tocsr()
+            out[:, j] = np.asarray(contributions.argmax(axis=1)).ravel()
+        return out

@@ -68,21 +68,28 @@ def empty_events() -> pl.DataFrame:
     return pl.DataFrame(schema=CUSTOMER_EVENTS_SCHEMA)
 
 
-def cross_sell_pairs(purchases: pl.DataFrame, days: int = 30) -> pl.DataFrame:
+def cross_sell_pairs(purchases: pl.DataFrame, days: int = 30, min_customers: int = 1) -> pl.DataFrame:
     """Per ordered pair of different products (first, second): how many of the customers who
     bought `first` bought `second` on the same day or within `days` after, their share, and the lift
-    over the share of all customers who bought `second` at all."""
+    over the share of all customers who bought `second` at all. Pairs are counted from each
+    customer's first purchase of `first` and the baskets of the `days` after it (recommend/baskets.py),
+    so the cost grows with the pairs that exist, not with a customer's history squared. Only pairs of
+    at least `min_customers` customers are returned (a real catalogue has millions of rare pairs)."""
+    from shopinsight_pipeline.recommend.baskets import Baskets, customers_following  # scipy: in this step only
+
     bought = purchases.select("customer_id", "product_id", "day").unique()
     customers = max(bought["customer_id"].n_unique(), 1)
-    first_purchase = bought.group_by("customer_id", "product_id").agg(pl.col("day").min())
-    pairs = (
-        first_purchase.join(bought, on="customer_id", suffix="_second")
-        .filter(
-            (pl.col("product_id") != pl.col("product_id_second"))
-            & ((pl.col("day_second") - pl.col("day")).dt.total_days().is_between(0, days))
-        )
-        .group_by(pl.col("product_id").alias("first"), pl.col("product_id_second").alias("second"))
-        .agg(pl.col("customer_id").n_unique().alias("customers"))
+    products = bought["product_id"].unique().sort().to_list()
+    baskets = Baskets.of(bought, {product: i for i, product in enumerate(products)})
+    counts = customers_following(baskets, baskets.firsts, days).tocoo()
+    kept = counts.data >= min_customers - 0.5  # counts of customers, summed as floats
+    names = pl.Series(products, dtype=pl.String)
+    pairs = pl.DataFrame(
+        {
+            "first": names.gather(counts.row[kept]),
+            "second": names.gather(counts.col[kept]),
+            "customers": counts.data[kept].round().astype("int64"),
+        }
     )
     buyers = bought.group_by("product_id").agg(pl.col("customer_id").n_unique().alias("buyers"))
     return (

@@ -336,7 +336,9 @@ def insights(
             quality=quality_of(quality, day),
             notes=notes,
             propensity=propensity_today.get(day.isoformat()),
-            pairs=cross_sell_pairs(purchases_of(events_of(recent_events, day)), CROSS_SELL_DAYS),
+            pairs=cross_sell_pairs(
+                purchases_of(events_of(recent_events, day)), CROSS_SELL_DAYS, settings.min_pair_customers
+            ),
         )
         if inputs.trends.is_empty():
             inputs.trends = pl.DataFrame(schema=TRENDS_SCHEMA)
