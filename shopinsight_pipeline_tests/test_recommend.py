@@ -1,6 +1,7 @@
 """The recommender core on a tiny planted world: a re-order cycle and a bought-after pair hidden
 among busier best sellers. Co-occurrence must find both; popularity must not."""
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from shopinsight_pipeline.recommend.candidates import (
     CoOccurrence,
     History,
     Popularity,
+    RepeatPurchases,
     reorder_cycles,
 )
 from shopinsight_pipeline.recommend.evaluation import (
@@ -125,10 +127,12 @@ def test_cooccurrence_beats_popularity_on_the_planted_world(world):
 
 
 def test_no_list_holds_a_product_just_bought_unless_its_cycle_is_due_nor_a_flagged_one(world):
-    split, settings, history = world.split, world.settings, world.history
+    split = world.split
+    settings = dataclasses.replace(world.settings, just_bought_days=14)
+    history = History.of(split.train, world.catalogue, split.as_of, settings)
     flagged = ["B00", "E03"]
     everyone = split.train["customer_id"].unique().sort().to_list()
-    for candidate in (Popularity, CoOccurrence):
+    for candidate in (Popularity, RepeatPurchases, CoOccurrence):
         recommended = candidate(split.train, history, settings, flagged=flagged).recommend(everyone)
         assert recommended.filter(pl.col("product_id").is_in(flagged)).height == 0
         last = split.train.group_by("customer_id", "product_id").agg(pl.col("day").max().alias("last"))
@@ -245,3 +249,54 @@ def test_a_learned_model_that_does_not_beat_cooccurrence_keeps_out():
     assert "sequence does not beat cooccurrence" in reasons[-1] and "sequence beats popularity" in reasons[-1]
     clearly_better = {**close_to_cooccurrence, "sequence": cooccurrence + 0.1}
     assert choose(clearly_better, ["popularity", "cooccurrence", "sequence"], gate)[0] == "sequence"
+
+
+def test_the_repeat_candidate_recommends_a_customers_own_rebuys_with_their_count(world):
+    split, settings, history = world.split, world.settings, world.history
+    buyers_of_a = sorted(split.train.filter(pl.col("product_id") == "A")["customer_id"].unique())
+    lists = RepeatPurchases(split.train, history, settings).recommend([*buyers_of_a, "NEWCOMER"])
+    first = lists.filter(pl.col("rank") == 1)
+    assert first.filter(pl.col("customer_id") != "NEWCOMER")["product_id"].to_list() == ["A"] * len(buyers_of_a)
+    bought = (
+        split.train.filter(pl.col("product_id") == "A")
+        .group_by("customer_id")
+        .agg(pl.col("day").n_unique().alias("days"), pl.col("day").max().alias("last"))
+    )
+    expected = {
+        customer: f"bought again: on {days} days, last {(split.as_of - last).days} days ago"
+        for customer, days, last in bought.iter_rows()
+    }
+    assert dict(first.filter(pl.col("customer_id") != "NEWCOMER").select("customer_id", "reason").iter_rows()) == (
+        expected
+    )
+    assert lists.filter(pl.col("customer_id") == "NEWCOMER")["reason"].str.starts_with("popular").all()
+
+
+def test_a_candidate_that_never_beat_popularity_does_not_block_one_that_does():
+    rng = np.random.default_rng(1)
+    popularity = rng.uniform(0.0, 0.3, 500)
+    no_better = popularity + rng.normal(0.0, 0.05, 500)  # repeat: noise around popularity
+    order = ["popularity", "repeat", "cooccurrence"]
+    better = {"popularity": popularity, "repeat": no_better, "cooccurrence": popularity + 0.1}
+    champion, reasons = choose(better, order, GateSettings())
+    assert champion == "cooccurrence"
+    assert "repeat does not beat popularity" in reasons[0] and reasons[0].endswith("popularity keeps serving")
+    assert "cooccurrence beats popularity" in reasons[1] and reasons[1].endswith("cooccurrence serves")
+
+
+def test_the_metrics_table_names_its_columns_by_what_they_hold():
+    from shopinsight_pipeline.recommend.gate import metrics_table
+
+    interval = {"point": 0.5, "low": 0.4, "high": 0.6}
+    metrics = {
+        "customers": 123,
+        "recall_at_10": interval,
+        "ndcg_at_10": interval,
+        "mrr": interval,
+        "catalogue_coverage": 0.25,
+    }
+    lines = metrics_table({"popularity": {"all": metrics, "new": None}}, 10).splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    row = dict(zip(header, (cell.strip() for cell in lines[2].strip("|").split("|")), strict=True))
+    assert row["candidate"] == "popularity" and row["group"] == "all" and row["customers"] == "123"
+    assert row["coverage"] == "25%" and len(lines) == 3  # a group without evaluated customers is left out

@@ -68,7 +68,7 @@ def test_the_recommender_compares_the_candidates_on_a_time_split_and_records_why
     choice = json.loads((storage.models_path / "recommender_model.json").read_text(encoding="utf-8"))
     assert choice["last_day"] == lake.days[-1].isoformat()
     assert choice["cutoff"] == (lake.days[-1] - timedelta(days=7)).isoformat()
-    assert set(choice["candidates"]) == {"popularity", "cooccurrence", "sequence"}
+    assert set(choice["candidates"]) == {"popularity", "repeat", "cooccurrence", "sequence"}
     assert choice["training"]["sequence"]["steps"] > 0
     assert choice["champion"] in choice["candidates"] and choice["champion"] in choice["reason"]
     for metrics in choice["candidates"].values():

@@ -78,7 +78,9 @@ class RecommenderConfig(Config):
     recency_half_life_days: float = SETTINGS.recency_half_life_days
     just_bought_days: int = Field(
         default=SETTINGS.just_bought_days,
-        description="A product the customer bought this recently is not recommended, unless its re-order cycle is due.",
+        description="A product the customer bought this recently is not recommended, unless its re-order cycle is "
+        "due (0: re-buys are recommended; the default, chosen on evaluation: on real shops half of next week's "
+        "purchases are re-buys).",
     )
     gate_confidence: float = Field(
         default=GATE.confidence,

@@ -1,10 +1,12 @@
 """Compare the recommender candidates on one time split and choose the one to serve.
 
-Candidates are tried from the simplest up (popularity, then co-occurrence, then the learned
-sequence model): a more complex one serves only when it is better on NDCG@10 than every simpler
-one beyond the noise, that is when the paired bootstrap interval of their per-customer NDCG@10
-difference (the same customers resampled for both) lies above zero. So a learned model that does
-not beat co-occurrence keeps out. The reason is recorded either way.
+Candidates are tried from the simplest up (popularity, the customer's own re-buys, then
+co-occurrence, then the learned sequence model). A candidate takes over only when it is better on
+NDCG@10 than the one serving so far beyond the noise, that is when the paired bootstrap interval
+of their per-customer NDCG@10 difference (the same customers resampled for both) lies above zero.
+So a learned model that does not beat co-occurrence keeps out, and a candidate that never beat
+popularity does not stand in the way of one that does. Each challenger's verdict against every
+simpler candidate is recorded beside the decision.
 """
 
 import dataclasses
@@ -16,7 +18,7 @@ import polars as pl
 
 from shopinsight_pipeline.markdown import table
 from shopinsight_pipeline.ml.significance import Interval, resample_counts
-from shopinsight_pipeline.recommend.candidates import Catalogue, CoOccurrence, History, Popularity
+from shopinsight_pipeline.recommend.candidates import Catalogue, CoOccurrence, History, Popularity, RepeatPurchases
 from shopinsight_pipeline.recommend.evaluation import (
     new_and_returning,
     per_customer_scores,
@@ -28,6 +30,7 @@ from shopinsight_pipeline.recommend.settings import EVAL_DAYS, GateSettings, K, 
 
 CANDIDATES: dict[str, Callable] = {  # simplest first
     "popularity": Popularity,
+    "repeat": RepeatPurchases,
     "cooccurrence": CoOccurrence,
     "sequence": SequenceCandidate,
 }
@@ -115,21 +118,22 @@ def compare_candidates(
 
 def choose(ndcg: dict[str, np.ndarray], order: list[str], gate: GateSettings, k: int = K) -> tuple[str, list[str]]:
     """The candidate to serve from per-customer NDCG@k (same customers, same order for all): each in
-    `order` (simplest first) serves only if it beats every simpler one beyond the noise."""
+    `order` (simplest first) takes over when it beats the one serving so far beyond the noise."""
     champion, reasons = order[0], []
     for position, name in enumerate(order[1:], start=1):
-        verdicts, better = [], True
+        verdicts, takes_over = [], False
         for simpler in order[:position]:
             difference = paired_difference(ndcg[name], ndcg[simpler], gate)
             beats = difference.low > 0
-            better &= beats
+            if simpler == champion:
+                takes_over = beats
             verdicts.append(
                 f"{name} {'beats' if beats else 'does not beat'} {simpler} on NDCG@{k} beyond the noise "
                 f"({difference.point:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}])"
             )
-        if better:
+        if takes_over:
             champion = name
-        outcome = f"{name} serves" if better else f"{champion} keeps serving"
+        outcome = f"{name} serves" if takes_over else f"{champion} keeps serving"
         reasons.append(", ".join(verdicts) + f": {outcome}")
     return champion, reasons
 
@@ -154,4 +158,4 @@ def metrics_table(results: dict, k: int) -> str:
         for group, m in groups.items()
         if m is not None
     ]
-    return table(["candidate", "customers", "n", f"Recall@{k}", f"NDCG@{k}", "MRR", "coverage"], rows)
+    return table(["candidate", "group", "customers", f"Recall@{k}", f"NDCG@{k}", "MRR", "coverage"], rows)
