@@ -300,3 +300,14 @@ def test_the_metrics_table_names_its_columns_by_what_they_hold():
     row = dict(zip(header, (cell.strip() for cell in lines[2].strip("|").split("|")), strict=True))
     assert row["candidate"] == "popularity" and row["group"] == "all" and row["customers"] == "123"
     assert row["coverage"] == "25%" and len(lines) == 3  # a group without evaluated customers is left out
+
+
+def test_reasons_name_the_product_where_the_data_has_names(world):
+    split, settings = world.split, world.settings
+    names = {"X": "Phone X", "Y": "Case for X"}
+    named = split.train.with_columns(product_name=pl.col("product_id").replace_strict(names, default=None))
+    catalogue = Catalogue.of(named)
+    history = History.of(named, catalogue, split.as_of, settings)
+    lists = CoOccurrence(named, history, settings).recommend(["P000"])
+    assert lists.filter(pl.col("product_id") == "Y")["reason"].to_list() == ["bought after X (Phone X)"]
+    assert catalogue.label(catalogue.index["A"]) == "A"  # no name: the id alone

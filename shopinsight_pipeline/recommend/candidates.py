@@ -33,20 +33,30 @@ BATCH_CELLS = 1 << 22  # 32 MB per float64 batch x products array
 
 @dataclass(frozen=True)
 class Catalogue:
-    """Products with an index each (sorted ids) and their categories."""
+    """Products with an index each (sorted ids), their categories and, where the data has them,
+    their names (a `product_name` column), which reasons show beside the id."""
 
     product_ids: np.ndarray
     categories: np.ndarray
     index: dict[str, int] = field(repr=False)
+    names: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, products: pl.DataFrame) -> "Catalogue":
-        products = products.select("product_id", "category").unique("product_id", keep="last").sort("product_id")
+        named = "product_name" in products.columns
+        columns = ["product_id", "category", *(["product_name"] if named else [])]
+        products = products.select(columns).unique("product_id", keep="last").sort("product_id")
         ids = products["product_id"].to_numpy()
-        return cls(ids, products["category"].to_numpy(), {product: i for i, product in enumerate(ids)})
+        names = products["product_name"].to_numpy() if named else None
+        return cls(ids, products["category"].to_numpy(), {product: i for i, product in enumerate(ids)}, names)
 
     def __len__(self) -> int:
         return len(self.product_ids)
+
+    def label(self, product: int) -> str:
+        """The product as a reason names it: its id, and its name when known."""
+        name = self.names[product] if self.names is not None else None
+        return f"{self.product_ids[product]} ({name})" if name else str(self.product_ids[product])
 
 
 def _decay(days_ago: pl.Expr, half_life: float) -> pl.Expr:
@@ -350,7 +360,6 @@ class CoOccurrence(Candidate):
         recency, pair_part, reorder_part, popular = self.parts(customers, since)
         top, top_scores = self.best(customers, pair_part + reorder_part + popular, k, since)
         shares = self.popularity.shares(customers)
-        product_ids = self.history.catalogue.product_ids
         due = np.take_along_axis(reorder_part, top, axis=1) > 0
         paired = ~due & (np.take_along_axis(pair_part, top, axis=1) > np.take_along_axis(popular, top, axis=1))
         sources = self.sources(recency, top)
@@ -364,7 +373,7 @@ class CoOccurrence(Candidate):
             [
                 f"re-order cycle due (about every {self.history.cycles[product]:.0f} days)"
                 if due[i, j]
-                else f"{verbs[i, j]} {product_ids[sources[i, j]]}"
+                else f"{verbs[i, j]} {self.history.catalogue.label(sources[i, j])}"
                 if paired[i, j]
                 else self.popularity.reason(shares[i], product)
                 for j, product in enumerate(row)
