@@ -311,3 +311,19 @@ def test_reasons_name_the_product_where_the_data_has_names(world):
     lists = CoOccurrence(named, history, settings).recommend(["P000"])
     assert lists.filter(pl.col("product_id") == "Y")["reason"].to_list() == ["bought after X (Phone X)"]
     assert catalogue.label(catalogue.index["A"]) == "A"  # no name: the id alone
+
+
+def test_reason_kinds_group_reasons_by_their_words_without_ids_or_counts():
+    from shopinsight_pipeline.recommend.serve import reason_kinds
+
+    reasons = [
+        "bought again: on 3 days, last 2 days ago",
+        "bought again: on 1 days, last 40 days ago",
+        "bought after 22195 (HEART SPOONS)",
+        "bought after P400",
+        "re-order cycle due (about every 14 days)",
+        "popular in beauty",
+    ]
+    kinds = reason_kinds(pl.DataFrame({"reason": reasons}))
+    expected = [("bought after", 2), ("bought again", 2), ("popular in beauty", 1), ("re-order cycle due", 1)]
+    assert kinds.rows() == expected

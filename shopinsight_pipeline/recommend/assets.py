@@ -214,7 +214,7 @@ def customer_recommendations(
     recommender_model: dict,
     insights: dict[str, pl.DataFrame],
 ) -> Output:
-    from shopinsight_pipeline.recommend.serve import recommend_for_day
+    from shopinsight_pipeline.recommend.serve import reason_kinds, recommend_for_day
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         history = window_of(customer_events, day, HISTORY_DAYS)
@@ -236,12 +236,12 @@ def customer_recommendations(
             config.active_days,
             config.k,
         )
-        by_reason = lists.group_by(pl.col("reason").str.extract(r"^([a-z -]+?)(?: [A-Z(]|$)", 1)).len()
+        by_reason = reason_kinds(lists)
         return lists, {
             "customers": lists.get_column("customer_id").n_unique(),
             "candidate": recommender_model["champion"],
             "flagged_products_excluded": ", ".join(flagged) or ("none" if findings is not None else "no insights"),
-            "reasons": MetadataValue.md(frame_table(by_reason.sort("len", descending=True))),
+            "reasons": MetadataValue.md(frame_table(by_reason)),
         }
 
     return each_day(context, compute)

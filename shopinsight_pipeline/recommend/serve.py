@@ -43,3 +43,10 @@ def recommend_for_day(
     model = fit_candidate(choice["champion"], history, day + timedelta(days=1), settings, flagged, **options)
     lists = model.recommend(customers, k).with_columns(run_date=pl.lit(day))
     return conform(lists, CUSTOMER_RECOMMENDATIONS_SCHEMA).sort("customer_id", "rank")
+
+
+def reason_kinds(lists: pl.DataFrame) -> pl.DataFrame:
+    """How many list entries each kind of reason explains ("bought after", "bought again", ...: the
+    reason up to its first product id, number or colon), most frequent first."""
+    kind = pl.col("reason").str.extract(r"^([a-z -]+?)(?::| [A-Z0-9(]|$)", 1).alias("reason")
+    return lists.group_by(kind).len().sort("len", "reason", descending=[True, False])
