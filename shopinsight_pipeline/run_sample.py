@@ -28,7 +28,7 @@ from shopinsight_pipeline.partitions import MAX_DAYS_PER_RUN
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.score.assets import serving_version
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
-from shopinsight_pipeline.train.assets import GATE
+from shopinsight_pipeline.train.config import GATE
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

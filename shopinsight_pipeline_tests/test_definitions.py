@@ -123,7 +123,7 @@ def test_run_config_defaults_are_the_pure_settings_defaults():
     from shopinsight_pipeline.reports.forecast import ForecastSettings
     from shopinsight_pipeline.reports.insights import InsightSettings
     from shopinsight_pipeline.reports.trends import TrendSettings
-    from shopinsight_pipeline.train.assets import TrainingConfig
+    from shopinsight_pipeline.train.config import TrainingConfig
     from shopinsight_pipeline.validate.assets import ValidationConfig
     from shopinsight_pipeline.validate.rules import RuleSettings
 

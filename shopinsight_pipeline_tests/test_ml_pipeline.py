@@ -22,11 +22,11 @@ from shopinsight_pipeline.definitions import build_definitions
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.ml.shards import TOKENIZER_HASH_KEY, TokenizerMismatchError
 from shopinsight_pipeline.ml.text import LabelScheme
+from shopinsight_pipeline.ml.training_run import training_examples
 from shopinsight_pipeline.query import open_lake
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.schemas import file_schema
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage, partition_column
-from shopinsight_pipeline.train.step import training_examples
 from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_assets, materialize_days, sample_days
 
 ML_SPEC = SampleSpec(

@@ -2,7 +2,9 @@
 scikit-learn: the Dagster shell reads these defaults when the code location loads, and loading it
 should not pay for the libraries that only training steps use."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from shopinsight_pipeline.ml.text import SplitFractions
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,18 @@ class TfidfSettings:
     max_features: int = 200_000
     c: float = 4.0  # inverse regularisation strength
     max_iter: int = 2000
+
+
+@dataclass(frozen=True)
+class SentimentTrainingSettings:
+    """One sentiment_model run: which window trains, how each candidate trains and how sure the
+    gate must be. TrainingConfig (the asset's run config) turns into this; ml/training_run.py reads it."""
+
+    window_days: int = 61  # the shards of the latest N written days
+    min_train_examples: int = 200  # fewer deduplicated training examples is an error
+    train: TrainSettings = field(default_factory=TrainSettings)
+    tfidf: TfidfSettings = field(default_factory=TfidfSettings)
+    split: SplitFractions = field(default_factory=SplitFractions)
+    gate_confidence: float = 0.95  # the paired bootstrap interval of the macro-F1 difference, at this confidence
+    bootstrap_rounds: int = 2000
+    retrain_unchanged: bool = False  # True: train again on the same texts, labels, tokenizer and settings

@@ -1,6 +1,8 @@
-"""`sentiment_model`: fine-tune, evaluate every candidate on one split, and gate the promotion."""
+"""`sentiment_model`: fine-tune, evaluate every candidate on one split, and gate the promotion.
 
-import dataclasses
+The asset wires storage, config and metadata around `ml.training_run.train_and_gate`; torch,
+transformers and scikit-learn are imported inside the step, not when the code location loads.
+"""
 
 import polars as pl
 import pyarrow as pa
@@ -8,92 +10,16 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
-    Config,
+    Failure,
     MaterializeResult,
     PipesSubprocessClient,
     asset,
 )
-from pydantic import Field
 
-from shopinsight_pipeline.ml.settings import TfidfSettings, TrainSettings
-from shopinsight_pipeline.ml.text import SplitFractions
 from shopinsight_pipeline.partitions import ALLOW_MISSING
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.storage import LakeStorage
-
-GATE = "champion_challenger"
-
-
-TRAIN = TrainSettings()
-TFIDF = TfidfSettings()
-SPLIT = SplitFractions()
-
-
-class TrainingConfig(Config):
-    """Run config of sentiment_model. Every default comes from the pure settings (TrainSettings,
-    TfidfSettings, SplitFractions), so the asset and the library cannot drift apart."""
-
-    window_days: int = Field(default=61, description="Train on the shards of the latest N days that have them.")
-    min_train_examples: int = Field(default=200, description="Fewer deduplicated training examples is an error.")
-    learning_rate: float = TRAIN.learning_rate
-    embedding_learning_rate: float = Field(
-        default=TRAIN.embedding_learning_rate,
-        description="Learning rate of the input embeddings (the added hanzi start untrained); 0: same.",
-    )
-    weight_decay: float = TRAIN.weight_decay
-    warmup_ratio: float = TRAIN.warmup_ratio
-    batch_size: int = TRAIN.batch_size
-    max_epochs: int = TRAIN.max_epochs
-    max_steps: int = Field(default=TRAIN.max_steps, description="Cap on optimizer steps (0: max_epochs decides).")
-    cpu_max_steps: int = Field(
-        default=TRAIN.cpu_max_steps,
-        description="Training budget on a CPU, in optimizer steps (0: none): the learning-rate schedule decays "
-        "within it. A GPU ignores it and trains to the end of max_epochs.",
-    )
-    eval_every_steps: int = TRAIN.eval_every_steps
-    patience: int = Field(
-        default=TRAIN.patience, description="Evaluations without a better validation macro-F1 before stopping."
-    )
-    max_grad_norm: float = TRAIN.max_grad_norm
-    checkpoint_every_steps: int = TRAIN.checkpoint_every_steps
-    seed: int = TRAIN.seed
-    mixed_precision: str = Field(
-        default=TRAIN.mixed_precision, description="auto (bf16 on a GPU, fp32 on a CPU), no, fp16 or bf16."
-    )
-    force_cpu: bool = TRAIN.cpu
-    balanced_loss: bool = Field(
-        default=TRAIN.balanced_loss, description="Weight classes by inverse frequency (macro-F1 counts each)."
-    )
-    train_fraction: float = Field(default=SPLIT.train, description="Share of text-hash buckets to train on.")
-    validation_fraction: float = Field(
-        default=SPLIT.validation, description="Share to choose the challenger by; the rest is test."
-    )
-    gate_confidence: float = Field(
-        default=0.95,
-        description="A challenger replaces the champion only when the paired bootstrap interval of their test "
-        "macro-F1 difference, at this confidence, lies above zero.",
-    )
-    bootstrap_rounds: int = Field(default=2000, description="Resamples of the test texts for every interval.")
-    tfidf_ngram_max: int = TFIDF.ngram_max
-    tfidf_c: float = TFIDF.c
-    retrain_unchanged: bool = Field(
-        default=False,
-        description="Train again even when the registry holds versions trained on the same texts, labels, "
-        "tokenizer and settings (by default those are reused: CPU training is not bit-reproducible, so a "
-        "retrain on unchanged data only adds noise to the scores).",
-    )
-    num_processes: int = Field(
-        default=1,
-        description="Devices to train on. Above 1, training runs as an `accelerate launch` subprocess through "
-        "Dagster Pipes (one process per GPU, or per CPU worker with force_cpu).",
-    )
-
-    def train_settings(self) -> TrainSettings:
-        shared = {field.name for field in dataclasses.fields(TrainSettings)} & set(type(self).model_fields)
-        return TrainSettings(**{name: getattr(self, name) for name in shared}, cpu=self.force_cpu)
-
-    def tfidf_settings(self) -> TfidfSettings:
-        return dataclasses.replace(TFIDF, ngram_max=self.tfidf_ngram_max, c=self.tfidf_c)
+from shopinsight_pipeline.train.config import GATE, TrainingConfig
 
 
 @asset(
@@ -127,15 +53,40 @@ def sentiment_model(
     review_token_shards: dict[str, pa.Table],
     validated_reviews: dict[str, pl.LazyFrame],
 ) -> MaterializeResult:
-    from shopinsight_pipeline.train.step import train_and_gate  # torch and friends: in this step only
+    from shopinsight_pipeline.ml.fit import TokenizerInfo, TrainingDataError
+    from shopinsight_pipeline.ml.registry import ModelRegistry
+    from shopinsight_pipeline.ml.training_run import train_and_gate, training_examples
+    from shopinsight_pipeline.train.metadata import gate_check, model_metadata
+    from shopinsight_pipeline.train.pipes import choose_trainer
 
-    return train_and_gate(
-        context,
-        config,
-        storage,
-        sentiment_labels.scheme(),
-        pipes_client,
-        review_tokenizer,
-        review_token_shards,
-        validated_reviews,
+    settings, scheme = config.settings(), sentiment_labels.scheme()
+    tokenizer_dir = storage.pull_folder(storage.path(review_tokenizer["directory"]))
+    tokenizer = TokenizerInfo(
+        tokenizer_dir, review_tokenizer["name"], review_tokenizer["hash"], review_tokenizer["max_length"]
+    )
+    registry = ModelRegistry(storage.sentiment_registry_path)
+    registry.pull(storage.sentiment_registry_store)  # an object store's registry, into the local cache
+    trainer = choose_trainer(
+        context, config.num_processes, config.force_cpu, pipes_client, storage.local_models_path / "jobs"
+    )
+    try:
+        examples = training_examples(
+            review_token_shards, validated_reviews, settings.window_days, tokenizer.hash, scheme
+        )
+        outcome = train_and_gate(
+            examples,
+            tokenizer,
+            scheme,
+            settings,
+            registry,
+            storage.local_models_path / "checkpoints",
+            trainer,
+            checkpoint_store=storage.checkpoint_store,
+            log=context.log.info,
+        )
+    except TrainingDataError as error:
+        raise Failure(str(error)) from error
+    registry.push(storage.sentiment_registry_store)  # new versions, then the pointer
+    return MaterializeResult(
+        metadata=model_metadata(outcome, settings.bootstrap_rounds), check_results=[gate_check(outcome)]
     )
