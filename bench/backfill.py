@@ -32,8 +32,8 @@ from datetime import date, timedelta
 from dagster import AssetKey, DagsterEventType, DagsterInstance, RunsFilter
 
 from shopinsight_pipeline.definitions import build_definitions
-from shopinsight_pipeline.devserver import PROJECT_ROOT, DevServer
-from shopinsight_pipeline.ml.fit import register_corpus_scorer
+from shopinsight_pipeline.devtools.devserver import PROJECT_ROOT, DevServer
+from shopinsight_pipeline.devtools.scorers import register_corpus_scorer
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage

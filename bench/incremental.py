@@ -32,7 +32,7 @@ from datetime import date, timedelta
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from shopinsight_pipeline.definitions import build_definitions
-from shopinsight_pipeline.ml.fit import register_corpus_scorer
+from shopinsight_pipeline.devtools.scorers import register_corpus_scorer
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage

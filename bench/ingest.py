@@ -71,7 +71,7 @@ def run_pipeline(path: Path, out: Path) -> dict:
     from shopinsight_pipeline.schemas import QUARANTINED_ORDERS_SCHEMA, VALIDATED_ORDERS_SCHEMA, conform
     from shopinsight_pipeline.storage import LakeStorage
     from shopinsight_pipeline.validate import rules
-    from shopinsight_pipeline.validate.assets import column_of
+    from shopinsight_pipeline.validate.split import column_of
 
     storage = LakeStorage(root=str(out))
     settings = rules.RuleSettings()

@@ -29,8 +29,8 @@ from dagster import AssetKey, DagsterInstance
 from incremental import HISTORY, HISTORY_CONFIG, QUIET, RECOMMENDER, time_new_day
 
 from shopinsight_pipeline.definitions import build_definitions
-from shopinsight_pipeline.local_services import ObjectStoreServer
-from shopinsight_pipeline.ml.fit import register_corpus_scorer
+from shopinsight_pipeline.devtools.local_services import ObjectStoreServer
+from shopinsight_pipeline.devtools.scorers import register_corpus_scorer
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage

@@ -27,14 +27,8 @@ from shopinsight_pipeline.recommend.assets import (
     purchase_propensity,
     recommender_model,
 )
-from shopinsight_pipeline.reports.assets import (
-    category_trends,
-    daily_sales,
-    insight_report,
-    insights,
-    product_sentiment,
-    sales_forecast,
-)
+from shopinsight_pipeline.reports.assets import category_trends, daily_sales, product_sentiment, sales_forecast
+from shopinsight_pipeline.reports.insight_assets import insight_report, insights
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.score.assets import review_scores
 from shopinsight_pipeline.sensors import landing_sensor

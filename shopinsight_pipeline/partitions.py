@@ -4,15 +4,20 @@ import os
 import warnings
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from dagster import AssetIn, BackfillPolicy, BetaWarning, DailyPartitionsDefinition, Output, TimeWindowPartitionMapping
 
-from shopinsight_pipeline.calendar import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START, day_before
+from shopinsight_pipeline.calendar import (
+    BUSINESS_TIMEZONE,
+    SAMPLE_DAYS,
+    SAMPLE_START,
+    day_before,
+    partition_day,
+    window_of,
+)
 
-T = TypeVar("T")
-
-__all__ = ["BUSINESS_TIMEZONE", "SAMPLE_DAYS", "SAMPLE_START", "day_before"]
+__all__ = ["BUSINESS_TIMEZONE", "SAMPLE_DAYS", "SAMPLE_START", "day_before", "partition_day", "window_of"]
 
 
 def _partition_end(last_day: str | None) -> str | None:
@@ -43,20 +48,9 @@ DAILY_ASSET: dict[str, Any] = {
 }
 
 
-def partition_day(partition_key: str) -> date:
-    return date.fromisoformat(partition_key)
-
-
 def run_days(context) -> list[date]:
     """The days a run materializes, oldest first: one for a nightly run, a range for a backfill."""
     return sorted(partition_day(key) for key in context.partition_keys)
-
-
-def window_of(days: Mapping[str, T], day: date, count: int) -> dict[str, T]:
-    """The entries of a loaded window that belong to `day`'s own window: the `count` days ending on
-    it (a range run loads the union of its days' windows)."""
-    first, last = (day - timedelta(days=count - 1)).isoformat(), day.isoformat()
-    return {key: days[key] for key in sorted(days) if first <= key <= last}
 
 
 def rows_by_day(frames: Mapping[str, Any]) -> dict[str, Any]:

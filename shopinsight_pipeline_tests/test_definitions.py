@@ -119,8 +119,9 @@ def test_run_config_defaults_are_the_pure_settings_defaults():
     exactly the settings the pure modules default to (they drifted once: 5e-5 vs 1e-4)."""
     from shopinsight_pipeline.ml.baseline import TfidfSettings
     from shopinsight_pipeline.ml.train import TrainSettings
-    from shopinsight_pipeline.reports.assets import ForecastConfig, InsightConfig, TrendConfig
+    from shopinsight_pipeline.reports.assets import ForecastConfig, TrendConfig
     from shopinsight_pipeline.reports.forecast import ForecastSettings
+    from shopinsight_pipeline.reports.insight_assets import InsightConfig
     from shopinsight_pipeline.reports.insights import InsightSettings
     from shopinsight_pipeline.reports.trends import TrendSettings
     from shopinsight_pipeline.train.config import TrainingConfig

@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
-from shopinsight_pipeline.devserver import PROJECT_ROOT
-from shopinsight_pipeline.local_services import (
+from shopinsight_pipeline.devtools.devserver import PROJECT_ROOT
+from shopinsight_pipeline.devtools.local_services import (
     ObjectStoreServer,
     PostgresServer,
     RedisServer,
     ServiceUnavailable,
 )
-from shopinsight_pipeline.location_runs import LocationRuns
+from shopinsight_pipeline.devtools.location_runs import LocationRuns
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage, clear_path_cache
 from shopinsight_pipeline_tests.conftest import PERMISSIVE
@@ -75,7 +75,7 @@ def test_a_nightly_run_executes_its_steps_on_two_celery_workers_with_postgresql_
 ):
     import s3fs
 
-    from shopinsight_pipeline.ml.fit import register_corpus_scorer
+    from shopinsight_pipeline.devtools.scorers import register_corpus_scorer
     from shopinsight_pipeline.ml.registry import ModelRegistry
 
     postgres, store, broker = servers

@@ -8,7 +8,7 @@ import yaml
 from dagster import validate_run_config
 
 from shopinsight_pipeline.definitions import K8S_EXECUTOR_CONFIG, build_definitions
-from shopinsight_pipeline.devserver import PROJECT_ROOT
+from shopinsight_pipeline.devtools.devserver import PROJECT_ROOT
 
 VALUES = PROJECT_ROOT / "deploy" / "kubernetes" / "values.yaml"
 JOBS = ("nightly_partition_job", "prepare_partition_job", "score_partition_job", "retrain_job")

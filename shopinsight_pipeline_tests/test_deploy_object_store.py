@@ -12,8 +12,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from upath import UPath
 
+from shopinsight_pipeline.devtools.local_services import ObjectStoreServer, ServiceUnavailable
 from shopinsight_pipeline.files import MANIFEST, committed_files, swap_folder
-from shopinsight_pipeline.local_services import ObjectStoreServer, ServiceUnavailable
 from shopinsight_pipeline.query import open_lake
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError, clear_path_cache

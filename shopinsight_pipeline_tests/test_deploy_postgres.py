@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from shopinsight_pipeline.devserver import PROJECT_ROOT, DevServer
-from shopinsight_pipeline.local_services import PostgresServer, ServiceUnavailable
-from shopinsight_pipeline.location_runs import LocationRuns
+from shopinsight_pipeline.devtools.devserver import PROJECT_ROOT, DevServer
+from shopinsight_pipeline.devtools.local_services import PostgresServer, ServiceUnavailable
+from shopinsight_pipeline.devtools.location_runs import LocationRuns
 from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline_tests.conftest import PERMISSIVE
 

@@ -10,11 +10,13 @@ from shopinsight_pipeline.reports.forecast import (
     ForecastSettings,
     accuracy,
     backtest,
+    backtest_table,
+    forecast_day,
+    forecast_sales,
     forecast_series,
-    sales_forecast,
     seasonal_naive,
 )
-from shopinsight_pipeline.reports.trends import category_trends, complete_daily_grid
+from shopinsight_pipeline.reports.trends import complete_daily_grid, summarize_category_trends, summarize_trends_day
 
 WEEK = np.array([100, 80, 90, 95, 120, 200, 180], dtype=float)
 
@@ -79,7 +81,7 @@ def test_sales_forecast_rows_and_a_new_category():
         date(2026, 9, 25),
     )
     assert grid.filter(pl.col("category") == "new").get_column("revenue").sum() == 110.0  # zeros fill the gap
-    forecast, backtests = sales_forecast(grid, date(2026, 9, 25))
+    forecast, backtests = forecast_sales(grid, date(2026, 9, 25))
     assert forecast.height == 28
     assert forecast.filter(pl.col("category") == "old").get_column("target_date").min() == date(2026, 9, 26)
     assert set(backtests) == {"old", "new"}
@@ -91,19 +93,19 @@ def test_trends_moving_averages_growth_and_an_anomaly():
     series[-1] = WEEK[-1] * 4  # the last day breaks the weekly pattern
     sales = sales_frame({"books": list(series)})
     day = date(2026, 8, 1) + timedelta(days=len(series) - 1)
-    [row] = category_trends(sales, day).to_dicts()
+    [row] = summarize_category_trends(sales, day).to_dicts()
     assert row["revenue_ma7"] == pytest.approx(series[-7:].mean())
     assert row["revenue_ma28"] == pytest.approx(series[-28:].mean())
     assert row["wow_growth"] == pytest.approx(series[-7:].sum() / series[-14:-7].sum() - 1)
     assert row["growth_28d"] == pytest.approx(series[-28:].sum() / series[-56:-28].sum() - 1)
     assert row["anomaly"] is True
-    [previous] = category_trends(sales, day - timedelta(days=1)).to_dicts()
+    [previous] = summarize_category_trends(sales, day - timedelta(days=1)).to_dicts()
     assert previous["anomaly"] is False
 
 
 def test_trends_with_one_day_of_history_still_give_a_row_with_a_note():
     sales = sales_frame({"toys": [10.0]})
-    [row] = category_trends(sales, date(2026, 8, 1)).to_dicts()
+    [row] = summarize_category_trends(sales, date(2026, 8, 1)).to_dicts()
     assert row["revenue"] == 10.0
     assert row["revenue_ma7"] is None
     assert "only 1 days of history" in row["note"]
@@ -115,7 +117,7 @@ def test_a_category_first_sold_on_the_run_date_has_one_day_of_history_not_weeks_
     sales = pl.concat(
         [sales_frame({"old": old}), sales_frame({"garden": [70.0]}, start=run_date)], how="vertical_relaxed"
     )
-    rows = {row["category"]: row for row in category_trends(sales, run_date).to_dicts()}
+    rows = {row["category"]: row for row in summarize_category_trends(sales, run_date).to_dicts()}
     assert rows["garden"]["revenue"] == 70.0
     assert "only 1 days of history" in rows["garden"]["note"]
     assert rows["garden"]["wow_growth"] is None and rows["garden"]["revenue_ma7"] is None
@@ -123,7 +125,7 @@ def test_a_category_first_sold_on_the_run_date_has_one_day_of_history_not_weeks_
 
     grid = complete_daily_grid(sales, run_date - timedelta(days=90), run_date)
     assert grid.filter(pl.col("category") == "garden").height == 1
-    forecast, _ = sales_forecast(grid, run_date)
+    forecast, _ = forecast_sales(grid, run_date)
     garden = forecast.filter(pl.col("category") == "garden")
     assert garden.height == 14
     assert set(garden.get_column("revenue_method")) == {"naive"}
@@ -133,5 +135,61 @@ def test_a_category_first_sold_on_the_run_date_has_one_day_of_history_not_weeks_
 
 def test_growth_is_null_not_infinite_after_a_period_without_sales():
     series = [0.0] * 7 + [10.0] * 7
-    [row] = category_trends(sales_frame({"toys": series}), date(2026, 8, 14)).to_dicts()
+    [row] = summarize_category_trends(sales_frame({"toys": series}), date(2026, 8, 14)).to_dicts()
     assert row["wow_growth"] is None
+
+
+def by_day(sales: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """daily_sales rows as the partitions of a window: date -> that day's rows."""
+    return {day.isoformat(): sales.filter(pl.col("date") == day) for day in sales.get_column("date").unique()}
+
+
+def test_trends_of_a_day_count_the_unwritten_days_of_the_window():
+    series = np.tile(WEEK, 8) + np.random.default_rng(1).normal(0, 3, 56)
+    series[-1] = WEEK[-1] * 4
+    days = by_day(sales_frame({"books": list(series)}))
+    day = date(2026, 8, 1) + timedelta(days=55)
+    del days[(day - timedelta(days=3)).isoformat()]
+    result = summarize_trends_day(days, day)
+    assert result.anomalies == ["books"]
+    assert result.history_days_missing == 1
+    assert result.table.equals(summarize_category_trends(pl.concat([days[key] for key in sorted(days)]), day))
+
+
+def test_forecast_of_a_day_reports_fallbacks_backtests_and_the_chart_history():
+    series = np.tile(WEEK, 8) + np.random.default_rng(2).normal(0, 4, 56)
+    day = date(2026, 8, 1) + timedelta(days=55)
+    sales = pl.concat([sales_frame({"old": list(series)}), sales_frame({"new": [50.0]}, start=day)])
+    days = by_day(sales)
+    del days[(day - timedelta(days=10)).isoformat()]
+    result = forecast_day(days, day, ForecastSettings(horizon=7))
+    assert result.table.height == 2 * 7 and result.history_days_missing == 1
+    assert list(result.fallbacks) == ["new"] and "1 days of history" in result.fallbacks["new"]
+    assert result.backtests["new"] == {"revenue": None, "units": None}
+    revenue = result.backtests["old"]["revenue"]
+    assert result.revenue_mase == revenue["method"]["mase"]  # the mean over the one backtested category
+    assert result.revenue_mase_seasonal_naive == revenue["seasonal_naive"]["mase"]
+    assert result.chart_history is not None
+    assert result.chart_history.get_column("date").min() == day - timedelta(days=41)  # six weeks
+    assert result.chart_history.filter(pl.col("date") == day - timedelta(days=10)).get_column("revenue").to_list() == [
+        0.0
+    ]  # the unwritten day reads as a day without sales
+
+
+def test_forecast_of_a_day_with_a_short_history_says_why_it_fell_back():
+    days = by_day(sales_frame({"new": [50.0, 60.0, 55.0]}))
+    result = forecast_day(days, date(2026, 8, 3))
+    assert "3 days of history" in result.fallbacks["new"]
+    assert result.backtests == {"new": {"revenue": None, "units": None}}
+    assert result.revenue_mase is None and result.revenue_mase_seasonal_naive is None
+    assert "too little history to backtest" in backtest_table(result.backtests)
+
+
+def test_backtest_table_has_a_row_per_category_and_measure():
+    fit = {"mae": 1.234, "smape": 5.678, "mase": 0.9012}
+    lines = backtest_table(
+        {"b": {"revenue": {"method": fit, "seasonal_naive": fit}}, "a": {"units": None}}
+    ).splitlines()
+    assert len(lines) == 4  # header, rule, one row per (category, measure)
+    assert lines[2].split("|")[1].strip() == "a"  # sorted by category
+    assert "| 1.2 " in lines[3] and "| 5.7 " in lines[3] and "| 0.90 " in lines[3]

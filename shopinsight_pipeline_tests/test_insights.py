@@ -1,12 +1,21 @@
 """Insights from hand-made inputs: which findings, their order, and sentences built only from row numbers."""
 
+import math
 import re
 from datetime import date, timedelta
 
 import polars as pl
 import pytest
 
-from shopinsight_pipeline.reports.insights import InsightInputs, InsightSettings, build_insights, two_proportion_p
+from shopinsight_pipeline.reports.insights import (
+    InsightInputs,
+    InsightSettings,
+    build_insights,
+    build_insights_for_day,
+    two_proportion_p,
+    units_by_product,
+)
+from shopinsight_pipeline.reports.quality import quality_counts, quality_of
 from shopinsight_pipeline.schemas import TRENDS_SCHEMA
 
 RUN = date(2026, 9, 30)
@@ -116,6 +125,30 @@ def test_two_proportion_p_value_by_hand():
     assert two_proportion_p(5, 10, 5, 10) == pytest.approx(0.5)
 
 
+def pooled_one_sided_p(hits_a: int, total_a: int, hits_b: int, total_b: int) -> float:
+    """The formula written out: z = (pa - pb) / sqrt(p(1 - p)(1/na + 1/nb)) with the pooled p, and
+    the upper tail P(Z > z) = erfc(z / sqrt 2) / 2."""
+    pooled = (hits_a + hits_b) / (total_a + total_b)
+    z = (hits_a / total_a - hits_b / total_b) / math.sqrt(pooled * (1 - pooled) * (1 / total_a + 1 / total_b))
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+@pytest.mark.parametrize(
+    ("hits_a", "total_a", "hits_b", "total_b"),
+    [(7, 21, 10, 112), (3, 30, 12, 40), (12, 20, 4, 20), (1, 100, 0, 100)],
+)
+def test_two_proportion_p_is_the_pooled_one_sided_z_test(hits_a, total_a, hits_b, total_b):
+    # one-sided: a share below the other gives a p above 0.5, never a small one
+    assert two_proportion_p(hits_a, total_a, hits_b, total_b) == pytest.approx(
+        pooled_one_sided_p(hits_a, total_a, hits_b, total_b), rel=1e-12
+    )
+
+
+def test_two_proportion_p_of_equal_all_or_nothing_shares_is_one():
+    assert two_proportion_p(0, 10, 0, 30) == 1.0
+    assert two_proportion_p(10, 10, 30, 30) == 1.0
+
+
 def test_empty_inputs_give_an_empty_table_with_notes():
     empty = inputs(
         trends=pl.DataFrame(schema=TRENDS_SCHEMA),
@@ -190,3 +223,55 @@ def test_cross_sell_pairs_count_customers_who_bought_the_second_within_the_days(
     assert x_then_y["share"] == pytest.approx(1 / 3)
     assert x_then_y["base_share"] == pytest.approx(2 / 4) and x_then_y["lift"] == pytest.approx((1 / 3) / (2 / 4))
     assert pairs.filter(pl.col("first") == pl.col("second")).height == 0
+
+
+def test_units_by_product_leaves_cancelled_orders_out():
+    orders = pl.DataFrame(
+        {
+            "product_id": ["P1", "P1", "P2", "P2"],
+            "quantity": [2, 3, 5, 1],
+            "status": ["delivered", "returned", "cancelled", "shipped"],
+        }
+    )
+    units = dict(units_by_product(orders).iter_rows())
+    assert units == {"P1": 5, "P2": 1}
+    assert units_by_product(pl.DataFrame()).is_empty()
+
+
+def test_quality_counts_per_entity_and_day_and_each_days_window():
+    def rows(count: int) -> pl.LazyFrame:
+        return pl.LazyFrame({"x": list(range(count))})
+
+    days = [RUN - timedelta(days=offset) for offset in range(10)]
+    raw = {day.isoformat(): rows(100) for day in days}
+    rejected = {day.isoformat(): rows(offset) for offset, day in enumerate(days)}
+    # reviews: the run date's quarantine is not written, so the day is not counted
+    counts = quality_counts(raw, raw, rejected, {key: rows(1) for key in list(rejected)[1:]})
+    assert counts.columns == ["date", "entity", "raw_rows", "rejected_rows"]
+    assert counts.filter(pl.col("entity") == "orders").height == 10
+    assert counts.filter(pl.col("entity") == "reviews").get_column("date").max() == RUN - timedelta(days=1)
+    window = quality_of(counts, RUN)
+    assert window.get_column("date").min() == RUN - timedelta(days=7)  # the run date and the 7 days before
+    assert window.filter((pl.col("entity") == "orders") & (pl.col("date") == RUN)).row(0)[2:] == (100, 0)
+
+
+def test_insights_for_a_day_note_missing_partitions_and_read_only_the_given_windows():
+    day_inputs = inputs()
+    sales = {
+        day.isoformat(): day_inputs.recent_sales.filter(pl.col("date") == day)
+        for day in day_inputs.recent_sales.get_column("date")
+    }
+    findings, notes = build_insights_for_day(
+        RUN,
+        trends_today={},
+        forecast_today={RUN.isoformat(): day_inputs.forecast},
+        recent_sales=sales,
+        recent_sentiment={},
+        recent_orders={},
+        quality=day_inputs.quality,
+        propensity_today={},
+        recent_events={},
+    )
+    assert notes[0] == f"category_trends has no partition for {RUN}: its findings are skipped"
+    assert any("no product_sentiment" in note for note in notes)
+    assert set(findings.get_column("type")) == {"forecast_vs_last_period", "data_quality"}

@@ -16,8 +16,10 @@ PURE_MODULES = [
         for module in pkgutil.iter_modules(shopinsight_pipeline.recommend.__path__)
         if module.name != "assets"  # the Dagster shell
     ),
-    *(f"shopinsight_pipeline.reports.{name}" for name in ("sales", "sentiment", "trends", "forecast", "insights")),
-    "shopinsight_pipeline.reports.report",
+    *(
+        f"shopinsight_pipeline.reports.{name}"
+        for name in ("sales", "sentiment", "trends", "forecast", "insights", "report", "windows", "quality")
+    ),
     "shopinsight_pipeline.validate.rules",
     "shopinsight_pipeline.validate.expectations",
     "shopinsight_pipeline.ingest.landing",

@@ -1,11 +1,16 @@
-"""category_trends and sales_forecast as assets on the small lake (nine days: short history)."""
+"""category_trends and sales_forecast as assets on the small lake (nine days: short history), and
+the pure helpers the report assets share."""
 
 import shutil
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from shopinsight_pipeline.reports.report import build_report, report_kpis
+from shopinsight_pipeline.reports.sentiment import sentiment_notes, summarize_sentiment_day
+from shopinsight_pipeline.reports.windows import days_missing, stack, written_or_empty
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline_tests.conftest import Lake, materialize_assets
 
@@ -104,3 +109,127 @@ def test_a_day_without_orders_still_gives_every_gold_table(lake, tmp_path):
     assert (trends.get_column("revenue") == 0).all() and (trends.get_column("units") == 0).all()
     assert storage.read_partition("sales_forecast", day).height == 14 * trends.height
     assert (storage.report_dir(day) / "report.html").is_file()
+
+
+DAY = date(2026, 8, 10)
+
+
+def test_stack_puts_the_written_days_oldest_first_and_an_empty_window_gives_the_empty_frame():
+    days = {"2026-08-10": pl.DataFrame({"x": [3]}), "2026-08-08": pl.DataFrame({"x": [1.5]})}
+    assert stack(days).get_column("x").to_list() == [1.5, 3.0]  # relaxed: Int64 and Float64 meet
+    assert stack({}).shape == (0, 0)
+    empty = pl.DataFrame(schema={"x": pl.Int64})
+    assert stack({}, empty) is empty
+
+
+def test_days_missing_counts_the_gaps_since_the_first_written_day():
+    assert days_missing({}, DAY) == 0
+    assert days_missing({"2026-08-08": 1, "2026-08-10": 1}, DAY) == 1
+    assert days_missing({"2026-08-08": 1}, DAY) == 2  # the run date itself not written
+    assert days_missing({"2026-08-01": 1, "2026-08-10": 1}, DAY) == 8  # days before the first are not counted
+
+
+def test_written_or_empty_notes_a_missing_partition():
+    notes: list[str] = []
+    frame = pl.DataFrame({"x": [1]})
+    assert written_or_empty({DAY.isoformat(): frame}, "insights", DAY, notes) is frame and notes == []
+    assert written_or_empty({}, "insights", DAY, notes).is_empty()
+    assert notes == [f"insights has no partition for {DAY}: its findings are skipped"]
+
+
+def scores(
+    ratings: dict[str, list[int]], rating_label=lambda r: "positive" if r > 3 else "negative" if r < 3 else None
+):
+    rows = [
+        {
+            "review_date": DAY,
+            "product_id": product,
+            "rating": rating,
+            "rating_label": rating_label(rating),
+            "predicted_label": "negative" if rating <= 3 else "positive",
+            "prob_negative": 0.8 if rating <= 3 else 0.1,
+            "prob_positive": 0.2 if rating <= 3 else 0.9,
+            "model_version": "v1",
+        }
+        for product, product_ratings in ratings.items()
+        for rating in product_ratings
+    ]
+    schema = {
+        "review_date": pl.Date,
+        "product_id": pl.String,
+        "rating": pl.Int64,
+        "rating_label": pl.String,
+        "predicted_label": pl.String,
+        "prob_negative": pl.Float64,
+        "prob_positive": pl.Float64,
+        "model_version": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def test_sentiment_notes_explain_products_with_only_neutral_reviews():
+    assert sentiment_notes(scores({}), DAY) == f"no validated reviews on {DAY}: the partition is empty"
+    assert sentiment_notes(scores({"P1": [5, 1]}), DAY) == "none"
+    note = sentiment_notes(scores({"P1": [3, 3], "P2": [5]}), DAY)
+    assert note.startswith(f"1 of 2 products have only neutral (3-star) reviews on {DAY}: 3 stars name no class")
+    three_class = sentiment_notes(scores({"P1": [3]}, rating_label=lambda r: "neutral"), DAY)
+    assert three_class.endswith("their agreement measures the model's neutral class alone")
+
+
+def test_sentiment_of_a_day_has_the_numbers_of_its_metadata():
+    result = summarize_sentiment_day(scores({"P1": [5, 1], "P2": [4]}), ["negative", "positive"], DAY)
+    assert result.reviews == 3 and result.note == "none"
+    assert result.mean_agreement == pytest.approx(1.0)
+    empty = summarize_sentiment_day(scores({}), ["negative", "positive"], DAY)
+    assert (empty.reviews, empty.mean_agreement, empty.table.height) == (0, 0.0, 0)
+
+
+def test_report_kpis_of_a_week():
+    sales = pl.DataFrame({"revenue": [1000.4, 2000.0], "orders": [1200, 30]})
+    sentiment = pl.DataFrame({"reviews": [10, 30], "share_negative": [0.5, 0.1]})
+    forecast = pl.DataFrame({"horizon_day": [1, 2], "revenue": [10.0, 20.0]})
+    findings = pl.DataFrame({"severity": ["high", "low", "high"]})
+    assert report_kpis(sales, sentiment, forecast, findings) == {
+        "revenue, last 7 days": "3,000",
+        "orders, last 7 days": "1,230",
+        "reviews, last 7 days": "40",
+        "negative reviews (model)": "20.0%",
+        "forecast revenue, next 2 days": "30",
+        "high-severity findings": "2",
+    }
+    empty = pl.DataFrame()
+    assert report_kpis(empty, empty, empty, empty) == {
+        "revenue, last 7 days": "n/a",
+        "orders, last 7 days": "n/a",
+        "reviews, last 7 days": "n/a",
+        "high-severity findings": "0",
+    }
+
+
+def test_a_report_without_inputs_is_a_page_that_says_what_is_missing():
+    quality = pl.DataFrame(
+        {
+            "date": [DAY, DAY - timedelta(days=9)],
+            "entity": ["orders"] * 2,
+            "raw_rows": [100] * 2,
+            "rejected_rows": [5] * 2,
+        }
+    )
+    report = build_report(
+        DAY,
+        insights_today={},
+        forecast_today={},
+        recent_sales={},
+        recent_sentiment={},
+        recent_orders={},
+        quality=quality,
+    )
+    assert list(report.files) == ["report.html"] and report.charts == {} and report.findings == 0
+    assert report.notes == [
+        f"insights has no partition for {DAY}: its findings are skipped",
+        f"sales_forecast has no partition for {DAY}: its findings are skipped",
+        "no product_sentiment in the last 56 days: no sentiment chart",
+    ]
+    page = report.files["report.html"].decode("utf-8")
+    assert "<td>0.05</td>" in page  # the run date's reject rate
+    assert (DAY - timedelta(days=9)).isoformat() not in page  # outside the 8 days of the quality section

@@ -1,6 +1,7 @@
 """Validation rules: each rule flags what it names, GX and polars agree, reasons name file and line."""
 
 import json
+import subprocess
 import sys
 import unicodedata
 from datetime import date
@@ -9,9 +10,15 @@ import polars as pl
 import pytest
 
 from shopinsight_pipeline.ingest.landing import read_orders_csv, read_reviews_jsonl
-from shopinsight_pipeline.schemas import ORDER_FIELDS, VALIDATED_ORDERS_SCHEMA, conform
-from shopinsight_pipeline.validate import rules
-from shopinsight_pipeline.validate.expectations import rows_to_check, run_suite
+from shopinsight_pipeline.schemas import (
+    ORDER_FIELDS,
+    QUARANTINED_ORDERS_SCHEMA,
+    VALIDATED_ORDERS_SCHEMA,
+    VALIDATED_REVIEWS_SCHEMA,
+    conform,
+)
+from shopinsight_pipeline.validate import rules, split
+from shopinsight_pipeline.validate.expectations import ExpectationOutcome, rows_to_check, run_suite
 from shopinsight_pipeline_tests.conftest import GOOD_ORDER as GOOD
 from shopinsight_pipeline_tests.conftest import GOOD_REVIEW as REVIEW
 
@@ -199,6 +206,18 @@ def test_validated_tables_hold_no_null_where_rules_passed_strange_numbers():
     ]
 
 
+def engines_agree(prepared: pl.DataFrame, suite) -> list[ExpectationOutcome]:
+    """Assert that great-expectations and the polars translation flag the same rows for every rule
+    of `suite`, and return GX's outcomes for the caller's own counts."""
+    flags = rules.violations(prepared, suite).with_row_index()
+    outcomes = run_suite(prepared, suite)
+    assert sorted(o.rule for o in outcomes) == sorted(rules.rule_names(suite))
+    for outcome in outcomes:
+        ours = flags.filter(pl.col(outcome.rule)).get_column("index").to_list()
+        assert sorted(outcome.unexpected_rows) == ours, outcome.rule
+    return outcomes
+
+
 def test_great_expectations_flags_the_same_rows_as_the_polars_translation():
     rows = [
         GOOD,
@@ -222,13 +241,7 @@ def test_great_expectations_flags_the_same_rows_as_the_polars_translation():
     ]
     raw = read_orders_csv(orders_csv(*rows, tail=",EXTRA"), "o.csv").frame
     prepared = rules.prepare_orders(raw, pl.Series(["O1"]), SETTINGS)
-    suite = rules.order_suite(DAY, SETTINGS)
-    flags = rules.violations(prepared, suite).with_row_index()
-    outcomes = run_suite(prepared, suite)
-    assert sorted(o.rule for o in outcomes) == sorted(rules.rule_names(suite))
-    for outcome in outcomes:
-        ours = flags.filter(pl.col(outcome.rule)).get_column("index").to_list()
-        assert sorted(outcome.unexpected_rows) == ours, outcome.rule
+    outcomes = engines_agree(prepared, rules.order_suite(DAY, SETTINGS))
     assert sum(o.unexpected_count for o in outcomes) >= len(rows) - 1  # the suite did see the faults
 
 
@@ -418,13 +431,7 @@ def test_great_expectations_and_polars_agree_on_every_character_and_cap():
     records.append({**REVIEW, "review_id": "T9", "rating": "0" * 300 + "5"})
     raw = read_reviews_jsonl("\n".join(json.dumps(r) for r in records).encode(), "r.jsonl").frame
     prepared = rules.prepare_reviews(raw, pl.Series([], dtype=pl.String), SETTINGS)
-    suite = rules.review_suite(DAY, SETTINGS)
-    flags = rules.violations(prepared, suite).with_row_index()
-    outcomes = run_suite(prepared, suite)
-    assert sorted(o.rule for o in outcomes) == sorted(rules.rule_names(suite))
-    for outcome in outcomes:
-        ours = flags.filter(pl.col(outcome.rule)).get_column("index").to_list()
-        assert sorted(outcome.unexpected_rows) == ours, outcome.rule
+    outcomes = engines_agree(prepared, rules.review_suite(DAY, SETTINGS))
     by_rule = {o.rule: o.unexpected_count for o in outcomes}
     assert by_rule["invisible_character_in_product_id"] == len(FORMAT_CHARACTERS + INVISIBLE_FRIENDS + ALSO_INVISIBLE)
     assert by_rule["space_in_product_id"] == len(SPACE_SEPARATORS)
@@ -433,3 +440,116 @@ def test_great_expectations_and_polars_agree_on_every_character_and_cap():
     assert by_rule["too_long_product_id"] == 1
     assert by_rule["too_long_review_text"] == 1
     assert by_rule["too_long_rating"] == 1
+
+
+# The per-day split (validate/split.py): what the validation assets write, without Dagster.
+NEXT_DAY = date(2026, 8, 4)
+NO_IDS = pl.Series([], dtype=pl.String)
+
+
+def test_a_day_split_keeps_every_row_once_and_names_why_each_reject_was_rejected():
+    rows = [
+        GOOD,
+        with_(order_id="O2", quantity="abc"),
+        with_(order_id="O3"),
+        with_(order_id="O3"),  # a duplicate in the file
+        with_(order_id="O4", currency="USD", status="lost"),
+        with_(order_id="O5"),  # validated on an earlier day
+    ]
+    raw = read_orders_csv(orders_csv(*rows), "o.csv").frame
+    day = split.split_day("orders", DAY, raw, pl.Series(["O5"]), SETTINGS)
+    assert day.raw_rows == raw.height == day.validated.height + day.quarantined.height
+    lines = day.validated.get_column("line_number").to_list() + day.quarantined.get_column("line_number").to_list()
+    assert sorted(lines) == raw.get_column("line_number").to_list()  # each row once: none lost, none twice
+    assert day.validated.schema == pl.Schema(VALIDATED_ORDERS_SCHEMA)
+    assert day.quarantined.schema == pl.Schema(QUARANTINED_ORDERS_SCHEMA)
+    assert day.validated.get_column("order_id").to_list() == ["O1", "O3"]
+    assert day.accepted.height == day.validated.height  # the prepared rows GX re-checks
+    assert day.quarantined.get_column("rejected_rules").to_list() == [
+        ["quantity_not_an_integer"],
+        ["duplicate_order_id"],
+        ["unknown_currency", "unknown_status"],
+        ["order_id_seen_on_earlier_day"],
+    ]
+    assert day.quarantined.get_column("reason").to_list() == [
+        "o.csv line 3: quantity_not_an_integer (quantity='abc')",
+        "o.csv line 5: duplicate_order_id (order_id='O3')",
+        "o.csv line 6: unknown_currency (currency='USD'); unknown_status (status='lost')",
+        "o.csv line 7: order_id_seen_on_earlier_day (order_id='O5')",
+    ]
+    assert day.rejects_by_rule == {
+        "quantity_not_an_integer": 1,
+        "duplicate_order_id": 1,
+        "unknown_currency": 1,
+        "unknown_status": 1,
+        "order_id_seen_on_earlier_day": 1,
+    }
+    assert day.reject_rate == 4 / 6
+    assert day.suite.name == f"orders_{DAY.isoformat()}"
+
+
+def test_a_day_split_of_reviews_checks_the_orders_they_name():
+    lines = [json.dumps({**REVIEW, "review_id": f"R{n}", "order_id": order}) for n, order in enumerate(["O1", "O9"])]
+    raw = read_reviews_jsonl("\n".join(lines).encode(), "r.jsonl").frame
+    day = split.split_day("reviews", DAY, raw, NO_IDS, SETTINGS, known_ids=pl.Series(["O1"]))
+    assert day.validated.schema == pl.Schema(VALIDATED_REVIEWS_SCHEMA)
+    assert day.validated.get_column("review_id").to_list() == ["R0"]
+    assert day.quarantined.get_column("reason").to_list() == ["r.jsonl line 2: unknown_order (order_id='O9')"]
+    unchecked = split.split_day("reviews", DAY, raw, NO_IDS, SETTINGS)  # no known ids: not checked
+    assert unchecked.validated.height == 2
+
+
+def test_a_run_checks_each_day_against_the_days_before_it_and_replaces_its_own_days():
+    first = read_orders_csv(orders_csv(GOOD, with_(order_id="O2", quantity="abc")), "a.csv").frame
+    # O1 again on the next day: validated the day before, in this same run
+    second = read_orders_csv(orders_csv(with_(order_id="O1", order_ts="2026-08-04T10:00:00+08:00")), "b.csv").frame
+    earlier = {
+        "2026-08-02": pl.LazyFrame({"order_id": ["O7"]}),  # an earlier run's day before this run
+        DAY.isoformat(): pl.LazyFrame({"order_id": ["O2"]}),  # an earlier run's version of a day of this run
+    }
+    raw_rows = {DAY.isoformat(): first, NEXT_DAY.isoformat(): second}
+    logged: list[str] = []
+    run = split.split_run("orders", [DAY, NEXT_DAY], raw_rows, earlier, SETTINGS, log=logged.append)
+    assert run.dates() == [DAY, NEXT_DAY]
+    assert run.earlier_days_checked == 1  # 2026-08-02 only: this run replaces 2026-08-03
+    assert run.validated()[DAY.isoformat()].get_column("order_id").to_list() == ["O1"]
+    assert run.quarantined()[NEXT_DAY.isoformat()].get_column("rejected_rules").to_list() == [
+        ["order_id_seen_on_earlier_day"]
+    ]
+    assert run.rejects_by_rule == {"quantity_not_an_integer": 1, "order_id_seen_on_earlier_day": 1}
+    assert run.reject_rate == 1.0  # the worst day's
+    assert run.first_reasons(1) == ["a.csv line 3: quantity_not_an_integer (quantity='abc')"]
+    assert "| order_id_seen_on_earlier_day | 1 " in run.rejects_table()
+    assert logged == [
+        "2026-08-03: 2 raw -> 1 validated, 1 quarantined (50.0%)",
+        "2026-08-04: 1 raw -> 0 validated, 1 quarantined (100.0%)",
+    ]
+
+
+def test_a_run_of_reviews_names_only_orders_within_the_look_back():
+    record = json.dumps({**REVIEW, "review_ts": "2026-08-04T09:00:00+08:00"})
+    raw = read_reviews_jsonl(record.encode(), "r.jsonl").frame
+    orders = {DAY.isoformat(): pl.LazyFrame({"order_id": ["O1"]})}  # the order was validated a day earlier
+    for lookback, rules_broken in ((1, []), (0, [["unknown_order"]])):
+        run = split.split_run(
+            "reviews", [NEXT_DAY], {NEXT_DAY.isoformat(): raw}, {}, SETTINGS, orders, order_lookback_days=lookback
+        )
+        assert run.quarantined()[NEXT_DAY.isoformat()].get_column("rejected_rules").to_list() == rules_broken
+
+
+def test_a_run_without_rejects_says_so():
+    raw = read_orders_csv(orders_csv(GOOD), "o.csv").frame
+    run = split.split_run("orders", [DAY], {DAY.isoformat(): raw}, {}, SETTINGS)
+    assert (run.rejects_by_rule, run.rejects_table(), run.first_reasons(10), run.reject_rate) == (
+        {},
+        "no rejected rows",
+        [],
+        0.0,
+    )
+
+
+def test_the_split_imports_no_dagster():
+    """validate/split.py is the pure core of validation: benchmarks and tests use it without Dagster."""
+    program = "import sys, shopinsight_pipeline.validate.split; print('dagster' in sys.modules)"
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip().splitlines()[-1] == "False"

@@ -5,7 +5,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from shopinsight_pipeline.reports.sales import daily_sales
+from shopinsight_pipeline.reports.sales import summarize_daily_sales
 from shopinsight_pipeline.schemas import DAILY_SALES_SCHEMA
 
 DAY = date(2026, 8, 3)
@@ -22,7 +22,7 @@ def test_daily_sales_by_category():
             "status": ["delivered", "returned", "cancelled", "shipped"],
         }
     )
-    sales = daily_sales(orders)
+    sales = summarize_daily_sales(orders)
     assert sales.schema == pl.Schema(DAILY_SALES_SCHEMA)
     books, toys = sales.rows(named=True)
     # books: O3 is cancelled and does not count; O2 is returned (counted, drives return_rate)
@@ -49,6 +49,6 @@ def test_no_orders_gives_an_empty_table_with_the_schema():
             "status": pl.String,
         }
     )
-    sales = daily_sales(empty)
+    sales = summarize_daily_sales(empty)
     assert sales.height == 0
     assert sales.schema == pl.Schema(DAILY_SALES_SCHEMA)

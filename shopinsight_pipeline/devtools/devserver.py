@@ -17,9 +17,9 @@ from typing import Any
 
 from dagster_graphql import DagsterGraphQLClient
 
-from shopinsight_pipeline.local_services import free_port
+from shopinsight_pipeline.devtools import PROJECT_ROOT
+from shopinsight_pipeline.devtools.local_services import free_port
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCATION_QUERY = """query { workspaceOrError { ... on Workspace { locationEntries {
   name locationOrLoadError { __typename ... on RepositoryLocation { repositories { name } } } } } } }"""
 BACKFILL_MUTATION = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance
 from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -26,11 +25,12 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG as RANGE_EN
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG as RANGE_START
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
+from shopinsight_pipeline.devtools import PROJECT_ROOT
+
 MODULE = "shopinsight_pipeline.definitions"
 LOCATION_NAME = MODULE  # workspace.yaml's python_module entry names the location after the module
 REPOSITORY_NAME = "__repository__"  # the repository a Definitions object makes
 ASSET_JOB = "__ASSET_JOB"  # the implicit job of every asset: materializing a selection of assets
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass

@@ -25,7 +25,7 @@ from shopinsight_pipeline.recommend.settings import (
 )
 from shopinsight_pipeline.schemas import PURCHASE_PROPENSITY_SCHEMA, conform
 from shopinsight_pipeline.storage import LakeStorage
-from shopinsight_pipeline.validate.assets import ORDER_LOOKBACK_DAYS
+from shopinsight_pipeline.validate.settings import ORDER_LOOKBACK_DAYS
 
 SETTINGS, GATE, SEQUENCE = RecommenderSettings(), GateSettings(), SequenceSettings()
 HISTORY_DAYS = 91  # the customer_events window the recommendations are computed from
@@ -96,7 +96,9 @@ class RecommenderConfig(Config):
     sequence_epochs: int = Field(default=SEQUENCE.epochs, description="Passes over the purchase sequences.")
     sequence_dim: int = Field(default=SEQUENCE.dim, description="Width of the sequence model's embeddings.")
     sequence_layers: int = SEQUENCE.layers
-    sequence_max_length: int = Field(default=SEQUENCE.max_length, description="Latest purchases a sequence keeps.")
+    sequence_max_length: int = Field(
+        default=SEQUENCE.max_length, description="Latest baskets (purchase days) a sequence keeps."
+    )
     force_cpu: bool = Field(default=SEQUENCE.cpu, description="Train the sequence model on the CPU even with a GPU.")
 
     def sequence(self) -> SequenceSettings:

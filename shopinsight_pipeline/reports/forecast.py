@@ -9,12 +9,16 @@ naive (or the last value, under a week of history) and say so in `method` and `n
 """
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 
+from shopinsight_pipeline.markdown import table
+from shopinsight_pipeline.reports.trends import complete_daily_grid, first_date
+from shopinsight_pipeline.reports.windows import days_missing, stack
 from shopinsight_pipeline.schemas import FORECAST_SCHEMA
 
 Z = {0.80: 1.2815515655446004, 0.95: 1.959963984540054}
@@ -145,7 +149,7 @@ def backtest(history: np.ndarray, settings: ForecastSettings) -> dict[str, dict[
     }
 
 
-def sales_forecast(
+def forecast_sales(
     grid: pl.DataFrame, run_date: date, settings: ForecastSettings = ForecastSettings()
 ) -> tuple[pl.DataFrame, dict[str, dict]]:
     """Forecast rows for every category of `grid` (complete daily rows up to run_date) and each
@@ -178,3 +182,60 @@ def sales_forecast(
     if not rows:
         return pl.DataFrame(schema=FORECAST_SCHEMA), {}
     return pl.concat(rows), backtests
+
+
+def backtest_table(backtests: Mapping[str, Mapping[str, dict | None]]) -> str:
+    """The backtests of `forecast_sales` as a Markdown table: the method against seasonal naive."""
+    rows = []
+    for category, measures in sorted(backtests.items()):
+        for measure, result in measures.items():
+            if result is None:
+                rows.append([category, measure, "too little history to backtest", "", "", "", "", ""])
+                continue
+            cells = [category, measure]
+            for fit in (result["method"], result["seasonal_naive"]):
+                cells += [f"{fit['mae']:.1f}", f"{fit['smape']:.1f}", f"{fit['mase']:.2f}"]
+            rows.append(cells)
+    headers = ["category", "measure", "MAE", "sMAPE %", "MASE", "seasonal-naive MAE", "sMAPE %", "MASE"]
+    return table(headers, rows)
+
+
+# Days of history the forecast chart shows before the forecast.
+CHART_HISTORY_DAYS = 42
+
+
+@dataclass(frozen=True)
+class ForecastDay:
+    """One run date's sales_forecast table and the numbers its materialization reports."""
+
+    table: pl.DataFrame
+    backtests: dict[str, dict]  # category -> measure -> accuracy of the method and of seasonal naive
+    history_days_missing: int  # days of the window not written, counted as days without sales
+    fallbacks: dict[str, str]  # category -> why it fell back from ETS (categories that did)
+    revenue_mase: float | None  # mean over the backtested categories; None: nothing backtested
+    revenue_mase_seasonal_naive: float | None
+    chart_history: pl.DataFrame | None  # the complete daily rows the chart shows; None: nothing forecast
+
+
+def forecast_day(
+    days: Mapping[str, pl.DataFrame], day: date, settings: ForecastSettings = ForecastSettings()
+) -> ForecastDay:
+    """The run date's forecast from the daily_sales of its history window (date -> partition)."""
+    history = stack(days)
+    grid = history if history.is_empty() else complete_daily_grid(history, first_date(history), day)
+    forecast, backtests = forecast_sales(grid, day, settings)
+    revenue = [result["revenue"] for result in backtests.values() if result.get("revenue")]
+    notes = forecast.group_by("category", maintain_order=True).agg(pl.col("note").first())
+    return ForecastDay(
+        table=forecast,
+        backtests=backtests,
+        history_days_missing=days_missing(days, day),
+        fallbacks={category: note for category, note in notes.iter_rows() if note},
+        revenue_mase=sum(r["method"]["mase"] for r in revenue) / len(revenue) if revenue else None,
+        revenue_mase_seasonal_naive=sum(r["seasonal_naive"]["mase"] for r in revenue) / len(revenue)
+        if revenue
+        else None,
+        chart_history=grid.filter(pl.col("date") > day - timedelta(days=CHART_HISTORY_DAYS))
+        if forecast.height
+        else None,
+    )

@@ -5,13 +5,16 @@ Each finding has a type, the entity it is about, the numbers behind it (`value`,
 one of the row's `numbers` (the same formatted strings), which the tests check.
 """
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import polars as pl
 
-from shopinsight_pipeline.schemas import INSIGHTS_SCHEMA
+from shopinsight_pipeline.recommend.events import cross_sell_pairs, empty_events, purchases_of
+from shopinsight_pipeline.reports.quality import quality_of
+from shopinsight_pipeline.reports.windows import stack, written_or_empty
+from shopinsight_pipeline.schemas import INSIGHTS_SCHEMA, TRENDS_SCHEMA
 
 TEMPLATES: dict[str, dict[str, str]] = {
     "fastest_growing_category": {
@@ -64,6 +67,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
 }
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+CROSS_SELL_DAYS = 30  # pairs are counted over the customer events of the last 30 days
 
 
 @dataclass(frozen=True)
@@ -109,13 +113,15 @@ def money(value: float) -> str:
 
 
 def two_proportion_p(hits_a: int, total_a: int, hits_b: int, total_b: int) -> float:
-    """One-sided p-value that share a exceeds share b (pooled two-proportion z-test)."""
-    pooled = (hits_a + hits_b) / (total_a + total_b)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / total_a + 1 / total_b))
-    if spread == 0:
+    """One-sided p-value that share a exceeds share b: the pooled two-proportion z-test
+    (statsmodels' `proportions_ztest`, alternative "larger"). 1.0 when the pooled share is 0 or 1:
+    both shares are equal and there is no spread to test against (statsmodels would give nan)."""
+    if hits_a + hits_b in (0, total_a + total_b):
         return 1.0
-    z = (hits_a / total_a - hits_b / total_b) / spread
-    return 0.5 * math.erfc(z / math.sqrt(2))
+    from statsmodels.stats.proportion import proportions_ztest  # the code location loads this module
+
+    _, p = proportions_ztest([hits_a, hits_b], [total_a, total_b], alternative="larger")
+    return float(p)
 
 
 def finding(
@@ -464,3 +470,49 @@ def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSet
         .select(list(INSIGHTS_SCHEMA))
         .cast(pl.Schema(INSIGHTS_SCHEMA))
     )
+
+
+def units_by_product(orders: pl.DataFrame) -> pl.DataFrame:
+    """Units sold per product over the orders of a window (cancelled orders left out)."""
+    if orders.is_empty():
+        return pl.DataFrame()
+    return (
+        orders.filter(pl.col("status") != "cancelled")
+        .group_by("product_id")
+        .agg(pl.col("quantity").sum().alias("units"))
+    )
+
+
+def build_insights_for_day(
+    day: date,
+    *,
+    trends_today: Mapping[str, pl.DataFrame],
+    forecast_today: Mapping[str, pl.DataFrame],
+    recent_sales: Mapping[str, pl.DataFrame],
+    recent_sentiment: Mapping[str, pl.DataFrame],
+    recent_orders: Mapping[str, pl.DataFrame],
+    quality: pl.DataFrame,
+    propensity_today: Mapping[str, pl.DataFrame],
+    recent_events: Mapping[str, pl.DataFrame],
+    settings: InsightSettings = InsightSettings(),
+) -> tuple[pl.DataFrame, list[str]]:
+    """The run date's findings and notes from its inputs: the `*_today` partitions (date -> frame,
+    the day's possibly missing), the days of each `recent_*` window, and `quality_counts` rows."""
+    notes: list[str] = []
+    inputs = InsightInputs(
+        run_date=day,
+        trends=written_or_empty(trends_today, "category_trends", day, notes),
+        forecast=written_or_empty(forecast_today, "sales_forecast", day, notes),
+        recent_sales=stack(recent_sales),
+        sentiment=stack(recent_sentiment),
+        product_units=units_by_product(stack(recent_orders)),
+        quality=quality_of(quality, day),
+        notes=notes,
+        propensity=propensity_today.get(day.isoformat()),
+        pairs=cross_sell_pairs(
+            purchases_of(stack(recent_events, empty_events())), CROSS_SELL_DAYS, settings.min_pair_customers
+        ),
+    )
+    if inputs.trends.is_empty():
+        inputs.trends = pl.DataFrame(schema=TRENDS_SCHEMA)
+    return build_insights(inputs, settings), inputs.notes

@@ -1,10 +1,21 @@
-"""insight_report: one self-contained HTML page (charts inlined as PNG data) for a run date."""
+"""insight_report: one self-contained HTML page (charts inlined as PNG data) for a run date.
+
+Built here from plain frames, without Dagster, so the page is tested and rendered outside a run;
+the asset only writes the files and reports them.
+"""
 
 import base64
 import html
-from datetime import date
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import polars as pl
+
+from shopinsight_pipeline.charts import forecast_chart, sentiment_chart
+from shopinsight_pipeline.reports.quality import quality_of, reject_rates
+from shopinsight_pipeline.reports.trends import complete_daily_grid, first_date
+from shopinsight_pipeline.reports.windows import stack, written_or_empty
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -87,3 +98,89 @@ def render_report(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>ShopInsight {run_date.isoformat()}</title><style>{STYLE}</style></head><body>{body}</body></html>"
     )
+
+
+def report_kpis(sales: pl.DataFrame, sentiment: pl.DataFrame, forecast: pl.DataFrame, findings: pl.DataFrame) -> dict:
+    """The tiles at the top of the page: the last week's sales and reviews, the forecast, high findings."""
+    kpis = {
+        "revenue, last 7 days": f"{sales.get_column('revenue').sum():,.0f}" if sales.height else "n/a",
+        "orders, last 7 days": f"{sales.get_column('orders').sum():,}" if sales.height else "n/a",
+        "reviews, last 7 days": f"{sentiment.get_column('reviews').sum():,}" if sentiment.height else "n/a",
+    }
+    if sentiment.height:
+        negative = float((sentiment.get_column("share_negative") * sentiment.get_column("reviews")).sum())
+        reviews = int(sentiment.get_column("reviews").sum())
+        kpis["negative reviews (model)"] = f"{negative / max(reviews, 1):.1%}"
+    if forecast.height:
+        kpis[f"forecast revenue, next {forecast.get_column('horizon_day').max()!s} days"] = (
+            f"{forecast.get_column('revenue').sum():,.0f}"
+        )
+    kpis["high-severity findings"] = (
+        str(findings.filter(pl.col("severity") == "high").height) if findings.height else "0"
+    )
+    return kpis
+
+
+def sentiment_by_category(sentiment: pl.DataFrame, recent_orders: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
+    """product_sentiment rows with their product's category (from the orders; unknown if none) and
+    negative reviews, for the sentiment chart."""
+    products = (
+        pl.concat([frame.select("product_id", "category") for frame in recent_orders.values()])
+        .unique("product_id")
+        .collect()
+        if recent_orders
+        else pl.DataFrame(schema={"product_id": pl.String, "category": pl.String})
+    )
+    return sentiment.join(products, on="product_id", how="left").with_columns(
+        pl.col("category").fill_null("unknown"),
+        (pl.col("share_negative") * pl.col("reviews")).alias("negative"),
+    )
+
+
+@dataclass(frozen=True)
+class Report:
+    """One run date's report: the files of its folder, its charts by title, and what it says."""
+
+    files: dict[str, bytes]  # report.html and chart-N.png
+    charts: dict[str, bytes]
+    findings: int
+    notes: list[str]
+
+
+def build_report(
+    day: date,
+    *,
+    insights_today: Mapping[str, pl.DataFrame],
+    forecast_today: Mapping[str, pl.DataFrame],
+    recent_sales: Mapping[str, pl.DataFrame],
+    recent_sentiment: Mapping[str, pl.DataFrame],
+    recent_orders: Mapping[str, pl.LazyFrame],
+    quality: pl.DataFrame,
+) -> Report:
+    """The run date's page and chart files from its inputs: the `*_today` partitions (date -> frame,
+    the day's possibly missing), the days of each `recent_*` window, and `quality_counts` rows."""
+    notes: list[str] = []
+    findings = written_or_empty(insights_today, "insights", day, notes)
+    forecast = written_or_empty(forecast_today, "sales_forecast", day, notes)
+    history, sentiment = stack(recent_sales), stack(recent_sentiment)
+    charts_png: dict[str, bytes] = {}
+    if forecast.height and history.height:
+        grid = complete_daily_grid(history, first_date(history), day)
+        charts_png["Revenue: last 6 weeks and forecast"] = forecast_chart(grid, forecast)
+    if sentiment.height:
+        charts_png["Negative reviews by category"] = sentiment_chart(sentiment_by_category(sentiment, recent_orders))
+    else:
+        notes.append("no product_sentiment in the last 56 days: no sentiment chart")
+    last_week = history.filter(pl.col("date") > day - timedelta(days=7)) if history.height else history
+    week_sentiment = sentiment.filter(pl.col("date") > day - timedelta(days=7)) if sentiment.height else sentiment
+    page = render_report(
+        day,
+        report_kpis(last_week, week_sentiment, forecast, findings),
+        findings,
+        reject_rates(quality_of(quality, day)),
+        charts_png,
+        notes,
+    )
+    files = {"report.html": page.encode("utf-8")}
+    files |= {f"chart-{number}.png": png for number, png in enumerate(charts_png.values(), start=1)}
+    return Report(files=files, charts=charts_png, findings=findings.height, notes=notes)

@@ -1,10 +1,13 @@
-"""category_trends: moving averages, growth and anomaly flags per category and day (pure polars)."""
+"""category_trends: moving averages, growth and anomaly flags per category and day (pure polars:
+tested on hand-made series without the orchestrator)."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
 
+from shopinsight_pipeline.reports.windows import days_missing, stack
 from shopinsight_pipeline.schemas import TRENDS_SCHEMA
 
 # Days of daily_sales a trend row for day D needs: 28 + 28 for the 28-day growth.
@@ -16,6 +19,15 @@ class TrendSettings:
     anomaly_threshold: float = 3.5  # |robust z| above this flags the day
     seasonal_weeks: int = 4  # expected value: median of the same weekday over this many past weeks
     residual_window: int = 28  # days of residuals the robust z is scaled by
+
+
+@dataclass(frozen=True)
+class TrendsDay:
+    """One day's category_trends table and the numbers its materialization reports."""
+
+    table: pl.DataFrame
+    anomalies: list[str]  # categories flagged on the day
+    history_days_missing: int  # days of the window not written, counted as days without sales
 
 
 def first_date(frame: pl.DataFrame) -> date:
@@ -42,7 +54,9 @@ def _growth(current: pl.Expr, previous: pl.Expr) -> pl.Expr:
     return pl.when(previous > 0).then(current / previous - 1)
 
 
-def category_trends(sales: pl.DataFrame, day: date, settings: TrendSettings = TrendSettings()) -> pl.DataFrame:
+def summarize_category_trends(
+    sales: pl.DataFrame, day: date, settings: TrendSettings = TrendSettings()
+) -> pl.DataFrame:
     """Trend rows for `day`, from daily_sales rows of up to HISTORY_DAYS days ending on `day`.
 
     Columns are null where the history is too short to compute them (a note says how many days
@@ -91,3 +105,15 @@ def category_trends(sales: pl.DataFrame, day: date, settings: TrendSettings = Tr
         .alias("note"),
     )
     return today.select(list(TRENDS_SCHEMA)).cast(pl.Schema(TRENDS_SCHEMA))
+
+
+def summarize_trends_day(
+    days: Mapping[str, pl.DataFrame], day: date, settings: TrendSettings = TrendSettings()
+) -> TrendsDay:
+    """The run date's trends from the daily_sales of its HISTORY_DAYS window (date -> partition)."""
+    table = summarize_category_trends(stack(days), day, settings)
+    return TrendsDay(
+        table=table,
+        anomalies=table.filter(pl.col("anomaly")).get_column("category").to_list(),
+        history_days_missing=days_missing(days, day),
+    )

@@ -18,6 +18,7 @@ Python's re read alike; \\p{Cf} would leave the answer to each engine's Unicode 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,8 +29,12 @@ from shopinsight_pipeline.schemas import (
     ORDER_FIELDS,
     ORDER_ID_COLUMNS,
     ORDER_STATUSES,
+    QUARANTINED_ORDERS_SCHEMA,
+    QUARANTINED_REVIEWS_SCHEMA,
     REVIEW_FIELDS,
     REVIEW_ID_COLUMNS,
+    VALIDATED_ORDERS_SCHEMA,
+    VALIDATED_REVIEWS_SCHEMA,
 )
 from shopinsight_pipeline.validate.settings import RuleSettings
 
@@ -401,6 +406,40 @@ def validated_reviews_frame(accepted: pl.DataFrame) -> pl.DataFrame:
         "source_file",
         "line_number",
     )
+
+
+@dataclass(frozen=True)
+class EntityRules:
+    """What validating one entity takes; the split looks these up by entity in ENTITY_RULES, so
+    every function is referenced by name in code (found by grep and type-checked), not by string."""
+
+    id_column: str
+    suite: Callable[[date, RuleSettings], gx.ExpectationSuite]
+    # (bronze rows, ids validated on earlier days, settings, ids the rows may refer to) -> prepared
+    prepare: Callable[[pl.DataFrame, pl.Series, RuleSettings, pl.Series | None], pl.DataFrame]
+    to_validated: Callable[[pl.DataFrame], pl.DataFrame]
+    validated_schema: dict[str, pl.DataType]
+    quarantined_schema: dict[str, pl.DataType]
+
+
+ENTITY_RULES: dict[str, EntityRules] = {
+    "orders": EntityRules(
+        "order_id",
+        order_suite,
+        prepare_orders,
+        validated_orders_frame,
+        VALIDATED_ORDERS_SCHEMA,
+        QUARANTINED_ORDERS_SCHEMA,
+    ),
+    "reviews": EntityRules(
+        "review_id",
+        review_suite,
+        prepare_reviews,
+        validated_reviews_frame,
+        VALIDATED_REVIEWS_SCHEMA,
+        QUARANTINED_REVIEWS_SCHEMA,
+    ),
+}
 
 
 def required_nulls(validated: pl.DataFrame) -> dict[str, int]:

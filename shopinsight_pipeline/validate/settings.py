@@ -1,7 +1,15 @@
-"""The validation rules' limits, in a module that does not import great-expectations: the
-Dagster shell reads these defaults when the code location loads."""
+"""The validation rules' limits and look-back windows, in a module that imports neither Dagster nor
+great-expectations: the Dagster shell reads these defaults when the code location loads, the pure
+split uses them, and the recommender declares its order window with the same constant."""
 
 from dataclasses import dataclass
+
+# Reviews arrive days or weeks after their order; a review of an order older than this, or of one
+# that was quarantined, is quarantined as unknown_order. Re-materializing the review's day after a
+# late order lands re-validates it (each partition is replaced, never appended to).
+ORDER_LOOKBACK_DAYS = 60
+# An id validated on one of this many earlier days is a duplicate (the declared self-dependency window).
+DUPLICATE_LOOKBACK_DAYS = 365
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,144 @@
+"""The four blocking checks of each validation asset, declared and evaluated.
+
+They prove the split after both tables are published: rows are conserved (counted from the files
+written, not from the frames in memory), the reject rate stays under the threshold,
+great-expectations itself finds the validated rows clean, and no required column holds a null. A
+check covers every day of the run: it fails when any day fails, and names the days.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
+
+from shopinsight_pipeline.storage import LakeStorage
+
+if TYPE_CHECKING:
+    from shopinsight_pipeline.validate.split import RunSplit
+
+
+@dataclass(frozen=True)
+class ValidationTables:
+    """The tables one validation asset reads and writes, named literally where it is defined."""
+
+    entity: str  # "orders" / "reviews": the rule set and the lake's unit of publication
+    raw: str
+    validated: str
+    quarantined: str
+
+
+def check_specs(tables: ValidationTables) -> list[AssetCheckSpec]:
+    """Blocking: a failed check stops every asset downstream of the validated table."""
+    validated = tables.validated
+    return [
+        AssetCheckSpec(
+            "rows_conserved",
+            asset=validated,
+            blocking=True,
+            description=f"{tables.raw} rows = {validated} rows + {tables.quarantined} rows",
+        ),
+        AssetCheckSpec(
+            "reject_rate_within_threshold",
+            asset=validated,
+            blocking=True,
+            description="Share of rejected rows is at most max_reject_rate",
+        ),
+        AssetCheckSpec(
+            "great_expectations_suite",
+            asset=validated,
+            blocking=True,
+            description=f"great-expectations finds every validated row clean under the {tables.entity} suite",
+        ),
+        AssetCheckSpec(
+            "no_nulls_in_required_columns",
+            asset=validated,
+            blocking=True,
+            description=f"every column of {validated} is required: no value is null",
+        ),
+    ]
+
+
+def check_results(
+    storage: LakeStorage, tables: ValidationTables, run: "RunSplit", max_reject_rate: float, gx_check_max_rows: int
+) -> Iterator[AssetCheckResult]:
+    """The four results, in the order of check_specs."""
+    yield rows_conserved(storage, tables, run)
+    yield reject_rate_within_threshold(tables, run, max_reject_rate)
+    yield great_expectations_suite(tables, run, gx_check_max_rows)
+    yield no_nulls_in_required_columns(tables, run)
+
+
+def rows_conserved(storage: LakeStorage, tables: ValidationTables, run: "RunSplit") -> AssetCheckResult:
+    """Counted from the Parquet footers of the published files: what downstream assets will read."""
+    not_conserved: list[str] = []
+    counts: dict[str, int] = {}
+    for day in run.dates():
+        written = {table: storage.row_count(table, day) for table in (tables.raw, tables.validated, tables.quarantined)}
+        counts = {f"{table}_rows": rows for table, rows in written.items()}  # the metadata shows the last day's
+        if written[tables.raw] != written[tables.validated] + written[tables.quarantined]:
+            not_conserved.append(day.isoformat())
+    return AssetCheckResult(
+        check_name="rows_conserved",
+        asset_key=tables.validated,
+        passed=not not_conserved,
+        metadata={**counts, "days_checked": len(run.days), "days_not_conserved": ", ".join(not_conserved) or "none"},
+    )
+
+
+def reject_rate_within_threshold(tables: ValidationTables, run: "RunSplit", max_reject_rate: float) -> AssetCheckResult:
+    """A day that rejects too much is a broken export, not a few bad rows: stop before it spreads."""
+    rates = {key: day.reject_rate for key, day in run.days.items()}
+    over = [key for key, rate in rates.items() if rate > max_reject_rate]
+    return AssetCheckResult(
+        check_name="reject_rate_within_threshold",
+        asset_key=tables.validated,
+        passed=not over,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "reject_rate": max(rates.values()),
+            "max_reject_rate": max_reject_rate,
+            "days_over_threshold": ", ".join(over) or "none",
+            "rejects_by_rule": MetadataValue.md(run.rejects_table()),
+        },
+    )
+
+
+def great_expectations_suite(tables: ValidationTables, run: "RunSplit", gx_check_max_rows: int) -> AssetCheckResult:
+    """GX itself re-checks the rows the polars translation of its suite accepted (a sample of them
+    on big days): the two engines must agree, or the translation has drifted."""
+    from shopinsight_pipeline.validate.expectations import rows_to_check, run_suite  # great-expectations
+
+    failures, rows_checked = [], 0
+    for key, day in run.days.items():
+        checked = rows_to_check(day.accepted, gx_check_max_rows)
+        rows_checked += checked.height
+        failures += [(key, outcome) for outcome in run_suite(checked, day.suite) if not outcome.success]
+    failed = "\n".join(f"- {key}: {o.rule} ({o.expectation}): {o.unexpected_count} rows" for key, o in failures)
+    return AssetCheckResult(
+        check_name="great_expectations_suite",
+        asset_key=tables.validated,
+        passed=not failures,
+        metadata={
+            "expectations": len(next(iter(run.days.values())).suite.expectations),
+            "rows_checked": rows_checked,
+            "rows_validated": sum(day.accepted.height for day in run.days.values()),
+            "failed_expectations": MetadataValue.md(failed or "none"),
+        },
+    )
+
+
+def no_nulls_in_required_columns(tables: ValidationTables, run: "RunSplit") -> AssetCheckResult:
+    """Every validated column is required: a null there is a rule that let a value through."""
+    from shopinsight_pipeline.validate.rules import required_nulls  # great-expectations
+
+    nulls = {key: found for key, day in run.days.items() if (found := required_nulls(day.validated))}
+    return AssetCheckResult(
+        check_name="no_nulls_in_required_columns",
+        asset_key=tables.validated,
+        passed=not nulls,
+        metadata={
+            "null_values": MetadataValue.json(nulls),
+            "columns_checked": next(iter(run.days.values())).validated.width,
+        },
+    )
