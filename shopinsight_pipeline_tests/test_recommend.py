@@ -31,7 +31,7 @@ from shopinsight_pipeline.recommend.gate import choose, compare_candidates
 from shopinsight_pipeline.recommend.sequence import SequenceCandidate, load_sequence_model, save_sequence_model
 from shopinsight_pipeline.recommend.settings import GateSettings, RecommenderSettings, SequenceSettings
 
-FAST_SEQUENCE = SequenceSettings(epochs=30, cpu=True)
+FAST_SEQUENCE = SequenceSettings(epochs=30, cpu=True, threads=1)  # one thread: a tiny model, a busy machine
 
 START, LAST_DAY = date(2026, 8, 1), date(2026, 9, 29)  # 60 days
 CYCLE_DAYS = 10

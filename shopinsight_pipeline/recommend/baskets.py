@@ -12,6 +12,7 @@ summed into a products x products CSR matrix. Memory grows with the pairs that e
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -20,20 +21,34 @@ from scipy import sparse
 CHUNK_PAIRS = 8_000_000  # product pairs (before summing) one chunk may produce: ~100 MB of work
 
 
+def ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The concatenation of arange(start, stop) for each pair, without a Python loop."""
+    lengths = np.maximum(stops - starts, 0)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths).astype(np.int64) + np.arange(total, dtype=np.int64) - offsets
+
+
 @dataclass(frozen=True)
 class Baskets:
-    """Distinct (customer, day) baskets sorted by customer then day, and their products."""
+    """Distinct (customer, day) baskets sorted by customer then day, and their products: what
+    co-occurrence counts pairs from and the sequence model reads as steps."""
 
+    customers: list[str]  # sorted ids; a basket's `customer` is its position here
     customer: np.ndarray  # customer rank of each basket (0..customers-1)
-    day: np.ndarray  # day ordinal of each basket
-    items: sparse.csr_matrix  # baskets x products, 1 where the basket holds the product
+    day: np.ndarray  # day ordinal of each basket (days since 1970-01-01)
+    items: sparse.csr_matrix  # baskets x products, 1 where the basket holds the product (ascending in a row)
     firsts: sparse.csr_matrix  # baskets x products, 1 where it is the customer's first purchase of it
 
     @classmethod
     def of(cls, purchases: pl.DataFrame, product_index: dict[str, int]) -> "Baskets":
-        """From rows of customer_id, product_id, day; `product_index` numbers the products."""
+        """From rows of customer_id, product_id, day; `product_index` numbers the products (rows of
+        other products are left out)."""
         rows = (
-            purchases.select("customer_id", "product_id", "day")
+            purchases.select(pl.col("customer_id").cast(pl.String), pl.col("product_id").cast(pl.String), "day")
+            .filter(pl.col("product_id").is_in(list(product_index)))
             .unique()
             .with_columns(
                 item=pl.col("product_id").replace_strict(product_index, return_dtype=pl.Int64),
@@ -50,10 +65,35 @@ class Baskets:
         items = sparse.csr_matrix((np.ones(rows.height), (basket_of_row, item)), shape=shape)
         first = rows.select(pl.struct("customer", "item").is_first_distinct()).to_series().to_numpy()
         firsts = sparse.csr_matrix((np.ones(int(first.sum())), (basket_of_row[first], item[first])), shape=shape)
-        return cls(baskets["customer"].to_numpy(), baskets["ordinal"].to_numpy(), items, firsts)
+        items.sort_indices()
+        customers = baskets["customer_id"].unique(maintain_order=True).to_list()
+        return cls(customers, baskets["customer"].to_numpy(), baskets["ordinal"].to_numpy(), items, firsts)
 
     def __len__(self) -> int:
         return len(self.day)
+
+    @cached_property
+    def first(self) -> np.ndarray:
+        """Customer c's baskets are first[c]:first[c + 1]."""
+        return np.searchsorted(self.customer, np.arange(len(self.customers) + 1)).astype(np.int64)
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Basket b's products are flat_items[starts[b]:starts[b + 1]]."""
+        return self.items.indptr.astype(np.int64)
+
+    @property
+    def flat_items(self) -> np.ndarray:
+        """Every basket's products (indices), basket after basket, ascending within one."""
+        return self.items.indices.astype(np.int64)
+
+    @cached_property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.items.indptr).astype(np.int64)
+
+    def products(self, baskets: np.ndarray) -> np.ndarray:
+        """The products of the given baskets, concatenated in their order."""
+        return self.items.indices[ranges(self.items.indptr[baskets], self.items.indptr[baskets + 1])].astype(np.int64)
 
     def window_ends(self, horizon: int) -> np.ndarray:
         """For each basket, one past the last basket of the same customer at most `horizon` days later."""
@@ -82,8 +122,7 @@ class Baskets:
             stop = max(int(np.searchsorted(total, done + budget, side="right")), start + 1)
             lengths = ends[start:stop] - firsts[start:stop]
             rows = np.repeat(np.arange(stop - start), lengths)
-            within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-            columns = np.repeat(firsts[start:stop], lengths) + within
+            columns = ranges(firsts[start:stop], ends[start:stop])
             window = sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(stop - start, len(self)))
             yield slice(start, stop), window
             start = stop

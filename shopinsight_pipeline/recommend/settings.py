@@ -48,10 +48,12 @@ class PropensitySettings:
 
 @dataclass(frozen=True)
 class SequenceSettings:
+    """The next-basket transformer (recommend/sequence.py: why this design and size)."""
+
     dim: int = 32
     layers: int = 2
     heads: int = 2
-    max_length: int = 20  # the latest purchases a customer's sequence keeps
+    max_length: int = 20  # baskets (purchase days) a window holds: the latest 20 at serving
     dropout: float = 0.2
     learning_rate: float = 3e-3
     weight_decay: float = 0.01
@@ -60,3 +62,6 @@ class SequenceSettings:
     seed: int = 0
     cpu: bool = False  # force the CPU even when a GPU is there
     mixed_precision: str = "no"
+    # CPU threads while training (0: torch's default, one per core). A small model trains faster on
+    # 1 than on several, by far where the cores are shared (a busy CI runner, a pod's CPU limit)
+    threads: int = 0
