@@ -19,9 +19,10 @@ import io
 import json
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from importlib import resources
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +44,7 @@ CATEGORIES: dict[str, tuple[float, float, float, float]] = {
     "toys": (129.0, 0.10, 0.002, 0.05),
 }
 PRODUCTS_PER_CATEGORY = 16
+NEW_CUSTOMERS_AT_START, NEW_CUSTOMERS_PER_DAY = 1500, 45
 WEEKDAY_FACTOR = (1.0, 0.95, 0.95, 1.0, 1.1, 1.3, 1.25)  # Monday .. Sunday
 PROMOTION_DAYS = (44, 45)  # day offsets of a two-day sales event
 PROMOTION_FACTOR = 2.6
@@ -90,6 +92,13 @@ class SampleSpec:
     # False: every category's demand stays flat, so days late in a long sample are as busy as early
     # ones (a benchmark comparing history lengths times the same new-day volume, not a year's growth)
     category_growth: bool = True
+    # Scale knobs (bench/recommend_scale.py): a bigger catalogue and more customers. The planted
+    # products keep their (category, index) and the last product of each category stays the poorly
+    # reviewed one; the index in the ids widens past 100 products a category. Recorded in the manifest
+    # only when they differ from these defaults, so the embedded sample's manifest is unchanged.
+    products_per_category: int = PRODUCTS_PER_CATEGORY
+    customers_at_start: int = NEW_CUSTOMERS_AT_START
+    new_customers_per_day: int = NEW_CUSTOMERS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -111,14 +120,20 @@ def load_review_corpus() -> dict[str, list[str]]:
     return corpus
 
 
-def make_products(rng: random.Random) -> list[Product]:
+def make_products(rng: random.Random, per_category: int = PRODUCTS_PER_CATEGORY) -> list[Product]:
+    """`per_category` products of each category, in (category, index) order; ids P{category}{index},
+    the index of two digits (P000 ... P515 by default), wider when a category has more than 100,
+    so ids stay unique and sort in that order."""
+    width = max(2, len(str(per_category - 1)))
     products = []
     for category_index, (category, (price, *_)) in enumerate(CATEGORIES.items()):
-        for j in range(PRODUCTS_PER_CATEGORY):
+        for j in range(per_category):
             base_price = round(price * math.exp(rng.gauss(0, 0.35)), 2)
-            positive_share = 0.25 if j == PRODUCTS_PER_CATEGORY - 1 else rng.uniform(0.45, 0.75)
+            positive_share = 0.25 if j == per_category - 1 else rng.uniform(0.45, 0.75)
             drops_on_day = 40 if (category, j) == ("electronics", 0) else None
-            products.append(Product(f"P{category_index}{j:02d}", category, base_price, positive_share, drops_on_day))
+            products.append(
+                Product(f"P{category_index}{j:0{width}d}", category, base_price, positive_share, drops_on_day)
+            )
     return products
 
 
@@ -155,7 +170,6 @@ FOLLOW_UPS = {
 }
 BAD_EXPERIENCE_FACTOR = 0.1  # a customer is this much less likely to choose a product it disliked
 OWNED_FACTOR = 0.05  # ... or a durable product it already has (consumables come back by their cycle)
-NEW_CUSTOMERS_AT_START, NEW_CUSTOMERS_PER_DAY = 1500, 45
 CHURN_SHARE = 0.3  # customers whose gaps grow and who then stop
 CHURN_FADE_DAYS = 20
 
@@ -185,8 +199,8 @@ class Customer:
         return 0.0 if faded >= 1 else self.activity * (1 - faded) ** 2
 
 
-def _arrivals(rng: random.Random, offset: int, first_serial: int) -> list[Customer]:
-    count = NEW_CUSTOMERS_AT_START if offset == 0 else _poisson(rng, NEW_CUSTOMERS_PER_DAY)
+def _arrivals(spec: SampleSpec, rng: random.Random, offset: int, first_serial: int) -> list[Customer]:
+    count = spec.customers_at_start if offset == 0 else _poisson(rng, spec.new_customers_per_day)
     names, shares = list(SEGMENTS), [share for share, _, _ in SEGMENTS.values()]
     customers = []
     for serial in range(first_serial, first_serial + count):
@@ -206,8 +220,15 @@ def _arrivals(rng: random.Random, offset: int, first_serial: int) -> list[Custom
 
 
 def _shelf(products: list[Product]) -> dict[tuple[str, int], Product]:
-    """Products by (category, index in the category)."""
-    return {(p.category, int(p.product_id[2:])): p for p in products}
+    """Products by (category, index in the category): their position among the category's products
+    in `products`, as make_products lists them (the id is not parsed)."""
+    shelf: dict[tuple[str, int], Product] = {}
+    counts: dict[str, int] = {}
+    for product in products:
+        index = counts.get(product.category, 0)
+        counts[product.category] = index + 1
+        shelf[product.category, index] = product
+    return shelf
 
 
 def _product_weights(products: list[Product], taste: float) -> list[float]:
@@ -231,12 +252,34 @@ def _experience(order: dict, product: Product, spec: SampleSpec, rng: random.Ran
     order["_bad"] = order["status"] == "returned" or order["_label"] == "neg"
 
 
+def _cumulative_weights(
+    shopper: Customer,
+    category: str,
+    weights: list[float],
+    cumulative: dict[tuple[str, str], list[float]],
+    key_of: dict[str, tuple[str, int]],
+) -> list[float]:
+    """The cumulative weights `rng.choices` draws the shopper's product of `category` with: its
+    segment's taste weights times its appeal of each product. Only the products it disliked or owns
+    weigh less (w * 1.0 == w), so the segment's precomputed cumulative weights are the same floats
+    when none of them is in the category, and otherwise only those few are changed: no Python loop
+    over the category's products per trip, which a catalogue of thousands could not afford."""
+    marked = [(key_of[p][1], p) for p in shopper.disliked | shopper.owned if key_of[p][0] == category]
+    if not marked:
+        return cumulative[shopper.segment, category]
+    weights = list(weights)
+    for index, product in marked:
+        weights[index] *= shopper.appeal(product)
+    return list(accumulate(weights))
+
+
 def generate_orders(spec: SampleSpec, products: list[Product], rng: random.Random) -> dict[date, list[dict]]:
     """Clean orders per day, before any defect is planted: customers of hidden segments arrive over
     time and some churn; consumables are re-ordered on a cycle, some products lead to others, and a
     bad experience keeps a customer from buying that product again (see data/README.md)."""
     zone = ZoneInfo(BUSINESS_TIMEZONE)
     shelf = _shelf(products)
+    key_of = {product.product_id: key for key, product in shelf.items()}  # (category, index) of each product
     by_category: dict[str, list[Product]] = {}
     for product in products:
         by_category.setdefault(product.category, []).append(product)
@@ -245,6 +288,7 @@ def generate_orders(spec: SampleSpec, products: list[Product], rng: random.Rando
         for segment, (_, _, taste) in SEGMENTS.items()
         for category, items in by_category.items()
     }
+    taste_cumulative = {key: list(accumulate(weights)) for key, weights in taste_weights.items()}
     names = list(CATEGORIES)
     customers: list[Customer] = []
     scheduled: dict[int, list[tuple[Customer, Product, str]]] = {}  # offset -> (who, what, why)
@@ -252,7 +296,7 @@ def generate_orders(spec: SampleSpec, products: list[Product], rng: random.Rando
     serial = 0
     for offset in range(spec.days):
         day = spec.start + timedelta(days=offset)
-        customers += _arrivals(rng, offset, len(customers) + 1)
+        customers += _arrivals(spec, rng, offset, len(customers) + 1)
         promotion = offset in PROMOTION_DAYS
         growth = [CATEGORIES[c][1] * (1 + CATEGORIES[c][2] * spec.category_growth) ** offset for c in names]
         volume = spec.orders_per_day * WEEKDAY_FACTOR[day.weekday()] * (PROMOTION_FACTOR if promotion else 1)
@@ -264,12 +308,10 @@ def generate_orders(spec: SampleSpec, products: list[Product], rng: random.Rando
         for shopper in shoppers:
             _, affinity, _ = SEGMENTS[shopper.segment]
             category = rng.choices(names, [g * affinity.get(c, 0.2) for g, c in zip(growth, names, strict=True)])[0]
-            items = by_category[category]
-            weights = [
-                w * shopper.appeal(p.product_id)
-                for w, p in zip(taste_weights[shopper.segment, category], items, strict=True)
-            ]
-            purchases.append((shopper, rng.choices(items, weights)[0]))
+            cumulative = _cumulative_weights(
+                shopper, category, taste_weights[shopper.segment, category], taste_cumulative, key_of
+            )
+            purchases.append((shopper, rng.choices(by_category[category], cum_weights=cumulative)[0]))
         todays = []
         for shopper, product in purchases:  # grows while it runs: a same-day follow-up joins it
             serial += 1
@@ -295,20 +337,23 @@ def generate_orders(spec: SampleSpec, products: list[Product], rng: random.Rando
             _experience(order, product, spec, rng)
             if order["_bad"]:
                 shopper.disliked.add(product.product_id)
-            if (product.category, int(product.product_id[2:])) not in REORDER_CYCLES:
+            key = key_of[product.product_id]
+            if key not in REORDER_CYCLES:
                 shopper.owned.add(product.product_id)
             todays.append(order)
             if status != "cancelled":
-                _schedule_next(scheduled, shopper, product, offset, order["_bad"], shelf, rng)
+                _schedule_next(scheduled, shopper, product, key, offset, order["_bad"], shelf, rng)
                 purchases += [(who, what) for who, what, _ in scheduled.pop(offset, [])]
         todays.sort(key=lambda order: order["order_ts"])
         orders[day] = todays
     return orders
 
 
-def _schedule_next(scheduled, shopper: Customer, product: Product, offset: int, bad: bool, shelf, rng) -> None:
-    """What this purchase leads to: the next re-order of a consumable, a follow-up product."""
-    key = (product.category, int(product.product_id[2:]))
+def _schedule_next(
+    scheduled, shopper: Customer, product: Product, key: tuple[str, int], offset: int, bad: bool, shelf, rng
+) -> None:
+    """What this purchase leads to (`key`: the product's (category, index)): the next re-order of a
+    consumable, a follow-up product."""
     if key in REORDER_CYCLES and rng.random() < REORDER_PROBABILITY[bad]:
         jitter = rng.randint(-REORDER_JITTER_DAYS, REORDER_JITTER_DAYS)
         scheduled.setdefault(offset + REORDER_CYCLES[key] + jitter, []).append((shopper, product, "reorder"))
@@ -465,7 +510,7 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
             return manifest
         print(f"{landing} holds a sample of another generator version or spec: writing this one over it")
     rng = random.Random(spec.seed)
-    products = make_products(rng)
+    products = make_products(rng, spec.products_per_category)
     orders = generate_orders(spec, products, rng)
     reviews = generate_reviews(spec, orders, load_review_corpus(), rng)
     planted: list[dict] = []
@@ -539,8 +584,15 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     return manifest
 
 
+SCALE_KNOBS = ("products_per_category", "customers_at_start", "new_customers_per_day")
+
+
 def _spec_record(spec: SampleSpec) -> dict:
-    return {**spec.__dict__, "start": spec.start.isoformat()}
+    """The spec as the manifest records it; a scale knob only when it is not its default, so the
+    record (and the manifest) of a spec without them is what it was before they existed."""
+    defaults = {field.name: field.default for field in fields(SampleSpec)}
+    record = {**spec.__dict__, "start": spec.start.isoformat()}
+    return {name: value for name, value in record.items() if name not in SCALE_KNOBS or value != defaults[name]}
 
 
 def _encodable(text: str, encoding: str) -> bool:
