@@ -179,6 +179,7 @@ def test_cooccurrence_scores_and_recommends_what_the_self_join_version_did():
     expected = self_join_conditional(split.train, catalogue, split.as_of, settings)
     np.testing.assert_allclose(model.reorder, np.diag(expected), rtol=1e-12, atol=1e-15)
     np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(model.conditional.toarray(), expected, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(model.leading_to.T.toarray(), expected, rtol=1e-12, atol=1e-15)
     customers = split.evaluation["customer_id"].unique().sort().to_list()
     lists = model.recommend(customers)
