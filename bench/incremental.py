@@ -64,8 +64,13 @@ HISTORY = (
 )
 
 
-def prepare(root: Path, history: int, orders_per_day: int) -> list:
+def prepare(root: Path, history: int, orders_per_day: int, customers_factor: float = 1.0) -> list:
+    """Write and materialize the history; `customers_factor` scales the sample's customer arrivals
+    (more orders a day from as many more customers, as a bigger shop has)."""
+    defaults = SampleSpec()
     spec = SampleSpec(
+        customers_at_start=round(defaults.customers_at_start * customers_factor),
+        new_customers_per_day=round(defaults.new_customers_per_day * customers_factor),
         start=LAST_DAY - timedelta(days=history),
         days=history + 1,
         orders_per_day=orders_per_day,

@@ -56,12 +56,13 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _H
 import argparse
 import dataclasses
 import json
-import multiprocessing
 import os
 import resource
 import tempfile
 import time
 from datetime import date
+
+from _child import measure_in_child
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -223,22 +224,7 @@ def run_candidate(job: Job) -> None:
 
 
 def measure(job: Job) -> dict | None:
-    """Run `job` in a fresh spawned process; its result, or None when the child died."""
-    context = multiprocessing.get_context("spawn")
-    process = context.Process(target=run_candidate, args=(job,))
-    started = time.perf_counter()
-    process.start()
-    process.join()
-    output = Path(job.folder) / f"{job.name}.json"
-    if process.exitcode != 0 or not output.exists():
-        print(
-            f"  {job.name}: the child process failed (exit code {process.exitcode}) after "
-            f"{time.perf_counter() - started:.0f}s"
-        )
-        return None
-    result = json.loads(output.read_text(encoding="utf-8"))
-    result["wall_seconds"] = time.perf_counter() - started
-    return result
+    return measure_in_child(run_candidate, job)
 
 
 def training_summary(report: dict) -> str:

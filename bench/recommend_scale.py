@@ -52,6 +52,8 @@ import tempfile
 import time
 from datetime import date
 
+from _child import measure_in_child
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -187,21 +189,7 @@ def run_candidate(job: Job) -> None:
 
 
 def measure(job: Job) -> dict | None:
-    """Run `job` in a fresh spawned process; its result, or None when the child died."""
-    context = multiprocessing.get_context("spawn")
-    process = context.Process(target=run_candidate, args=(job,))
-    started = time.perf_counter()
-    process.start()
-    process.join()
-    output = Path(job.folder) / f"{job.name}.json"
-    if process.exitcode != 0 or not output.exists():
-        print(
-            f"  {job.name}: the child failed (exit code {process.exitcode}) after {time.perf_counter() - started:.0f}s"
-        )
-        return None
-    result = json.loads(output.read_text(encoding="utf-8"))
-    result["wall_seconds"] = time.perf_counter() - started
-    return result
+    return measure_in_child(run_candidate, job)
 
 
 def shown(interval: dict) -> str:

@@ -3,7 +3,10 @@
     .venv/bin/python bench/volume.py [--orders-per-day 420] [--factor 50] [--history 20] [--repeat 1]
 
 For each volume it writes a sample of `--history` + 1 days with flat demand (the new day is as busy
-as the ones before it) and materializes the history as `bench/incremental.py` does (ingest,
+as the ones before it) and as many times the sample's customers as its orders (`--same-customers`:
+the sample's customers, each buying 50 times as often; then nearly every customer buys every week
+and purchase_propensity has no negative label to learn from, so it skips its fit) and
+materializes the history as `bench/incremental.py` does (ingest,
 validation, sales, trends, shards, scores, customer events, a co-occurrence recommender), in one
 child process; then a second child times `nightly_partition_job` for the new day and reports each
 step's seconds and the child's peak resident memory (the history's preparation does not count).
@@ -27,10 +30,10 @@ import time
 TARGET_RATIO, TARGET_STEP_SECONDS, TARGET_PEAK_MB = 4.0, 10.0, 3 * 1024
 
 
-def prepare_history(root: Path, history: int, orders_per_day: int) -> None:
+def prepare_history(root: Path, history: int, orders_per_day: int, customers_factor: float) -> None:
     from incremental import prepare
 
-    days = prepare(root, history, orders_per_day)
+    days = prepare(root, history, orders_per_day, customers_factor)
     (root / "bench-day.txt").write_text(days[-1].isoformat(), encoding="utf-8")
 
 
@@ -53,11 +56,20 @@ def child(*arguments: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def measure(orders_per_day: int, history: int, repeat: int) -> dict:
+def measure(orders_per_day: int, history: int, repeat: int, customers_factor: float) -> dict:
     root = Path(tempfile.mkdtemp(prefix=f"shopinsight-volume-{orders_per_day}-"))
     try:
         started = time.perf_counter()
-        child("--prepare", str(root), "--history", str(history), "--orders-per-day", str(orders_per_day))
+        child(
+            "--prepare",
+            str(root),
+            "--history",
+            str(history),
+            "--orders-per-day",
+            str(orders_per_day),
+            "--customers-factor",
+            str(customers_factor),
+        )
         print(f"  {orders_per_day} orders/day: history prepared in {time.perf_counter() - started:.0f}s", flush=True)
         return json.loads(child("--time", str(root), "--repeat", str(repeat)))
     finally:
@@ -70,11 +82,17 @@ def main() -> None:
     parser.add_argument("--factor", type=int, default=50)
     parser.add_argument("--history", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--same-customers",
+        action="store_true",
+        help="keep the sample's customers at 50x the orders (each buys 50x as often) instead of 50x the customers",
+    )
+    parser.add_argument("--customers-factor", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--time", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.prepare:
-        prepare_history(args.prepare, args.history, args.orders_per_day)
+        prepare_history(args.prepare, args.history, args.orders_per_day, args.customers_factor)
         return
     if args.time:
         print(json.dumps(time_night(args.time, args.repeat)))
@@ -82,7 +100,8 @@ def main() -> None:
     volumes = [args.orders_per_day, args.orders_per_day * args.factor]
     results = {}
     for orders in volumes:
-        results[orders] = measure(orders, args.history, args.repeat)
+        customers_factor = 1.0 if args.same_customers else orders / args.orders_per_day
+        results[orders] = measure(orders, args.history, args.repeat, customers_factor)
         print(
             f"  {orders} orders/day: night {results[orders]['seconds']:.1f}s, "
             f"peak {results[orders]['peak_mb']:,.0f} MB",

@@ -1,0 +1,37 @@
+"""One measurement in a fresh spawned process, so that its peak memory (ru_maxrss read inside it) is
+its own and not what an earlier measurement left in the parent."""
+
+import json
+import multiprocessing
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ChildJob(Protocol):
+    """What a measurement names: the child writes its result to <folder>/<name>.json."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def folder(self) -> str: ...
+
+
+def measure_in_child(target: Callable[[Any], None], job: ChildJob) -> dict | None:
+    """Run `target(job)` in a spawned process; the JSON it wrote (plus wall_seconds), or None when
+    the child died (killed for memory, an exception: the message says which exit code)."""
+    context = multiprocessing.get_context("spawn")
+    process = context.Process(target=target, args=(job,))
+    started = time.perf_counter()
+    process.start()
+    process.join()
+    output = Path(job.folder) / f"{job.name}.json"
+    if process.exitcode != 0 or not output.exists():
+        seconds = time.perf_counter() - started
+        print(f"  {job.name}: the child failed (exit code {process.exitcode}) after {seconds:.0f}s")
+        return None
+    result = json.loads(output.read_text(encoding="utf-8"))
+    result["wall_seconds"] = time.perf_counter() - started
+    return result
