@@ -327,3 +327,16 @@ def test_reason_kinds_group_reasons_by_their_words_without_ids_or_counts():
     kinds = reason_kinds(pl.DataFrame({"reason": reasons}))
     expected = [("bought after", 2), ("bought again", 2), ("popular in beauty", 1), ("re-order cycle due", 1)]
     assert kinds.rows() == expected
+
+
+def test_a_candidate_the_history_cannot_fit_is_left_out_with_the_reason():
+    """One purchase day per customer before the cutoff: no sequence to learn, the others compete."""
+    rows = [(f"C{c:03d}", f"P{c % 7}", "home", START + timedelta(days=c % 5)) for c in range(60)]
+    rows += [(f"C{c:03d}", f"P{(c + 1) % 7}", "home", START + timedelta(days=12)) for c in range(0, 60, 2)]
+    purchases = pl.DataFrame(rows, schema=PURCHASE_COLUMNS, orient="row")
+    chosen = compare_candidates(purchases, RecommenderSettings(), sequence_settings=FAST_SEQUENCE)
+    assert set(chosen["left_out"]) == {"sequence"} and "two days or more" in chosen["left_out"]["sequence"]
+    assert "sequence left out: 0 of 60 customers bought on two days or more" in chosen["reason"]
+    assert set(chosen["candidates"]) == {"popularity", "repeat", "cooccurrence"}
+    with pytest.raises(ValueError, match="no candidate could be fitted"):
+        compare_candidates(purchases, RecommenderSettings(), candidates=("sequence",))

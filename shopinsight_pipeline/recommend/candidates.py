@@ -28,6 +28,12 @@ from scipy import sparse
 from shopinsight_pipeline.recommend.baskets import Baskets, weighted_pairs, without_diagonal
 from shopinsight_pipeline.recommend.settings import K, RecommenderSettings
 
+
+class NotEnoughHistory(ValueError):
+    """The purchases cannot fit this candidate (a sequence model needs customers with two purchase
+    days): the gate leaves it out and says why, the others still compete."""
+
+
 BATCH_CELLS = 1 << 22  # 32 MB per float64 batch x products array
 
 

@@ -18,7 +18,14 @@ import polars as pl
 
 from shopinsight_pipeline.markdown import table
 from shopinsight_pipeline.ml.significance import Interval, resample_counts
-from shopinsight_pipeline.recommend.candidates import Catalogue, CoOccurrence, History, Popularity, RepeatPurchases
+from shopinsight_pipeline.recommend.candidates import (
+    Catalogue,
+    CoOccurrence,
+    History,
+    NotEnoughHistory,
+    Popularity,
+    RepeatPurchases,
+)
 from shopinsight_pipeline.recommend.evaluation import (
     new_and_returning,
     per_customer_scores,
@@ -86,9 +93,14 @@ def compare_candidates(
     groups = {"all": split.evaluation, **new_and_returning(split)}
     results, ndcg = {}, {}
     training = {}
+    left_out: dict[str, str] = {}
     for name in candidates:
         options: dict = {"sequence_settings": sequence_settings or SequenceSettings()} if name == "sequence" else {}
-        fitted = fit_candidate(name, split.train, split.as_of, settings, **options)
+        try:
+            fitted = fit_candidate(name, split.train, split.as_of, settings, **options)
+        except NotEnoughHistory as why:
+            left_out[name] = str(why)
+            continue
         lists = fitted.recommend(customers, k)
         if getattr(fitted, "report", None) is not None:
             training[name] = fitted.report.as_dict()
@@ -101,10 +113,14 @@ def compare_candidates(
             for group, relevant in groups.items()
         }
         ndcg[name] = per_customer_scores(lists, split.evaluation, k)["ndcg"].to_numpy()
-    champion, reasons = choose(ndcg, list(candidates), gate, k)
+    if not ndcg:
+        raise ValueError(f"no candidate could be fitted on the purchases up to {split.cutoff}: {left_out}")
+    champion, reasons = choose(ndcg, [name for name in candidates if name in ndcg], gate, k)
+    reasons += [f"{name} left out: {why}" for name, why in left_out.items()]
     return {
         "champion": champion,
         "reason": "; ".join(reasons),
+        "left_out": left_out,
         "cutoff": split.cutoff.isoformat(),
         "last_day": split.last_day.isoformat(),
         "eval_days": eval_days,

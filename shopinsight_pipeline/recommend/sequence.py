@@ -60,7 +60,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from shopinsight_pipeline.recommend.baskets import Baskets, ranges
-from shopinsight_pipeline.recommend.candidates import BATCH_CELLS, Candidate, History
+from shopinsight_pipeline.recommend.candidates import BATCH_CELLS, Candidate, History, NotEnoughHistory
 from shopinsight_pipeline.recommend.settings import RecommenderSettings, SequenceSettings
 
 GAP_EDGES = (0, 1, 2, 4, 8, 15, 31, 61)  # bucket i holds gaps in [edge i, edge i+1) days; the last is 61+
@@ -365,7 +365,7 @@ def training_data(purchases: pl.DataFrame, product_ids: Sequence[str], settings:
     index = {product: i for i, product in enumerate(product_ids)}
     data = TrainingData(Baskets.of(purchases, index), len(index), settings.max_length)
     if data.customers < 2:
-        raise ValueError(
+        raise NotEnoughHistory(
             f"{data.customers} of {len(data.baskets.customers)} customers bought on two days or more: "
             "a sequence model needs at least 2 to learn what comes next"
         )
