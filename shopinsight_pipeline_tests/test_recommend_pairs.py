@@ -169,13 +169,18 @@ def self_join_conditional(purchases: pl.DataFrame, catalogue: Catalogue, as_of: 
     return together / np.maximum(bought, 1e-12)[:, None]
 
 
-def test_cooccurrence_scores_and_recommends_what_the_self_join_version_did():
+def planted_cooccurrence() -> tuple:
+    """Co-occurrence fitted on the planted world's training days, with what it was fitted from."""
     purchases = planted_world()
     split = time_split(purchases, LAST_DAY)
     settings = RecommenderSettings()
     catalogue = Catalogue.of(purchases)
     history = History.of(split.train, catalogue, split.as_of, settings)
-    model = CoOccurrence(split.train, history, settings)
+    return split, settings, catalogue, history, CoOccurrence(split.train, history, settings)
+
+
+def test_cooccurrence_scores_and_recommends_what_the_self_join_version_did():
+    split, settings, catalogue, history, model = planted_cooccurrence()
     expected = self_join_conditional(split.train, catalogue, split.as_of, settings)
     np.testing.assert_allclose(model.reorder, np.diag(expected), rtol=1e-12, atol=1e-15)
     np.fill_diagonal(expected, 0.0)
@@ -198,12 +203,7 @@ def test_batches_shrink_as_the_catalogue_grows(monkeypatch):
     cells, the recommendations are the same as in one batch."""
     import shopinsight_pipeline.recommend.candidates as candidates
 
-    purchases = planted_world()
-    split = time_split(purchases, LAST_DAY)
-    settings = RecommenderSettings()
-    catalogue = Catalogue.of(purchases)
-    history = History.of(split.train, catalogue, split.as_of, settings)
-    model = CoOccurrence(split.train, history, settings)
+    split, _, catalogue, _, model = planted_cooccurrence()
     customers = split.evaluation["customer_id"].unique().sort().to_list()[:50]
     whole = model.recommend(customers)
     sizes: list[int] = []
