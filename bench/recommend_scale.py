@@ -1,7 +1,7 @@
 """The recommender candidates at scale: 20,000 products and 200,000 customers (issue 22).
 
     .venv/bin/python bench/recommend_scale.py [--products 20000] [--customers 200000] [--days 61]
-        [--candidates NAME,...] [--sequence-epochs 2] [--cpu] [--scale 1.0]
+        [--candidates NAME,...] [--sequence-epochs 30] [--cpu] [--scale 1.0]
 
 Targets, for every candidate of `gate.CANDIDATES`: peak resident memory under 4 GB, and fit + serve
 under 10 minutes on a 2-core machine.
@@ -31,8 +31,9 @@ peak resident memory (`ru_maxrss` inside the child: imports, the purchases, the 
 read before the evaluation, whose bootstrap is not the candidate's) is its own. "base MB" is the
 child's resident memory before the fit. "fit s" and "serve s" are wall-clock seconds, "CPU s" the
 child's processor seconds (all its threads): on a shared machine the wall clock stretches with the
-load, printed beside each candidate. The sequence model trains `--sequence-epochs` epochs (the
-settings' 30 would take hours on 2 cores at this scale); the table says how many ran.
+load, printed beside each candidate. The sequence model trains with the product's settings (30
+epochs, and on a CPU at most `cpu_max_steps` steps: 30 epochs would take hours on 2 cores at this
+scale) unless `--sequence-epochs` says otherwise.
 `--scale 0.1` multiplies products and customers (and so the orders) for quick trials.
 """
 
@@ -59,7 +60,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 MEMORY_TARGET_MB = 4 * 1024
 TIME_TARGET_SECONDS = 10 * 60
-DEFAULT_EPOCHS = 2
 # the embedded sample: 1,500 customers on day one, 45 a day after, over 61 days; 420 orders a day
 SAMPLE_CUSTOMERS_AT_START, SAMPLE_CUSTOMERS_PER_DAY, SAMPLE_DAYS, SAMPLE_ORDERS_PER_DAY = 1500, 45, 61, 420
 
@@ -238,12 +238,16 @@ def print_table(results: dict[str, dict | None]) -> None:
 
 
 def main() -> None:
+    from shopinsight_pipeline.recommend.settings import SequenceSettings
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=20_000)
     parser.add_argument("--customers", type=int, default=200_000, help="customers who arrive over the days")
     parser.add_argument("--days", type=int, default=SAMPLE_DAYS)
     parser.add_argument("--candidates", help="comma-separated (default: every gate.CANDIDATES)")
-    parser.add_argument("--sequence-epochs", type=int, default=DEFAULT_EPOCHS, help="the sequence model's epochs")
+    parser.add_argument(
+        "--sequence-epochs", type=int, default=SequenceSettings().epochs, help="the sequence model's epochs"
+    )
     parser.add_argument("--cpu", action="store_true", help="train the sequence model on the CPU even with a GPU")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies --products and --customers (trials)")
     args = parser.parse_args()

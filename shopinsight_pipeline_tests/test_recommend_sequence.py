@@ -2,6 +2,7 @@
 customer's own product is due again, the order inside a basket and the padding of a serving batch
 change nothing, and only customers with two purchase days or more train."""
 
+import dataclasses
 import random
 from datetime import date, timedelta
 
@@ -291,3 +292,18 @@ def test_a_model_saved_in_the_old_format_is_refused_with_what_to_do(tmp_path):
     (tmp_path / MODEL_FILE).write_bytes(b"")
     with pytest.raises(ValueError, match=r"format 1.*materialize recommender_model again"):
         load_sequence_model(tmp_path)
+
+
+def test_a_cpu_training_stops_at_its_step_budget_and_says_so():
+    purchases = basket_world()
+    products = sorted(purchases["product_id"].unique())
+    batches = -(-len(training_data(purchases, products, TINY)) // TINY.batch_size)  # per epoch
+    lines: list[str] = []
+    budget = batches + 2  # one epoch and two steps of the next
+    _, report = train_sequence_model(purchases, products, dataclasses.replace(TINY, cpu_max_steps=budget), lines.append)
+    assert report.steps == budget and report.stopped_by_budget and len(report.history) == 2
+    assert any(f"stopped by the CPU budget of {budget} of {TINY.epochs * batches} steps" in line for line in lines)
+    _, unbounded = train_sequence_model(
+        purchases, products, dataclasses.replace(TINY, epochs=2, cpu_max_steps=0), log=quiet
+    )
+    assert unbounded.steps == 2 * batches and not unbounded.stopped_by_budget

@@ -59,6 +59,11 @@ class SequenceSettings:
     weight_decay: float = 0.01
     batch_size: int = 128
     epochs: int = 30
+    # A training budget that applies only on a CPU, in optimizer steps (0: none); a GPU trains every
+    # epoch. 300 steps keep fit + serve under 10 minutes on 2 cores at 20k products x 200k customers
+    # (bench/recommend_scale.py: an epoch there is ~1,100 steps of ~1 s); the sample and the Online
+    # Retail invoices at 30 epochs take ~270 and ~660 steps.
+    cpu_max_steps: int = 300
     seed: int = 0
     cpu: bool = False  # force the CPU even when a GPU is there
     mixed_precision: str = "no"
