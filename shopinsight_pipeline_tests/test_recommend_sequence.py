@@ -294,16 +294,15 @@ def test_a_model_saved_in_the_old_format_is_refused_with_what_to_do(tmp_path):
         load_sequence_model(tmp_path)
 
 
-def test_a_cpu_training_stops_at_its_step_budget_and_says_so():
+def test_a_cpu_training_stops_at_its_time_budget_and_says_so():
     purchases = basket_world()
     products = sorted(purchases["product_id"].unique())
     batches = -(-len(training_data(purchases, products, TINY)) // TINY.batch_size)  # per epoch
     lines: list[str] = []
-    budget = batches + 2  # one epoch and two steps of the next
-    _, report = train_sequence_model(purchases, products, dataclasses.replace(TINY, cpu_max_steps=budget), lines.append)
-    assert report.steps == budget and report.stopped_by_budget and len(report.history) == 2
-    assert any(f"stopped by the CPU budget of {budget} of {TINY.epochs * batches} steps" in line for line in lines)
-    _, unbounded = train_sequence_model(
-        purchases, products, dataclasses.replace(TINY, epochs=2, cpu_max_steps=0), log=quiet
-    )
-    assert unbounded.steps == 2 * batches and not unbounded.stopped_by_budget
+    hurried = dataclasses.replace(TINY, cpu_max_seconds=1e-9)  # spent after the first step
+    _, report = train_sequence_model(purchases, products, hurried, lines.append)
+    assert report.steps == 1 and report.stopped_by_budget and len(report.history) == 1
+    assert any(f"after 1 of {TINY.epochs * batches} steps (cpu_max_seconds" in line for line in lines)
+    unbounded = dataclasses.replace(TINY, epochs=2, cpu_max_seconds=0)
+    _, report = train_sequence_model(purchases, products, unbounded, log=quiet)
+    assert report.steps == 2 * batches and not report.stopped_by_budget

@@ -100,10 +100,10 @@ class RecommenderConfig(Config):
         default=SEQUENCE.max_length, description="Latest baskets (purchase days) a sequence keeps."
     )
     force_cpu: bool = Field(default=SEQUENCE.cpu, description="Train the sequence model on the CPU even with a GPU.")
-    sequence_cpu_max_steps: int = Field(
-        default=SEQUENCE.cpu_max_steps,
-        description="Training budget of the sequence model on a CPU, in optimizer steps (0: none); a GPU trains "
-        "every epoch.",
+    sequence_cpu_max_seconds: float = Field(
+        default=SEQUENCE.cpu_max_seconds,
+        description="Training budget of the sequence model on a CPU, in seconds (0: none); a GPU trains every "
+        "epoch. Small shops never reach it.",
     )
 
     def sequence(self) -> SequenceSettings:
@@ -114,7 +114,7 @@ class RecommenderConfig(Config):
             layers=self.sequence_layers,
             max_length=self.sequence_max_length,
             cpu=self.force_cpu,
-            cpu_max_steps=self.sequence_cpu_max_steps,
+            cpu_max_seconds=self.sequence_cpu_max_seconds,
         )
 
     def settings(self) -> RecommenderSettings:

@@ -354,7 +354,7 @@ class TrainReport:
     history: list[float]
     customers: int = 0  # trained on: those with two purchase days or more
     target_baskets: int = 0  # baskets predicted from the ones before, per epoch
-    stopped_by_budget: bool = False  # the CPU's step budget (SequenceSettings.cpu_max_steps) ended it
+    stopped_by_budget: bool = False  # the CPU's time budget (SequenceSettings.cpu_max_seconds) ended it
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -406,16 +406,13 @@ def _train(
     core = accelerator.unwrap_model(model)
     history, steps, examples = [], 0, 0
     planned = settings.epochs * len(loader)
-    on_cpu = accelerator.device.type == "cpu"
-    budget = min(planned, settings.cpu_max_steps) if on_cpu and settings.cpu_max_steps else planned
+    budget = settings.cpu_max_seconds if accelerator.device.type == "cpu" else 0.0
     started = time.perf_counter()
     bar = tqdm(range(settings.epochs), desc="sequence model", disable=not accelerator.is_local_main_process)
     for _ in bar:
         model.train()
         total, batches = 0.0, 0
         for batch in loader:
-            if steps >= budget:
-                break
             queries = model(*(batch[name] for name in MODEL_INPUTS))
             with accelerator.autocast():
                 loss = basket_loss(core, queries, batch)
@@ -424,17 +421,18 @@ def _train(
             optimizer.step()
             total, batches, steps = total + loss.item(), batches + 1, steps + 1
             examples += int(batch["valid"].sum()) * accelerator.num_processes
-        if batches:
-            history.append(total / batches)
-            bar.set_postfix(loss=f"{history[-1]:.4f}")
-        if steps >= budget:
+            if budget and time.perf_counter() - started >= budget:
+                break
+        history.append(total / max(batches, 1))
+        bar.set_postfix(loss=f"{history[-1]:.4f}")
+        if budget and time.perf_counter() - started >= budget:
             break
     seconds = time.perf_counter() - started
     stopped = steps < planned
     if stopped:
         log(
-            f"sequence model: stopped by the CPU budget of {budget} of {planned} steps "
-            "(cpu_max_steps; a GPU trains every epoch)"
+            f"sequence model: stopped by the CPU budget of {budget:g} s after {steps} of {planned} steps "
+            "(cpu_max_seconds; a GPU trains every epoch)"
         )
     trained = accelerator.unwrap_model(model).to("cpu").eval()
     log(
