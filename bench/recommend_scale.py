@@ -32,7 +32,7 @@ read before the evaluation, whose bootstrap is not the candidate's) is its own. 
 child's resident memory before the fit. "fit s" and "serve s" are wall-clock seconds, "CPU s" the
 child's processor seconds (all its threads): on a shared machine the wall clock stretches with the
 load, printed beside each candidate. The sequence model trains with the product's settings (30
-epochs, and on a CPU at most `cpu_max_steps` steps: 30 epochs would take hours on 2 cores at this
+epochs, and on a CPU at most `cpu_max_seconds` of training: 30 epochs would take hours on 2 cores at this
 scale) unless `--sequence-epochs` says otherwise.
 `--scale 0.1` multiplies products and customers (and so the orders) for quick trials.
 """
