@@ -242,12 +242,8 @@ def evaluate(
     """Metrics per candidate and customer group, per-customer NDCG@10 and the lists, for one value
     of just_bought_days (as gate.compare_candidates computes them)."""
     from shopinsight_pipeline.recommend.candidates import Catalogue
-    from shopinsight_pipeline.recommend.evaluation import (
-        new_and_returning,
-        per_customer_scores,
-        ranking_metrics,
-        time_split,
-    )
+    from shopinsight_pipeline.recommend.evaluation import new_and_returning, time_split
+    from shopinsight_pipeline.recommend.gate import judge
     from shopinsight_pipeline.recommend.settings import EVAL_DAYS, GateSettings, K
 
     gate = GateSettings()
@@ -259,15 +255,7 @@ def evaluate(
     metrics, ndcg, lists_of = {}, {}, {}
     for name in results:
         lists = pl.read_parquet(folder / f"{name}_{days}.parquet")
-        metrics[name] = {
-            group: ranking_metrics(
-                lists, relevant, catalogue_size, K, gate.rounds, gate.confidence, gate.seed
-            ).as_dict()
-            if relevant.height
-            else None
-            for group, relevant in groups.items()
-        }
-        ndcg[name] = per_customer_scores(lists, split.evaluation, K)["ndcg"].to_numpy()
+        metrics[name], ndcg[name] = judge(lists, groups, catalogue_size, gate, K)
         lists_of[name] = lists
     return metrics, ndcg, lists_of
 

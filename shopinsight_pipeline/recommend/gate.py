@@ -104,15 +104,7 @@ def compare_candidates(
         lists = fitted.recommend(customers, k)
         if getattr(fitted, "report", None) is not None:
             training[name] = fitted.report.as_dict()
-        results[name] = {
-            group: ranking_metrics(
-                lists, relevant, catalogue_size, k, gate.rounds, gate.confidence, gate.seed
-            ).as_dict()
-            if relevant.height
-            else None
-            for group, relevant in groups.items()
-        }
-        ndcg[name] = per_customer_scores(lists, split.evaluation, k)["ndcg"].to_numpy()
+        results[name], ndcg[name] = judge(lists, groups, catalogue_size, gate, k)
     if not ndcg:
         raise ValueError(f"no candidate could be fitted on the purchases up to {split.cutoff}: {left_out}")
     champion, reasons = choose(ndcg, [name for name in candidates if name in ndcg], gate, k)
@@ -130,6 +122,20 @@ def compare_candidates(
         "training": training,
         "table": metrics_table(results, k),
     }
+
+
+def judge(
+    lists: pl.DataFrame, groups: dict[str, pl.DataFrame], catalogue_size: int, gate: GateSettings, k: int = K
+) -> tuple[dict, np.ndarray]:
+    """One candidate's lists judged: the metrics of each customer group (None where it bought
+    nothing) and the per-customer NDCG@k of all (`groups["all"]`) that the gate compares."""
+    metrics = {
+        group: ranking_metrics(lists, relevant, catalogue_size, k, gate.rounds, gate.confidence, gate.seed).as_dict()
+        if relevant.height
+        else None
+        for group, relevant in groups.items()
+    }
+    return metrics, per_customer_scores(lists, groups["all"], k)["ndcg"].to_numpy()
 
 
 def choose(ndcg: dict[str, np.ndarray], order: list[str], gate: GateSettings, k: int = K) -> tuple[str, list[str]]:
