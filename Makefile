@@ -33,7 +33,7 @@ test: setup chromium postgres redis
 
 # The landing fuzz harness with many more generated files than make test runs (minutes).
 fuzz: setup
-	SHOPINSIGHT_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q shopinsight_pipeline_tests/test_fuzz.py
+	SHOPINSIGHT_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q shopinsight_pipeline_tests/ingest/test_fuzz.py
 
 # The browser end-to-end test drives Debian's chromium; install it when missing and we are root.
 chromium:

@@ -134,3 +134,13 @@ def build_tiny_model(directory: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def ml_lake(tmp_path_factory, tiny_model_dir):
+    """The ML chain's lake (shopinsight_pipeline_tests/ml_lake.py), built once for the tests of the
+    tokenize, train, score, reports, lake and location stages that read it. Tests that change it
+    (retraining, promoting by hand) restore the champion or run after those that read its scores."""
+    from shopinsight_pipeline_tests.ml_lake import build_ml_lake
+
+    return build_ml_lake(tmp_path_factory.mktemp("ml-lake"), tiny_model_dir)

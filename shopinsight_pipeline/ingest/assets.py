@@ -18,12 +18,11 @@ from shopinsight_pipeline.storage import LakeStorage
 Reader = Callable[[bytes, str], BronzeRead]
 
 
-def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
-    """The bronze asset for one landing source; orders and reviews differ only by reader."""
-    table = f"raw_{source}"
+def build_raw_asset(name: str, source: str, reader: Reader) -> AssetsDefinition:
+    """The bronze asset `name` for one landing source; orders and reviews differ only by reader."""
 
     @asset(
-        name=table,
+        name=name,
         **DAILY_ASSET,
         group_name="ingest",
         kinds={"polars", "parquet"},
@@ -66,5 +65,5 @@ def build_raw_asset(source: str, reader: Reader) -> AssetsDefinition:
     return raw_asset
 
 
-raw_orders = build_raw_asset("orders", read_orders_csv)
-raw_reviews = build_raw_asset("reviews", read_reviews_jsonl)
+raw_orders = build_raw_asset("raw_orders", "orders", read_orders_csv)
+raw_reviews = build_raw_asset("raw_reviews", "reviews", read_reviews_jsonl)

@@ -13,7 +13,7 @@ from shopinsight_pipeline.schemas import CUSTOMER_EVENTS_SCHEMA, conform
 EVENTS = ("purchase", "return", "review")
 
 
-def customer_events(orders: pl.DataFrame, reviews: pl.DataFrame, earlier_orders: pl.DataFrame) -> pl.DataFrame:
+def derive_customer_events(orders: pl.DataFrame, reviews: pl.DataFrame, earlier_orders: pl.DataFrame) -> pl.DataFrame:
     """The day's events: purchases and returns of `orders`, reviews of `reviews` whose customer is
     found in `orders` or `earlier_orders` (validated orders of the days the reviews may name)."""
     kept = orders.filter(pl.col("status") != "cancelled")

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from shopinsight_pipeline.recommend.settings import PropensitySettings
+from shopinsight_pipeline.schemas import PURCHASE_PROPENSITY_SCHEMA, conform
 
 FEATURES = [
     "recency_days",
@@ -184,3 +185,21 @@ def score(model: PropensityModel, events: pl.DataFrame, day: date, settings: Pro
         & (pl.col("purchase_probability") < settings.churn_probability)
         & (pl.col("overdue_ratio") > 1.5)
     )
+
+
+def propensity_for_day(
+    events: pl.DataFrame, day: date, settings: PropensitySettings
+) -> tuple[pl.DataFrame, dict | None, str | None]:
+    """purchase_propensity of run date `day`: the table, the evaluation's metrics and None; or, when
+    the history is too short to train and evaluate, every customer's features with null probabilities,
+    no metrics and why."""
+    try:
+        model, metrics = evaluate(events, day, settings)
+    except ValueError as too_short:
+        unscored = features_as_of(events, day).with_columns(
+            run_date=pl.lit(day),
+            purchase_probability=pl.lit(None, pl.Float64),
+            churn_risk=pl.lit(None, pl.Boolean),
+        )
+        return conform(unscored, PURCHASE_PROPENSITY_SCHEMA), None, str(too_short)
+    return conform(score(model, events, day, settings), PURCHASE_PROPENSITY_SCHEMA), metrics, None

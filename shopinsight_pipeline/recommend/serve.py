@@ -45,6 +45,14 @@ def recommend_for_day(
     return conform(lists, CUSTOMER_RECOMMENDATIONS_SCHEMA).sort("customer_id", "rank")
 
 
+def flagged_products(findings: pl.DataFrame | None, types: Sequence[str]) -> list[str]:
+    """Products that insights of `types` name on the run date (none when it has no insights)."""
+    if findings is None:
+        return []
+    flagging = findings.filter(pl.col("entity_type").eq("product") & pl.col("type").is_in(list(types)))
+    return sorted(flagging.get_column("entity").unique())
+
+
 def reason_kinds(lists: pl.DataFrame) -> pl.DataFrame:
     """How many list entries each kind of reason explains ("bought after", "bought again", ...: the
     reason up to its first product id, number or colon), most frequent first."""

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 K = 10  # length of a recommendation list
 CANDIDATE_NAMES = ("popularity", "repeat", "cooccurrence", "sequence")  # simplest first
 EVAL_DAYS = 7  # the evaluation window after the cutoff of the time split
+HISTORY_DAYS = 91  # the customer_events window the recommendations are computed from
+# insight types whose products are never recommended on their run date (run config: exclude_flagged_by)
+FLAGGING_INSIGHTS = ("negative_share_jump", "high_sales_poor_sentiment")
 
 
 @dataclass(frozen=True)
@@ -70,3 +73,7 @@ class SequenceSettings:
     # CPU threads while training (0: torch's default, one per core). A small model trains faster on
     # 1 than on several, by far where the cores are shared (a busy CI runner, a pod's CPU limit)
     threads: int = 0
+
+
+# the features look back 90 days from the earliest training snapshot, which lies snapshots + 1 weeks back
+PROPENSITY_HISTORY_DAYS = 90 + EVAL_DAYS * (PropensitySettings.snapshots + 2)

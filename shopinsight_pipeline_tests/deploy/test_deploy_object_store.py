@@ -138,7 +138,7 @@ def test_training_resumes_on_another_machine_and_a_third_scores_from_its_own_cac
 
     from shopinsight_pipeline.definitions import build_definitions
     from shopinsight_pipeline_tests.conftest import PERMISSIVE, materialize_assets
-    from shopinsight_pipeline_tests.test_ml_pipeline import LONG_TRAINING, kill_training_after_a_checkpoint, score_days
+    from shopinsight_pipeline_tests.ml_lake import LONG_TRAINING, kill_training_after_a_checkpoint, score_days
 
     spec = SampleSpec(days=4, orders_per_day=150, review_probability=0.9, truncated_orders_day=-1, gbk_reviews_day=-1)
     write_sample(tmp_path / "sample", spec)
@@ -209,7 +209,7 @@ def test_a_run_reads_an_unchanged_day_once_and_a_rewritten_day_again(bucket_root
     from shopinsight_pipeline.io_manager import LakeIOManager, LakeParquetIOManager
     from shopinsight_pipeline.partitions import daily_partitions, window
     from shopinsight_pipeline.resources import SentimentLabels
-    from shopinsight_pipeline_tests.test_io_manager import sales_of_the_day
+    from shopinsight_pipeline_tests.lake.test_io_manager import sales_of_the_day
 
     storage = LakeStorage(root=bucket_root)
     days = sample_days(SPEC)
@@ -273,7 +273,7 @@ def test_a_run_reads_an_unchanged_day_once_and_a_rewritten_day_again(bucket_root
 def test_a_window_whose_days_differ_in_schema_is_read_day_by_day(bucket_root):
     """One read of a window needs one schema; a lake written by two versions of the code (here an
     integer column that became a float) is read a day at a time and combined as before."""
-    from shopinsight_pipeline_tests import test_io_manager
+    from shopinsight_pipeline_tests.lake import test_io_manager
 
     storage = LakeStorage(root=bucket_root)
     days = sample_days(SPEC)

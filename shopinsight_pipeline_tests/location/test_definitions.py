@@ -2,6 +2,7 @@
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from dagster import AssetCheckKey, AssetKey, build_schedule_context
 
 from shopinsight_pipeline.definitions import build_definitions, sentiment_labels_from_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ASSETS = {
     "raw_orders",
     "raw_reviews",
@@ -184,3 +185,16 @@ for night in ("2026-08-03T02:30", "2026-08-04T02:30"):
     env.pop("SHOPINSIGHT_TIMEZONE", None)
     printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert printed.stdout.split() == ["2026-08-02", "RunRequest", "SkipReason"]
+
+
+def test_every_asset_is_found_by_its_name_where_it_is_defined_and_tested():
+    """grep an asset's name: one wrapper module spells it where it is defined (no names built from
+    strings), and the tests of that stage (shopinsight_pipeline_tests/<stage>/) name it."""
+    wrappers = [path for path in (ROOT / "shopinsight_pipeline").rglob("*.py") if path.stem.endswith("assets")]
+    for name in sorted(ASSETS):
+        definition = re.compile(rf'^def {name}\(|^{name} = \w+\("{name}"|(validated|quarantined)="{name}"', re.M)
+        [module] = [path for path in wrappers if definition.search(path.read_text(encoding="utf-8"))]
+        stage_tests = ROOT / "shopinsight_pipeline_tests" / module.parent.name
+        assert any(name in path.read_text(encoding="utf-8") for path in stage_tests.glob("test_*.py")), (
+            f"{name} is defined in {module.relative_to(ROOT)} but no test in {stage_tests.relative_to(ROOT)} names it"
+        )

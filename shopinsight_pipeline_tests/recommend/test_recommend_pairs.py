@@ -18,7 +18,7 @@ from shopinsight_pipeline.recommend.candidates import Catalogue, CoOccurrence, H
 from shopinsight_pipeline.recommend.evaluation import PURCHASE_COLUMNS, time_split
 from shopinsight_pipeline.recommend.events import cross_sell_pairs
 from shopinsight_pipeline.recommend.settings import RecommenderSettings
-from shopinsight_pipeline_tests.test_recommend import LAST_DAY, planted_world
+from shopinsight_pipeline_tests.recommend.test_recommend import LAST_DAY, planted_world
 
 D0 = date(2026, 3, 1)
 HORIZON = 5

@@ -10,7 +10,7 @@ from upath import UPath
 from shopinsight_pipeline.files import MANIFEST
 from shopinsight_pipeline.ml.checkpoints import CheckpointMirror
 from shopinsight_pipeline.ml.train import BEST_WEIGHTS, COMPLETE, TrainSettings, latest_checkpoint
-from shopinsight_pipeline_tests.test_ml_train import NO_BUDGET, run, tiny
+from shopinsight_pipeline_tests.ml.test_ml_train import NO_BUDGET, run, tiny
 
 
 @pytest.fixture
