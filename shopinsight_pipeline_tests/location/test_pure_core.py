@@ -1,11 +1,14 @@
 """The functional core imports nothing that imports Dagster: it is tested, benchmarked and run in
 `accelerate launch` workers without the orchestrator."""
 
+import ast
 import json
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
+import shopinsight_pipeline
 import shopinsight_pipeline.ml
 import shopinsight_pipeline.recommend
 
@@ -54,3 +57,35 @@ def test_loading_the_code_location_imports_no_ml_or_validation_library():
     )
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
+def test_no_modules_import_each_other():
+    """No import circle, direct or through others, counting imports inside functions too: a module
+    that needs another's constant and is needed by it means the constant lives in the wrong place."""
+    root = Path(shopinsight_pipeline.__file__).parent
+    modules = {
+        ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in root.rglob("*.py")
+    }
+    imports: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module in modules:
+                imports[name].add(node.module)
+                imports[name].update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Import):
+                imports[name].update(alias.name for alias in node.names if alias.name in modules)
+    imports = {name: {target for target in targets if target in modules} for name, targets in imports.items()}
+
+    def reaches(start: str) -> set[str]:
+        seen, todo = set(), list(imports[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(imports[module])
+        return seen
+
+    circles = sorted(name for name in modules if name in reaches(name))
+    assert circles == [], f"modules in an import circle: {circles}"
+    assert len(modules) > 60 and imports["shopinsight_pipeline.definitions"]  # the walk saw the package
