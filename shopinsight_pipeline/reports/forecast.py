@@ -19,7 +19,7 @@ import polars as pl
 from shopinsight_pipeline.markdown import table
 from shopinsight_pipeline.reports.trends import complete_daily_grid, first_date
 from shopinsight_pipeline.reports.windows import days_missing, stack
-from shopinsight_pipeline.schemas import FORECAST_SCHEMA
+from shopinsight_pipeline.schemas import DAILY_SALES_SCHEMA, FORECAST_SCHEMA
 
 Z = {0.80: 1.2815515655446004, 0.95: 1.959963984540054}
 
@@ -221,7 +221,7 @@ def forecast_day(
     days: Mapping[str, pl.DataFrame], day: date, settings: ForecastSettings = ForecastSettings()
 ) -> ForecastDay:
     """The run date's forecast from the daily_sales of its history window (date -> partition)."""
-    history = stack(days)
+    history = stack(days, pl.DataFrame(schema=DAILY_SALES_SCHEMA))
     grid = history if history.is_empty() else complete_daily_grid(history, first_date(history), day)
     forecast, backtests = forecast_sales(grid, day, settings)
     revenue = [result["revenue"] for result in backtests.values() if result.get("revenue")]

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from shopinsight_pipeline.reports.windows import days_missing, stack
-from shopinsight_pipeline.schemas import TRENDS_SCHEMA
+from shopinsight_pipeline.schemas import DAILY_SALES_SCHEMA, TRENDS_SCHEMA
 
 # Days of daily_sales a trend row for day D needs: 28 + 28 for the 28-day growth.
 HISTORY_DAYS = 56
@@ -111,7 +111,7 @@ def summarize_trends_day(
     days: Mapping[str, pl.DataFrame], day: date, settings: TrendSettings = TrendSettings()
 ) -> TrendsDay:
     """The run date's trends from the daily_sales of its HISTORY_DAYS window (date -> partition)."""
-    table = summarize_category_trends(stack(days), day, settings)
+    table = summarize_category_trends(stack(days, pl.DataFrame(schema=DAILY_SALES_SCHEMA)), day, settings)
     return TrendsDay(
         table=table,
         anomalies=table.filter(pl.col("anomaly")).get_column("category").to_list(),

@@ -193,3 +193,18 @@ def test_backtest_table_has_a_row_per_category_and_measure():
     assert len(lines) == 4  # header, rule, one row per (category, measure)
     assert lines[2].split("|")[1].strip() == "a"  # sorted by category
     assert "| 1.2 " in lines[3] and "| 5.7 " in lines[3] and "| 0.90 " in lines[3]
+
+
+def test_a_run_date_whose_window_has_no_written_day_gives_empty_tables_of_the_schema():
+    """A run date before the lake's first daily_sales day (a backfill started too early): nothing to
+    trend or forecast, and no crash on a window without columns."""
+    from shopinsight_pipeline.reports.forecast import forecast_day
+    from shopinsight_pipeline.reports.trends import summarize_trends_day
+    from shopinsight_pipeline.schemas import FORECAST_SCHEMA, TRENDS_SCHEMA
+
+    trends = summarize_trends_day({}, date(2026, 8, 1))
+    assert trends.table.is_empty() and dict(trends.table.schema) == TRENDS_SCHEMA
+    assert trends.anomalies == [] and trends.history_days_missing == 0
+    forecast = forecast_day({}, date(2026, 8, 1))
+    assert forecast.table.is_empty() and dict(forecast.table.schema) == FORECAST_SCHEMA
+    assert forecast.backtests == {} and forecast.chart_history is None and forecast.revenue_mase is None
