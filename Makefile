@@ -69,7 +69,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/tokenize.py
+	$(BIN)/python bench/tokenize_shards.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/score.py
 	$(BIN)/python bench/incremental.py

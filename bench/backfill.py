@@ -16,18 +16,13 @@ where a run's time goes: launch -> RUN_START (the run process starting and loadi
 RUN_START -> first step, and each step's start (STEP_START after the previous step ended).
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import shutil
 import statistics
 import tempfile
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, RunsFilter
 

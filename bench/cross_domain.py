@@ -9,16 +9,11 @@ carries over to another domain, where the in-sample test split cannot. Each row 
 `evaluate` command's code path (`evaluate_file`), with 95% bootstrap intervals on both sides.
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import json
 import tempfile
 import time
+from pathlib import Path
 
 import polars as pl
 

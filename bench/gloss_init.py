@@ -10,16 +10,11 @@ corpus texts and on outside takeaway-food reviews (../shared/eval, never trained
 differences per seed are what matter: one seed alone is within the run-to-run noise.
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import polars as pl
 import torch

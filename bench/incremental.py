@@ -12,13 +12,8 @@ recommendations, purchase propensity), re-running it `--repeat` times (the media
 Target: time(365) / time(60) <= 1.3 — the nightly cost must not grow with history.
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import os
+from pathlib import Path
 
 # Long histories start before the sample's first partition: open the partitions earlier.
 os.environ.setdefault("SHOPINSIGHT_START_DATE", "2025-01-01")

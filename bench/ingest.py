@@ -9,14 +9,6 @@ measurement runs in its own child process, so peaks do not mix). `--invalid-line
 that is not UTF-8 into N lines (seeded), so the file takes the line-by-line decoding path.
 """
 
-import sys
-from pathlib import Path
-
-# bench/tokenize.py shares its name with the stdlib module: keep bench/ behind the stdlib on the path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
-
 import argparse
 import json
 import resource

@@ -12,18 +12,13 @@ more CPU and less latency than a real store across a network). Target: ratio <= 
 step's median seconds on both lakes: where the extra time goes.
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import gc
 import os
 import tempfile
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance
 from incremental import HISTORY, HISTORY_CONFIG, QUIET, RECOMMENDER, time_new_day

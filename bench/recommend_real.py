@@ -47,12 +47,6 @@ Cleaning (every rule's count is printed; the rules apply in this order):
 - product names: the most frequent Description of each product among its kept lines, for printing.
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import dataclasses
 import json
@@ -61,6 +55,7 @@ import resource
 import tempfile
 import time
 from datetime import date
+from pathlib import Path
 
 from _child import measure_in_child
 

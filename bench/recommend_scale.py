@@ -37,12 +37,6 @@ scale) unless `--sequence-epochs` says otherwise.
 `--scale 0.1` multiplies products and customers (and so the orders) for quick trials.
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import dataclasses
 import json
@@ -52,6 +46,7 @@ import resource
 import tempfile
 import time
 from datetime import date
+from pathlib import Path
 
 from _child import measure_in_child
 

@@ -17,12 +17,6 @@ own process, so each peak resident memory is its own:
   given). The candidate builds the customers' baskets once when it is made, outside the timing.
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import multiprocessing
 import resource

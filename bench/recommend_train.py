@@ -9,12 +9,6 @@ handling); bare is a plain loop over the same DataLoader. Rounds alternate bare 
 medians of their target baskets per second are compared (target: ours / bare >= 0.9).
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import statistics
 import time

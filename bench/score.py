@@ -7,14 +7,6 @@ Ours: tokenize, sort by length, batches of 64 padded to their own longest text, 
 text to 128 tokens, batches of 16 in input order. Target: at least 2x.
 """
 
-import sys
-from pathlib import Path
-
-# bench/tokenize.py shares its name with the stdlib module: keep bench/ behind the stdlib on the path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
-
 import argparse
 
 import numpy as np

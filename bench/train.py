@@ -13,20 +13,13 @@ rate 2e-3, warmup, clipping, class-balanced loss), and prints each one's wall ti
 macro-F1: only padding, batch size and batch order differ.
 """
 
-import sys
-from pathlib import Path
-
-# bench/tokenize.py shares its name with the stdlib module: keep bench/ behind the stdlib on the path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
-
 import argparse
 import math
 import random
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from _ml import extended_model_dir, review_texts

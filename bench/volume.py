@@ -13,19 +13,15 @@ step's seconds and the child's peak resident memory (the history's preparation d
 Targets: time(50x) / time(1x) <= 4, no step above 10 s at 50x, peak RSS under 3 GB.
 """
 
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import json
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 TARGET_RATIO, TARGET_STEP_SECONDS, TARGET_PEAK_MB = 4.0, 10.0, 3 * 1024
 

@@ -233,6 +233,22 @@ def review_scores_schema(labels: Sequence[str]) -> dict[str, pl.DataType]:
     }
 
 
+# review_aspects: one row per review and aspect it mentions (aspects/tagging.py).
+REVIEW_ASPECTS_SCHEMA: dict[str, pl.DataType] = {
+    "review_id": pl.String(),
+    "product_id": pl.String(),
+    "review_date": pl.Date(),
+    "aspect": pl.String(),  # a key of the taxonomy
+    "span": pl.String(),  # the clause that mentions it (the most opinionated one, when several do)
+    "polarity": pl.String(),  # negative / positive / neutral, of that clause
+    "probability": pl.Float32(),  # the polarity scorer's probability of its most likely class for the clause
+    "prob_negative": pl.Float32(),
+    "method": pl.String(),  # the tagger that found the aspect (lexicon, ...)
+    "tagger_version": pl.String(),  # e.g. taxonomy-v1 for the lexicon
+    "model_version": pl.String(),  # the sentiment scorer that judged the clause
+}
+
+
 def product_sentiment_schema(labels: Sequence[str]) -> dict[str, pl.DataType]:
     """product_sentiment: a share and a mean probability per class of the label scheme."""
     return {
@@ -264,6 +280,7 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "customer_recommendations": CUSTOMER_RECOMMENDATIONS_SCHEMA,
         "purchase_propensity": PURCHASE_PROPENSITY_SCHEMA,
         "review_token_shards": dict(pl.DataFrame(SHARD_SCHEMA.empty_table()).schema),
+        "review_aspects": REVIEW_ASPECTS_SCHEMA,
     }
     if table in fixed:
         return dict(fixed[table])

@@ -9,10 +9,16 @@ import sys
 from pathlib import Path
 
 import shopinsight_pipeline
+import shopinsight_pipeline.aspects
 import shopinsight_pipeline.ml
 import shopinsight_pipeline.recommend
 
 PURE_MODULES = [
+    *(
+        f"shopinsight_pipeline.aspects.{module.name}"
+        for module in pkgutil.iter_modules(shopinsight_pipeline.aspects.__path__)
+        if module.name not in ("assets", "config")
+    ),
     *(f"shopinsight_pipeline.ml.{module.name}" for module in pkgutil.iter_modules(shopinsight_pipeline.ml.__path__)),
     *(
         f"shopinsight_pipeline.recommend.{module.name}"

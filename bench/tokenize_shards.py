@@ -1,21 +1,15 @@
 """Tokens/s of review_token_shards' tokenization against calling the fast tokenizer directly.
 
-    .venv/bin/python bench/tokenize.py [--reviews 10000] [--repeat 3]
+    .venv/bin/python bench/tokenize_shards.py [--reviews 10000] [--repeat 3]
 
 Ours: `tokenize_reviews` (tokenize, clip, text keys, labels, Arrow shards with tokenizer hash)
 plus writing the shards to Parquet. Baseline: `tokenizer(texts, truncation=True, max_length=128)`
 on the same texts, in the same run. Target ratio >= 0.7.
 """
 
-import sys
-from pathlib import Path
-
-# This file shares its name with the stdlib module `tokenize`: keep bench/ behind the stdlib on the path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE] + [str(_HERE)]
-
 import argparse
 import tempfile
+from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
