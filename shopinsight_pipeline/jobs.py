@@ -26,12 +26,14 @@ from dagster import (
 from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions, day_before
 
 UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model", "recommender_model")
-SCORING = AssetSelection.assets("review_scores", "product_sentiment")
+SCORING = AssetSelection.assets("review_scores", "review_aspects", "product_sentiment")
 # model fits, and what reads them (recommendations read the recommender and the day's insights)
 FORECAST = AssetSelection.assets(
     "sales_forecast", "insights", "insight_report", "customer_recommendations", "purchase_propensity"
 )
-DAILY = AssetSelection.groups("ingest", "validate", "tokenize", "score", "reports", "recommend") - UNPARTITIONED
+DAILY = (
+    AssetSelection.groups("ingest", "validate", "tokenize", "score", "aspects", "reports", "recommend") - UNPARTITIONED
+)
 
 nightly_partition_job = define_asset_job(
     name="nightly_partition_job",
@@ -48,7 +50,7 @@ prepare_partition_job = define_asset_job(
 score_partition_job = define_asset_job(
     name="score_partition_job",
     selection=SCORING,
-    description="Score one day with the promoted model and write product_sentiment.",
+    description="Score one day with the promoted model: review_scores, review_aspects and product_sentiment.",
 )
 retrain_job = define_asset_job(
     name="retrain_job",

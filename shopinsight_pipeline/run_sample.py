@@ -26,7 +26,7 @@ from shopinsight_pipeline.devtools.location_runs import LocationRuns
 from shopinsight_pipeline.jobs import prepare_partition_job, score_partition_job
 from shopinsight_pipeline.partitions import MAX_DAYS_PER_RUN
 from shopinsight_pipeline.sample import SampleSpec, write_sample
-from shopinsight_pipeline.score.assets import serving_version
+from shopinsight_pipeline.score.serving import serving_version
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
 from shopinsight_pipeline.train.config import GATE
 

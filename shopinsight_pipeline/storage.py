@@ -54,6 +54,7 @@ TABLE_LAYERS: dict[str, str] = {
     "daily_sales": "gold",
     "review_token_shards": "silver",
     "review_scores": "silver",
+    "review_aspects": "silver",
     "product_sentiment": "gold",
     "category_trends": "gold",
     "sales_forecast": "gold",

@@ -33,7 +33,7 @@ class Tagger(Protocol):
 
 
 class PolarityScorer(Protocol):
-    labels: Sequence[str]
+    labels: tuple[str, ...]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
 

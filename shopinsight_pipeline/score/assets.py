@@ -13,21 +13,13 @@ from pydantic import Field
 
 from shopinsight_pipeline.partitions import DAILY_ASSET, each_day
 from shopinsight_pipeline.resources import SentimentLabels
+from shopinsight_pipeline.score.serving import serving_version
 from shopinsight_pipeline.storage import LakeStorage
 
 
 class ScoringConfig(Config):
     batch_size: int = Field(default=64, description="Reviews per forward pass (sorted by length, padded per batch).")
     device: str = Field(default="", description="torch device; empty: cuda when available, else cpu.")
-
-
-def serving_version(storage: LakeStorage) -> dict:
-    """The champion pointer sentiment_model wrote: scoring never picks 'the newest' model by itself."""
-    from shopinsight_pipeline.ml.registry import ModelRegistry
-
-    registry = ModelRegistry(storage.sentiment_registry_path)
-    registry.pull_champion(storage.sentiment_registry_store)  # on an object store: into the local cache
-    return registry.require_champion()
 
 
 @asset(

@@ -27,6 +27,7 @@ ASSETS = {
     "review_token_shards",
     "sentiment_model",
     "review_scores",
+    "review_aspects",
     "product_sentiment",
     "category_trends",
     "sales_forecast",
