@@ -3,6 +3,15 @@
     python -m shopinsight_pipeline.evaluate FILE [--text-column review_text] [--label-column label]
         [--label-map '{"1": "negative", "5": "positive"}' | --label-map @map.json]
         [--root data | --model-dir PATH] [--json]
+    python -m shopinsight_pipeline.evaluate FILE --task aspects [--text-column text]
+        [--aspects-column aspects] [--aspects logistics,price,...] [--taxonomy FILE] [--json]
+
+With --task aspects each row's aspects column is a JSON object such as {"logistics": "negative",
+"price": "positive"} ({} : no aspect), and the serving aspect tagger (the lexicon of the taxonomy,
+each clause's polarity by the promoted sentiment scorer) is scored: detection precision, recall and
+F1 per aspect, macro-F1 with its 95% interval ("macro_f1" in --json), and polarity accuracy and
+negative recall on the aspects it found correctly. --aspects restricts both the labels and the
+predictions to the aspects an outside file labels.
 
 FILE is a regular CSV or JSON Lines file (by extension, or --format). Labels are the scorer's class names
 (negative, positive) or, with --label-map (inline JSON, or @FILE for a JSON object in a file), any values
@@ -219,7 +228,9 @@ def read_jsonl_columns(path: Path, text_column: str, label_column: str) -> tuple
             present.update(column for column in (text_column, label_column) if column in record)
             text, label = record.get(text_column), record.get(label_column)
             texts.append(text if text is None or isinstance(text, str) else json.dumps(text, ensure_ascii=False))
-            labels.append(None if label is None else str(label).strip())
+            if label is not None:  # an object or list (the aspects task's labels) stays JSON
+                label = json.dumps(label, ensure_ascii=False) if isinstance(label, dict | list) else str(label).strip()
+            labels.append(label)
     if not texts:
         raise EvaluationInputError(f"{path} is empty")
     missing = [column for column in (text_column, label_column) if column not in present]
@@ -362,12 +373,86 @@ def evaluate_file(
     return report
 
 
+def evaluate_aspects_file(
+    model_dir: Path,
+    path: Path,
+    text_column: str = "text",
+    aspects_column: str = "aspects",
+    restrict: list[str] | None = None,
+    file_format: str | None = None,
+    taxonomy_file: str | None = None,
+) -> dict:
+    """The serving aspect tagger's report on a file labelled with aspects and their polarity."""
+    from datetime import date
+
+    import polars as pl
+
+    from shopinsight_pipeline.aspects.evaluation import aspect_report, aspects_by_review, parse_aspect_labels
+    from shopinsight_pipeline.aspects.lexicon import LexiconTagger
+    from shopinsight_pipeline.aspects.tagging import tag_reviews
+    from shopinsight_pipeline.aspects.taxonomy import load_taxonomy
+    from shopinsight_pipeline.ml.scorers import load_scorer
+
+    taxonomy = load_taxonomy(taxonomy_file)
+    unknown = sorted(set(restrict or []) - set(taxonomy.keys))
+    if unknown:
+        raise EvaluationInputError(f"--aspects names {unknown}, which are not aspects {list(taxonomy.keys)}")
+    aspects = [key for key in taxonomy.keys if not restrict or key in restrict]
+    texts, raw_labels = read_labelled_columns(path, text_column, aspects_column, file_format)
+    try:
+        gold = parse_aspect_labels(raw_labels, taxonomy.keys)
+    except ValueError as error:
+        raise EvaluationInputError(f"{path} {error}") from error
+    ids = [str(row) for row in range(len(texts))]
+    reviews = pl.DataFrame(
+        {
+            "review_id": ids,
+            "product_id": [""] * len(ids),
+            "review_date": [date(2000, 1, 1)] * len(ids),
+            "review_text": pl.Series([text or "" for text in texts], dtype=pl.String),
+        }
+    )
+    lexicon = LexiconTagger(taxonomy)
+    tagged = tag_reviews(reviews, lexicon, load_scorer(model_dir), model_dir.name, masker=lexicon)
+    predicted = aspects_by_review(tagged, ids)
+    keep = set(aspects)
+    report = aspect_report(
+        [{k: v for k, v in row.items() if k in keep} for row in gold],
+        [{k: v for k, v in row.items() if k in keep} for row in predicted],
+        aspects,
+    )
+    report["tagger"] = {"kind": lexicon.kind, "version": lexicon.version, "taxonomy": taxonomy.source}
+    report["scorer"] = {"path": str(model_dir)}
+    return report
+
+
+def format_aspect_report(report: dict) -> str:
+    def number(value: float | None) -> str:
+        return "" if value is None else f"{value:.4f}"
+
+    low, high = report["macro_f1_ci95"]
+    lines = [
+        f"reviews {report['reviews']}   macro-F1 {report['macro_f1']:.4f} (95% CI {low:.4f}-{high:.4f}) over "
+        f"{len(report['aspects_scored'])} aspects   polarity accuracy {number(report['polarity_accuracy'])}   "
+        f"negative recall {number(report['negative_recall'])} ({report['polarity_judged']} found correctly)",
+        "",
+        f"{'aspect':<20}{'precision':>10}{'recall':>10}{'F1':>10}{'labelled':>10}{'found':>10}",
+    ]
+    for aspect, values in report["per_aspect"].items():
+        lines.append(
+            f"{aspect:<20}{number(values['precision']):>10}{number(values['recall']):>10}{number(values['f1']):>10}"
+            f"{values['support']:>10}{values['predicted']:>10}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m shopinsight_pipeline.evaluate", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("file", type=Path)
-    parser.add_argument("--text-column", default="review_text")
+    parser.add_argument("--task", choices=["sentiment", "aspects"], default="sentiment")
+    parser.add_argument("--text-column", help="default: review_text (sentiment), text (aspects)")
     parser.add_argument("--label-column", default="label")
     parser.add_argument(
         "--label-map",
@@ -376,18 +461,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
     parser.add_argument("--root", default="data", help="data root whose promoted scorer to use (default: data)")
     parser.add_argument("--model-dir", help="a registry version folder to use instead of the promoted one")
+    parser.add_argument("--aspects-column", default="aspects", help="--task aspects: the JSON object column")
+    parser.add_argument("--aspects", help="--task aspects: score only these aspects (comma-separated)")
+    parser.add_argument("--taxonomy", help="--task aspects: a taxonomy YAML instead of the shipped one")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
+    from shopinsight_pipeline.aspects.taxonomy import TaxonomyError
+
     try:
-        label_map = read_label_map(args.label_map)
         model_dir = resolve_model_dir(args.root, args.model_dir)
-        report = evaluate_file(model_dir, args.file, args.text_column, args.label_column, label_map, args.format)
-    except (EvaluationInputError, FileNotFoundError) as error:
+        if args.task == "aspects":
+            restrict = [name.strip() for name in args.aspects.split(",") if name.strip()] if args.aspects else None
+            report = evaluate_aspects_file(
+                model_dir,
+                args.file,
+                args.text_column or "text",
+                args.aspects_column,
+                restrict,
+                args.format,
+                args.taxonomy,
+            )
+        else:
+            label_map = read_label_map(args.label_map)
+            text_column = args.text_column or "review_text"
+            report = evaluate_file(model_dir, args.file, text_column, args.label_column, label_map, args.format)
+    except (EvaluationInputError, FileNotFoundError, TaxonomyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    elif args.task == "aspects":
+        print(f"tagger: {report['tagger']['kind']} {report['tagger']['version']}; polarity scorer: {model_dir}")
+        print(f"file: {args.file}\n")
+        print(format_aspect_report(report))
     else:
         print(f"scorer: {model_dir} ({report['scorer']['kind']})\nfile: {args.file}\n")
         print(format_report(report))

@@ -55,6 +55,27 @@ def load_labelled(path: str | Path | None = None, split: str | None = None) -> l
     return [row for row in rows if split is None or row.split == split]
 
 
+def parse_aspect_labels(raw: Sequence[str | None], keys: Sequence[str]) -> list[dict[str, str]]:
+    """Each row's aspects label (a JSON object of aspect -> polarity; empty: no aspect) as a dict;
+    a bad row raises ValueError naming the row (1-based) and what is wrong."""
+    parsed = []
+    for row, value in enumerate(raw, start=1):
+        try:
+            labels = json.loads(value) if value and value.strip() else {}
+        except json.JSONDecodeError as error:
+            raise ValueError(f"row {row}: aspects {value!r} is not JSON ({error.msg})") from error
+        if not isinstance(labels, dict):
+            raise ValueError(f'row {row}: aspects must be a JSON object such as {{"price": "negative"}}, got {value!r}')
+        unknown = sorted(set(labels) - set(keys))
+        if unknown:
+            raise ValueError(f"row {row}: unknown aspects {unknown}; the taxonomy has {list(keys)}")
+        wrong = sorted({str(polarity) for polarity in labels.values()} - set(POLARITIES))
+        if wrong:
+            raise ValueError(f"row {row}: polarity {wrong} is not one of {list(POLARITIES)}")
+        parsed.append(labels)
+    return parsed
+
+
 def aspects_by_review(tagged: pl.DataFrame, review_ids: Sequence[str]) -> list[dict[str, str]]:
     """review_aspects rows as one {aspect: polarity} per review, in the order of `review_ids`."""
     found: dict[str, dict[str, str]] = {review_id: {} for review_id in review_ids}
