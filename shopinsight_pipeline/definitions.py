@@ -11,7 +11,7 @@ from dagster import (
     multiprocess_executor,
 )
 
-from shopinsight_pipeline.aspects.assets import review_aspects
+from shopinsight_pipeline.aspects.assets import aspect_sentiment, review_aspects
 from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
 from shopinsight_pipeline.io_manager import LakeIOManager
 from shopinsight_pipeline.jobs import (
@@ -115,6 +115,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             sentiment_model,
             review_scores,
             review_aspects,
+            aspect_sentiment,
             product_sentiment,
         ],
         jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],

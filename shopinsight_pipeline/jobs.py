@@ -26,7 +26,7 @@ from dagster import (
 from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions, day_before
 
 UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model", "recommender_model")
-SCORING = AssetSelection.assets("review_scores", "review_aspects", "product_sentiment")
+SCORING = AssetSelection.assets("review_scores", "review_aspects", "aspect_sentiment", "product_sentiment")
 # model fits, and what reads them (recommendations read the recommender and the day's insights)
 FORECAST = AssetSelection.assets(
     "sales_forecast", "insights", "insight_report", "customer_recommendations", "purchase_propensity"
@@ -50,7 +50,8 @@ prepare_partition_job = define_asset_job(
 score_partition_job = define_asset_job(
     name="score_partition_job",
     selection=SCORING,
-    description="Score one day with the promoted model: review_scores, review_aspects and product_sentiment.",
+    description="Score one day with the promoted model: review_scores, review_aspects, aspect_sentiment and "
+    "product_sentiment.",
 )
 retrain_job = define_asset_job(
     name="retrain_job",

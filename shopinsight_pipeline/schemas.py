@@ -249,6 +249,24 @@ REVIEW_ASPECTS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# aspect_sentiment: per date, product and aspect mentioned in the 28 days up to it (aspects/summary.py).
+ASPECT_SENTIMENT_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "category": pl.String(),
+    "product_id": pl.String(),
+    "aspect": pl.String(),
+    **{
+        f"{measure}{window}": dtype
+        for window in ("", "_7d", "_28d")
+        for measure, dtype in (
+            ("mentions", pl.UInt32()),
+            ("negative_mentions", pl.UInt32()),
+            ("negative_share", pl.Float64()),  # null without mentions
+        )
+    },
+}
+
+
 def product_sentiment_schema(labels: Sequence[str]) -> dict[str, pl.DataType]:
     """product_sentiment: a share and a mean probability per class of the label scheme."""
     return {
@@ -281,6 +299,7 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "purchase_propensity": PURCHASE_PROPENSITY_SCHEMA,
         "review_token_shards": dict(pl.DataFrame(SHARD_SCHEMA.empty_table()).schema),
         "review_aspects": REVIEW_ASPECTS_SCHEMA,
+        "aspect_sentiment": ASPECT_SENTIMENT_SCHEMA,
     }
     if table in fixed:
         return dict(fixed[table])

@@ -56,6 +56,7 @@ TABLE_LAYERS: dict[str, str] = {
     "review_scores": "silver",
     "review_aspects": "silver",
     "product_sentiment": "gold",
+    "aspect_sentiment": "gold",
     "category_trends": "gold",
     "sales_forecast": "gold",
     "insights": "gold",

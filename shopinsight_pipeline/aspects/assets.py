@@ -1,5 +1,7 @@
 """`review_aspects`: every validated review's aspects, each with the polarity of the clause that
-names it, judged by the serving sentiment scorer. Wiring only: the work is aspects/tagging.py."""
+names it, judged by the serving sentiment scorer; `aspect_sentiment`: per product and aspect, the
+mentions and negative mentions of the day, the week and the month. Wiring only: the work is
+aspects/tagging.py and aspects/summary.py."""
 
 from datetime import date
 from pathlib import Path
@@ -8,11 +10,13 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
+from shopinsight_pipeline.aspects.summary import HISTORY_DAYS, product_categories, summarize_aspect_sentiment
 from shopinsight_pipeline.aspects.tagging import PolaritySettings
 from shopinsight_pipeline.markdown import frame_table
-from shopinsight_pipeline.partitions import DAILY_ASSET, each_day
+from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, window, window_of
 from shopinsight_pipeline.score.serving import serving_version
 from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.validate.settings import ORDER_LOOKBACK_DAYS
 
 POLARITY = PolaritySettings()
 
@@ -75,6 +79,42 @@ def review_aspects(
             "mentions_by_polarity": MetadataValue.md(by_polarity),
             "tagger": f"{lexicon.kind} {lexicon.version} ({taxonomy.source})",
             "model_version": champion["version"],
+        }
+
+    return each_day(context, compute)
+
+
+# The orders that name the products reviewed in the window: a review names an order of its day or the
+# ORDER_LOOKBACK_DAYS before, so the products of HISTORY_DAYS of reviews were ordered within both.
+CATEGORY_DAYS = HISTORY_DAYS + ORDER_LOOKBACK_DAYS
+
+
+@asset(
+    ins={
+        "review_aspects": window("review_aspects", HISTORY_DAYS),
+        "validated_orders": window("validated_orders", CATEGORY_DAYS),
+    },
+    **DAILY_ASSET,
+    group_name="aspects",
+    kinds={"polars", "parquet"},
+    description="Per date, category, product and aspect mentioned in the last 28 days: mentions, negative "
+    "mentions and negative share of the day, the last 7 and the last 28 days.",
+)
+def aspect_sentiment(
+    context: AssetExecutionContext,
+    review_aspects: dict[str, pl.DataFrame],
+    validated_orders: dict[str, pl.LazyFrame],
+) -> Output:
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        categories = product_categories(window_of(validated_orders, day, CATEGORY_DAYS))
+        table = summarize_aspect_sentiment(window_of(review_aspects, day, HISTORY_DAYS), categories, day)
+        week = table.group_by("aspect").agg(pl.col("mentions_7d").sum(), pl.col("negative_mentions_7d").sum())
+        return table, {
+            "products": table.get_column("product_id").n_unique(),
+            "mentions_today": int(table.get_column("mentions").sum() or 0),
+            "last_7_days_by_aspect": MetadataValue.md(
+                frame_table(week.sort("negative_mentions_7d", descending=True)) if table.height else "none"
+            ),
         }
 
     return each_day(context, compute)

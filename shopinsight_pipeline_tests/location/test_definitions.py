@@ -28,6 +28,7 @@ ASSETS = {
     "sentiment_model",
     "review_scores",
     "review_aspects",
+    "aspect_sentiment",
     "product_sentiment",
     "category_trends",
     "sales_forecast",
