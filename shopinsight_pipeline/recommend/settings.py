@@ -8,7 +8,7 @@ CANDIDATE_NAMES = ("popularity", "repeat", "cooccurrence", "sequence")  # simple
 EVAL_DAYS = 7  # the evaluation window after the cutoff of the time split
 HISTORY_DAYS = 91  # the customer_events window the recommendations are computed from
 # insight types whose products are never recommended on their run date (run config: exclude_flagged_by)
-FLAGGING_INSIGHTS = ("negative_share_jump", "high_sales_poor_sentiment")
+FLAGGING_INSIGHTS = ("negative_share_jump", "top_complaint")
 
 
 @dataclass(frozen=True)

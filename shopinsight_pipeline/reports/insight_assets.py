@@ -45,6 +45,7 @@ INSIGHT_WINDOWS = {
     "recent_sales": ("daily_sales", 14),
     "recent_sentiment": ("product_sentiment", 35),
     "recent_orders": ("validated_orders", 28),
+    "recent_aspects": ("review_aspects", 35),
 }
 
 
@@ -60,9 +61,10 @@ INSIGHT_WINDOWS = {
     **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
-    description="Ranked findings for the run date (growth, forecast, sentiment jumps, poor sentiment on best "
-    "sellers, anomalies, model-rating disagreement, data quality, customers at risk, cross-sell pairs), each with "
-    "its numbers and a templated sentence.",
+    description="Ranked findings for the run date (growth, forecast, sentiment jumps, surges of complaints about "
+    "an aspect, products judged worse than their category with their top complaint, anomalies, model-rating "
+    "disagreement, data quality, customers at risk, cross-sell pairs), each with its numbers and a templated "
+    "sentence; at most 3 of a type in the top 10.",
 )
 def insights(
     context: AssetExecutionContext,
@@ -78,6 +80,7 @@ def insights(
     quarantined_reviews: dict[str, pl.LazyFrame],
     propensity_today: dict[str, pl.DataFrame],
     recent_events: dict[str, pl.DataFrame],
+    recent_aspects: dict[str, pl.DataFrame],
 ) -> Output:
     quality = quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews)
     settings = InsightSettings(
@@ -95,6 +98,7 @@ def insights(
             quality=quality,
             propensity_today=propensity_today,
             recent_events=window_of(recent_events, day, CROSS_SELL_DAYS),
+            recent_aspects=window_of(recent_aspects, day, INSIGHT_WINDOWS["recent_aspects"][1]),
             settings=settings,
         )
         top = "\n".join(

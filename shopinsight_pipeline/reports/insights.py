@@ -11,62 +11,22 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from shopinsight_pipeline.aspects.summary import product_categories
+from shopinsight_pipeline.aspects.taxonomy import load_taxonomy
 from shopinsight_pipeline.recommend.events import cross_sell_pairs, empty_events, purchases_of
+from shopinsight_pipeline.reports.causes import CauseSettings, aspect_surges, top_complaints
+from shopinsight_pipeline.reports.findings import (
+    SEVERITY_ORDER,
+    finding,
+    money,
+    percent,
+    signed_percent,
+    two_proportion_p,
+)
 from shopinsight_pipeline.reports.quality import quality_of
 from shopinsight_pipeline.reports.windows import stack, written_or_empty
-from shopinsight_pipeline.schemas import INSIGHTS_SCHEMA, TRENDS_SCHEMA
+from shopinsight_pipeline.schemas import INSIGHTS_SCHEMA, REVIEW_ASPECTS_SCHEMA, TRENDS_SCHEMA
 
-TEMPLATES: dict[str, dict[str, str]] = {
-    "fastest_growing_category": {
-        "en": "{entity} grew fastest: revenue of the last {days} days is {change} vs the {days} days before "
-        "({value} vs {reference}).",
-        "zh": "{entity}增长最快：近{days}天销售额较前{days}天变化{change}（{value} 对比 {reference}）。",
-    },
-    "fastest_falling_category": {
-        "en": "{entity} fell fastest: revenue of the last {days} days is {change} vs the {days} days before "
-        "({value} vs {reference}).",
-        "zh": "{entity}下降最快：近{days}天销售额较前{days}天变化{change}（{value} 对比 {reference}）。",
-    },
-    "forecast_vs_last_period": {
-        "en": "Revenue of the next {days} days is forecast at {value}, {change} vs the last {days} days ({reference}).",
-        "zh": "预计未来{days}天销售额为{value}，较过去{days}天（{reference}）变化{change}。",
-    },
-    "negative_share_jump": {
-        "en": "Negative reviews of {entity} rose to {value} of {recent} reviews in the last {days} days "
-        "from {reference} of {earlier} before (p = {p}).",
-        "zh": "{entity}的差评占比在近{days}天的{recent}条评论中升至{value}，"
-        "此前{earlier}条评论中为{reference}（p = {p}）。",
-    },
-    "high_sales_poor_sentiment": {
-        "en": "{entity} sells well ({units} units in {days} days) but {value} of its {reviews} reviews are negative.",
-        "zh": "{entity}销量高（{days}天{units}件），但{reviews}条评论中差评占{value}。",
-    },
-    "anomalous_day": {
-        "en": "{entity} revenue on {day} was {value}, far from the usual {reference} for that weekday (z = {z}).",
-        "zh": "{entity}在{day}的销售额为{value}，明显偏离该星期几通常的{reference}（z = {z}）。",
-    },
-    "model_rating_disagreement": {
-        "en": "For {entity} the sentiment model agrees with star ratings on only {value} of {reviews} reviews.",
-        "zh": "{entity}的{reviews}条评论中，情感模型与星级评分一致的仅占{value}。",
-    },
-    "customers_at_risk": {
-        "en": "{count} regular customers are at risk of leaving ({share} of the regulars): they spent {value} in "
-        "the last 90 days, are overdue and have under {p} chance of buying this week.",
-        "zh": "{count}位老顾客有流失风险（占老顾客的{share}）：他们近90天消费{value}，已超过惯常的购买间隔，"
-        "本周购买概率低于{p}。",
-    },
-    "top_cross_sell_pair": {
-        "en": "{share} of the {buyers} customers who bought {entity} bought {second} within {days} days "
-        "({lift}x the usual rate): a cross-sell pair.",
-        "zh": "购买{entity}的{buyers}位顾客中有{share}在{days}天内购买了{second}（是平常的{lift}倍）：可交叉销售。",
-    },
-    "data_quality": {
-        "en": "{value} of {entity} rows were rejected on {day}, up from {reference} on average "
-        "over the {days} days before.",
-        "zh": "{day}的{entity}数据有{value}被拒收，高于此前{days}天平均的{reference}。",
-    },
-}
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 CROSS_SELL_DAYS = 30  # pairs are counted over the customer events of the last 30 days
 
 
@@ -75,8 +35,10 @@ class InsightSettings:
     language: str = "en"
     min_reviews: int = 10  # per window, before a sentiment finding is made
     significance: float = 0.05  # two-proportion z-test
-    poor_sentiment_share: float = 0.35
     top_sales_share: float = 0.25  # "high sales": the top quarter of products by units
+    min_aspect_mentions: int = 5  # recent negative mentions of an aspect before a surge is reported
+    top_rows: int = 10  # the top of the report...
+    max_per_type_in_top: int = 3  # ...holds at most this many findings of one type; the rest rank behind
     min_agreement: float = 0.5
     reject_rate_factor: float = 2.0
     min_reject_rate: float = 0.02
@@ -98,56 +60,9 @@ class InsightInputs:
     notes: list[str] = field(default_factory=list)
     propensity: pl.DataFrame | None = None  # purchase_propensity of the run date, if written
     pairs: pl.DataFrame | None = None  # cross_sell_pairs of the recent purchases
-
-
-def percent(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
-def signed_percent(value: float) -> str:
-    return f"{value * 100:+.1f}%"
-
-
-def money(value: float) -> str:
-    return f"{value:,.0f}"
-
-
-def two_proportion_p(hits_a: int, total_a: int, hits_b: int, total_b: int) -> float:
-    """One-sided p-value that share a exceeds share b: the pooled two-proportion z-test
-    (statsmodels' `proportions_ztest`, alternative "larger"). 1.0 when the pooled share is 0 or 1:
-    both shares are equal and there is no spread to test against (statsmodels would give nan)."""
-    if hits_a + hits_b in (0, total_a + total_b):
-        return 1.0
-    from statsmodels.stats.proportion import proportions_ztest  # the code location loads this module
-
-    _, p = proportions_ztest([hits_a, hits_b], [total_a, total_b], alternative="larger")
-    return float(p)
-
-
-def finding(
-    kind: str,
-    entity_type: str,
-    entity: str,
-    severity: str,
-    score: float,
-    value_number: float,
-    reference_number: float | None,
-    language: str,
-    **shown: str,
-) -> dict:
-    """A row: the sentence is filled only from `shown`, whose values are also kept in `numbers`."""
-    sentence = TEMPLATES[kind][language].format(entity=entity, **shown)
-    return {
-        "type": kind,
-        "entity_type": entity_type,
-        "entity": entity,
-        "severity": severity,
-        "score": float(score),
-        "value": float(value_number),
-        "reference": None if reference_number is None else float(reference_number),
-        "numbers": list(shown.values()),
-        "sentence": sentence,
-    }
+    aspects: pl.DataFrame | None = None  # review_aspects of the last 35 days up to the run date
+    categories: pl.DataFrame | None = None  # product_id -> category
+    aspect_labels: dict[str, str] = field(default_factory=dict)  # aspect -> its Chinese name
 
 
 def category_growth(inputs: InsightInputs, language: str) -> list[dict]:
@@ -281,28 +196,6 @@ def sentiment_findings(inputs: InsightInputs, settings: InsightSettings, languag
         (pl.col("negative_recent") + pl.col("negative_earlier")).alias("negative"),
         (pl.col("agree_recent") + pl.col("agree_earlier")).alias("agree"),
     ).filter(pl.col("reviews") >= settings.min_reviews)
-    if not inputs.product_units.is_empty() and month.height:
-        threshold = inputs.product_units.get_column("units").quantile(1 - settings.top_sales_share)
-        popular = month.join(inputs.product_units, on="product_id").filter(pl.col("units") >= threshold)
-        for row in popular.iter_rows(named=True):
-            share = row["negative"] / row["reviews"]
-            if share >= settings.poor_sentiment_share:
-                rows.append(
-                    finding(
-                        "high_sales_poor_sentiment",
-                        "product",
-                        row["product_id"],
-                        "high" if share >= 0.5 else "medium",
-                        share,
-                        share,
-                        None,
-                        language,
-                        units=str(int(row["units"])),
-                        days="28",
-                        value=percent(share),
-                        reviews=str(int(row["reviews"])),
-                    )
-                )
     for row in month.iter_rows(named=True):
         agreement = row["agree"] / row["reviews"]
         if agreement < settings.min_agreement:
@@ -440,8 +333,51 @@ def cross_sell_findings(inputs: InsightInputs, settings: InsightSettings, langua
     ]
 
 
+def cause_findings(inputs: InsightInputs, settings: InsightSettings, language: str) -> list[dict]:
+    """Aspect surges and top complaints (reports/causes.py), when review_aspects are there."""
+    if inputs.aspects is None or inputs.categories is None or inputs.sentiment.is_empty():
+        inputs.notes.append("causes: no review_aspects or product_sentiment in the window")
+        return []
+    causes = CauseSettings(
+        settings.min_reviews, settings.min_aspect_mentions, settings.significance, settings.top_sales_share
+    )
+    reviews = inputs.sentiment.select("date", "product_id", "reviews")
+    return [
+        *aspect_surges(
+            inputs.aspects, reviews, inputs.categories, inputs.run_date, inputs.aspect_labels, causes, language
+        ),
+        *top_complaints(
+            inputs.aspects,
+            inputs.sentiment,
+            inputs.categories,
+            inputs.product_units,
+            inputs.run_date,
+            inputs.aspect_labels,
+            causes,
+            language,
+        ),
+    ]
+
+
+def diversified(ranked: pl.DataFrame, top_rows: int, per_type: int) -> pl.DataFrame:
+    """The ranked findings with at most `per_type` of one type among the first `top_rows`: the first
+    rows keep their order, a type's surplus moves behind them (in its order), so one kind of finding
+    about many products cannot fill the top of the report."""
+    kept: list[int] = []
+    deferred: list[int] = []
+    seen: dict[str, int] = {}
+    for index, kind in enumerate(ranked.get_column("type").to_list()):
+        if len(kept) < top_rows and seen.get(kind, 0) < per_type:
+            kept.append(index)
+            seen[kind] = seen.get(kind, 0) + 1
+        else:
+            deferred.append(index)
+    return ranked[kept + deferred]
+
+
 def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSettings()) -> pl.DataFrame:
-    """All findings for the run date, ranked by severity then score."""
+    """All findings for the run date, ranked by severity then score, at most `max_per_type_in_top`
+    of a type in the first `top_rows`."""
     if settings.language not in ("en", "zh"):
         raise ValueError(f"language must be 'en' or 'zh', got {settings.language!r}")
     language = settings.language
@@ -451,6 +387,7 @@ def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSet
         *category_growth(inputs, language),
         *forecast_vs_last(inputs, settings, language),
         *sentiment_findings(inputs, settings, language),
+        *cause_findings(inputs, settings, language),
         *customer_findings(inputs, settings, language),
         *cross_sell_findings(inputs, settings, language),
     ]
@@ -461,6 +398,7 @@ def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSet
         .with_columns(pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8).alias("_order"))
         .sort(["_order", "score"], descending=[False, True])
     )
+    frame = diversified(frame, settings.top_rows, settings.max_per_type_in_top)
     return (
         frame.with_columns(
             pl.lit(inputs.run_date).alias("run_date"),
@@ -494,6 +432,7 @@ def build_insights_for_day(
     quality: pl.DataFrame,
     propensity_today: Mapping[str, pl.DataFrame],
     recent_events: Mapping[str, pl.DataFrame],
+    recent_aspects: Mapping[str, pl.DataFrame] | None = None,
     settings: InsightSettings = InsightSettings(),
 ) -> tuple[pl.DataFrame, list[str]]:
     """The run date's findings and notes from its inputs: the `*_today` partitions (date -> frame,
@@ -512,6 +451,9 @@ def build_insights_for_day(
         pairs=cross_sell_pairs(
             purchases_of(stack(recent_events, empty_events())), CROSS_SELL_DAYS, settings.min_pair_customers
         ),
+        aspects=None if recent_aspects is None else stack(recent_aspects, pl.DataFrame(schema=REVIEW_ASPECTS_SCHEMA)),
+        categories=product_categories(recent_orders),
+        aspect_labels={aspect.key: aspect.label for aspect in load_taxonomy().aspects},
     )
     if inputs.trends.is_empty():
         inputs.trends = pl.DataFrame(schema=TRENDS_SCHEMA)

@@ -16,7 +16,7 @@ from shopinsight_pipeline.reports.insights import (
     units_by_product,
 )
 from shopinsight_pipeline.reports.quality import quality_counts, quality_of
-from shopinsight_pipeline.schemas import TRENDS_SCHEMA
+from shopinsight_pipeline.schemas import REVIEW_ASPECTS_SCHEMA, TRENDS_SCHEMA
 
 RUN = date(2026, 9, 30)
 
@@ -32,6 +32,26 @@ def sentiment_rows(product: str, start: date, days: int, reviews: int, negative_
         }
         for i in range(days)
     ]
+
+
+def aspect_rows(mentions: list[tuple[str, date, str, str]]) -> pl.DataFrame:
+    """review_aspects rows: (product, day, aspect, polarity), each its own review."""
+    return pl.DataFrame(
+        {
+            "review_id": [f"R{number}" for number in range(len(mentions))],
+            "product_id": [row[0] for row in mentions],
+            "review_date": [row[1] for row in mentions],
+            "aspect": [row[2] for row in mentions],
+            "span": [f"{row[2]} clause {number}" for number, row in enumerate(mentions)],
+            "polarity": [row[3] for row in mentions],
+            "probability": [0.9] * len(mentions),
+            "prob_negative": [0.9] * len(mentions),
+            "method": ["lexicon"] * len(mentions),
+            "tagger_version": ["taxonomy-v2"] * len(mentions),
+            "model_version": ["v1"] * len(mentions),
+        },
+        schema=REVIEW_ASPECTS_SCHEMA,
+    )
 
 
 def inputs(**overrides) -> InsightInputs:
@@ -55,6 +75,7 @@ def inputs(**overrides) -> InsightInputs:
         + sentiment_rows("PJUMP", recent_start, 7, 3, 1.0)
         + sentiment_rows("PFEW", earlier_start, 28, 0, 0.0)
         + sentiment_rows("PFEW", recent_start, 1, 5, 1.0)
+        + sentiment_rows("POTHER", earlier_start, 35, 2, 0.1)  # PJUMP's category, reviewed well
     )
     product_units = pl.DataFrame({"product_id": ["PJUMP", "POTHER", "PTHIRD", "PFEW"], "units": [500, 10, 20, 5]})
     quality = pl.DataFrame(
@@ -66,6 +87,14 @@ def inputs(**overrides) -> InsightInputs:
         }
     )
     values = {
+        "aspects": aspect_rows(
+            # PJUMP: 2 logistics complaints in the 28 days before, 8 in the last 7 (of 21 reviews)
+            [("PJUMP", RUN - timedelta(days=20 + day), "logistics", "negative") for day in range(2)]
+            + [("PJUMP", RUN - timedelta(days=day % 7), "logistics", "negative") for day in range(8)]
+            + [("PJUMP", RUN - timedelta(days=day), "price", "negative") for day in range(3)]
+            + [("POTHER", RUN - timedelta(days=day), "quality", "positive") for day in range(5)]
+        ),
+        "categories": pl.DataFrame({"product_id": ["PJUMP", "POTHER", "PFEW"], "category": ["toys", "toys", "books"]}),
         "run_date": RUN,
         "trends": trends,
         "forecast": forecast,
@@ -85,7 +114,8 @@ def test_findings_ranked_by_severity_with_the_expected_types():
         "fastest_falling_category",
         "forecast_vs_last_period",
         "negative_share_jump",
-        "high_sales_poor_sentiment",
+        "top_complaint",
+        "aspect_negative_surge",
         "anomalous_day",
         "data_quality",
     }
@@ -275,3 +305,60 @@ def test_insights_for_a_day_note_missing_partitions_and_read_only_the_given_wind
     assert notes[0] == f"category_trends has no partition for {RUN}: its findings are skipped"
     assert any("no product_sentiment" in note for note in notes)
     assert set(findings.get_column("type")) == {"forecast_vs_last_period", "data_quality"}
+
+
+def test_a_surge_of_complaints_names_the_aspect_the_product_its_category_and_two_quotes():
+    insights = build_insights(inputs(), InsightSettings(max_per_type_in_top=99))
+    surges = insights.filter(pl.col("type") == "aspect_negative_surge")
+    # toys: PJUMP's complaints among PJUMP's and POTHER's reviews surge too
+    assert set(zip(surges["entity_type"], surges["entity"], strict=True)) == {
+        ("product", "PJUMP"),
+        ("category", "toys"),
+    }
+    [surge] = surges.filter(pl.col("entity_type") == "product").to_dicts()
+    # 8 of 21 reviews in the last 7 days (3 a day) against 2 of 112 (4 a day for 28 days) before
+    assert surge["value"] == pytest.approx(8 / 21) and surge["reference"] == pytest.approx(2 / 112)
+    assert "Complaints about logistics of PJUMP rose" in surge["sentence"]
+    assert surge["sentence"].count("logistics clause") == 2  # two recent complaints quoted
+
+
+def test_no_surge_is_reported_when_complaints_keep_their_usual_rate():
+    steady = aspect_rows(
+        [("PJUMP", RUN - timedelta(days=day), "logistics", "negative") for day in range(0, 35, 5)]  # 1 in 5 days
+    )
+    insights = build_insights(inputs(aspects=steady))
+    assert insights.filter(pl.col("type") == "aspect_negative_surge").is_empty()
+
+
+def test_a_product_worse_than_its_category_gets_its_top_complaint():
+    insights = build_insights(inputs())
+    complaints = insights.filter(pl.col("type") == "top_complaint")
+    assert complaints.get_column("entity").to_list() == ["PJUMP"]  # POTHER is the category's baseline
+    sentence = complaints.item(0, "sentence")
+    assert "other toys products" in sentence
+    assert "most complaints are about logistics (" in sentence  # 10 logistics vs 3 price complaints
+    assert "e.g. \u201clogistics clause" in sentence
+
+
+def test_a_product_judged_like_its_category_is_no_top_complaint():
+    calm = inputs(categories=pl.DataFrame({"product_id": ["PJUMP", "POTHER"], "category": ["toys", "garden"]}))
+    assert build_insights(calm).filter(pl.col("type") == "top_complaint").is_empty()  # no other toys to compare
+
+
+def test_one_type_fills_at_most_three_of_the_top_ten_and_the_rest_ranks_behind_the_other_types():
+    many_jumps = pl.concat(
+        [
+            pl.DataFrame(
+                sentiment_rows(f"P{n}", RUN - timedelta(days=34), 28, 4, 0.1)
+                + sentiment_rows(f"P{n}", RUN - timedelta(days=6), 7, 4, 0.9)
+            )
+            for n in range(8)
+        ]
+    )
+    insights = build_insights(inputs(sentiment=many_jumps))
+    kinds = insights.get_column("type").to_list()
+    jumps = [rank for rank, kind in enumerate(kinds) if kind == "negative_share_jump"]
+    others = [rank for rank, kind in enumerate(kinds) if kind != "negative_share_jump"]
+    assert len(jumps) == 8 and len(others) >= 3
+    assert jumps[:3] == [0, 1, 2]  # the three strongest keep their place at the top
+    assert max(others) < jumps[3]  # every finding of another type ranks before the fourth jump
