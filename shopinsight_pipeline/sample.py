@@ -19,6 +19,7 @@ import io
 import json
 import math
 import random
+import re
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from importlib import resources
@@ -32,7 +33,7 @@ from shopinsight_pipeline.schemas import ORDER_FIELDS
 
 MANIFEST_NAME = "_planted.json"
 # Bumped when the generator changes what it writes: a landing zone of another version is rewritten.
-SAMPLE_VERSION = 2
+SAMPLE_VERSION = 3
 
 # name: (typical unit price in CNY, share of orders, daily growth of demand, return rate)
 CATEGORIES: dict[str, tuple[float, float, float, float]] = {
@@ -50,6 +51,23 @@ PROMOTION_DAYS = (44, 45)  # day offsets of a two-day sales event
 PROMOTION_FACTOR = 2.6
 PROMOTION_DISCOUNT = 0.8
 CURRENCY = "CNY"
+# Causes of bad reviews for review_aspects and the insights to find (issue 24.7). Each turns a share of
+# the reviews it covers into a complaint about one aspect: a negative corpus line whose content fits
+# (matched by ASPECT_CAUSE_TEXTS, written apart from the taxonomy's seed lists) and a 1-2 star rating.
+# Drawn with their own random stream, so orders, the other reviews and the defects are unchanged.
+ASPECT_CAUSES: tuple[dict[str, Any], ...] = (
+    # a courier disruption: four days in which delivery complaints rise across every category
+    {"kind": "courier_disruption", "aspect": "logistics", "first_day": 50, "days": 4, "share": 0.3},
+    # a product whose packaging complaints start on a given day (a new, flimsier box)
+    {"kind": "packaging_onset", "aspect": "packaging", "product": ("home", 2), "first_day": 38, "share": 0.5},
+    # a product customers call fake (a grey-market batch) from a given day on
+    {"kind": "fake_complaints", "aspect": "authenticity", "product": ("books", 3), "first_day": 25, "share": 0.4},
+)
+ASPECT_CAUSE_TEXTS = {
+    "logistics": r"快递|物流|送货|发货|配送|到货|还没收到|没有收到",
+    "packaging": r"包装太|包装很差|包装差|包装破|破损|压坏|盒子.*破|纸盒",
+    "authenticity": r"盗版|假货|假的|假书|不是正品",
+}
 
 ORDER_DEFECTS = (
     "missing_order_id",
@@ -425,6 +443,43 @@ def generate_reviews(
     return reviews
 
 
+def plant_aspect_causes(
+    spec: SampleSpec, reviews: dict[date, list[dict]], products: list[Product], corpus: dict[str, list[str]]
+) -> list[dict]:
+    """Turn a share of the reviews each of ASPECT_CAUSES covers into complaints about its aspect, in
+    place; returns what was planted (for the manifest: the cause, its days, product and reviews)."""
+    rng = random.Random(spec.seed + 24)
+    by_key = {(product.category, index % spec.products_per_category): product for index, product in enumerate(products)}
+    days = sorted(reviews)
+    planted = []
+    for cause in ASPECT_CAUSES:
+        pattern = re.compile(ASPECT_CAUSE_TEXTS[cause["aspect"]])
+        texts = sorted({line for line in corpus["neg"] if pattern.search(line) and len(line) <= 120})
+        first = cause["first_day"]
+        last = first + cause["days"] - 1 if "days" in cause else len(days) - 1
+        product = by_key[cause["product"]].product_id if "product" in cause else None
+        if first >= len(days):
+            continue
+        changed = 0
+        for day in days[first : last + 1]:
+            for review in reviews[day]:
+                if (product is None or review["product_id"] == product) and rng.random() < cause["share"]:
+                    review["review_text"] = rng.choice(texts)
+                    review["rating"] = rng.choice((1, 1, 2))
+                    changed += 1
+        planted.append(
+            {
+                "kind": cause["kind"],
+                "aspect": cause["aspect"],
+                "first_day": days[first].isoformat(),
+                "last_day": days[min(last, len(days) - 1)].isoformat(),
+                "product_id": product,
+                "reviews": changed,
+            }
+        )
+    return planted
+
+
 def _plant_order_defect(kind: str, row: dict, earlier_ids: list[str], rng: random.Random) -> list[dict]:
     """Return the row(s) to write instead of `row`; the last one returned is the defective one."""
     bad = dict(row)
@@ -512,7 +567,9 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     rng = random.Random(spec.seed)
     products = make_products(rng, spec.products_per_category)
     orders = generate_orders(spec, products, rng)
-    reviews = generate_reviews(spec, orders, load_review_corpus(), rng)
+    corpus = load_review_corpus()
+    reviews = generate_reviews(spec, orders, corpus, rng)
+    causes = plant_aspect_causes(spec, reviews, products, corpus)
     planted: list[dict] = []
     clean_ids: list[str] = []
     rejected_ids: set[str] = set()  # orders a defect keeps out of validated_orders: their reviews refer to nothing
@@ -579,6 +636,7 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
         "version": SAMPLE_VERSION,
         "spec": _spec_record(spec),
         "planted": planted,
+        "aspect_causes": causes,
     }
     manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest

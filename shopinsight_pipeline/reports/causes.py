@@ -10,7 +10,12 @@
   mentions. It replaces a fixed threshold ("35% negative is poor"), which on a shop where a whole
   category is judged harshly flags every product of it and says nothing of why.
 
-Shares are of reviews, not of mentions, so a week with more reviews is not a surge by itself.
+Shares are of reviews, not of mentions, so a week with more reviews is not a surge by itself. A run
+date tests every (product or category, aspect) with enough evidence, dozens to thousands of tests:
+at p < 0.05 each, noise alone would report a handful of surges every day (the sample showed about
+ten on a quiet day). So the p-values of a run date's tests are adjusted together (Benjamini-Hochberg,
+statsmodels' `multipletests`, false discovery rate `significance`), and the sentences show the
+adjusted p. top_complaint's tests over products are adjusted the same way.
 """
 
 from dataclasses import dataclass
@@ -35,6 +40,15 @@ def _between(frame: pl.DataFrame, column: str, first: date, last: date) -> pl.Da
     return frame.filter(pl.col(column).is_between(first, last))
 
 
+def adjusted(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, in the same order."""
+    if not p_values:
+        return []
+    from statsmodels.stats.multitest import multipletests
+
+    return [float(q) for q in multipletests(p_values, method="fdr_bh")[1]]
+
+
 def _examples(negative: pl.DataFrame, count: int) -> list[str]:
     """The `count` most confident distinct negative clauses (shortened for a sentence)."""
     spans = negative.sort("probability", descending=True).get_column("span").unique(maintain_order=True)
@@ -56,7 +70,7 @@ def aspect_surges(
     earlier_start = recent_start - timedelta(days=EARLIER_DAYS)
     negative = mentions.filter(pl.col("polarity") == "negative").join(categories, on="product_id", how="left")
     reviews = reviews.join(categories, on="product_id", how="left")
-    rows = []
+    tests: list[tuple[float, dict]] = []
     for level in ("product_id", "category"):
         recent_reviews = _between(reviews, "date", recent_start, run_date).group_by(level).agg(pl.col("reviews").sum())
         earlier_reviews = (
@@ -78,32 +92,54 @@ def aspect_surges(
             if hits < settings.min_aspect_mentions or min(recent_total, earlier_total) < settings.min_reviews:
                 continue
             share, share_before = hits / recent_total, before / earlier_total
-            p = two_proportion_p(hits, recent_total, before, earlier_total)
-            if share <= share_before or p >= settings.significance:
-                continue
+            p = two_proportion_p(hits, recent_total, before, earlier_total) if share > share_before else 1.0
             quotes = _examples(recent.filter((pl.col(level) == key) & (pl.col("aspect") == aspect)), 2)
             quotes += ["…"] * (2 - len(quotes))
-            rows.append(
-                finding(
-                    "aspect_negative_surge",
-                    "product" if level == "product_id" else "category",
-                    key,
-                    "high" if p < 0.001 else "medium",
-                    share - share_before,
-                    share,
-                    share_before,
-                    language,
-                    aspect=labels.get(aspect, aspect) if language == "zh" else aspect.replace("_", " "),
-                    days=str(RECENT_DAYS),
-                    value=percent(share),
-                    recent=str(recent_total),
-                    reference=percent(share_before),
-                    earlier=str(earlier_total),
-                    p=f"{p:.3g}",
-                    example=quotes[0],
-                    second_example=quotes[1],
+            tests.append(
+                (
+                    p,
+                    {
+                        "entity_type": "product" if level == "product_id" else "category",
+                        "entity": key,
+                        "score": share - share_before,
+                        "value": share,
+                        "reference": share_before,
+                        "aspect": labels.get(aspect, aspect) if language == "zh" else aspect.replace("_", " "),
+                        "days": str(RECENT_DAYS),
+                        "shown_value": percent(share),
+                        "recent": str(recent_total),
+                        "shown_reference": percent(share_before),
+                        "earlier": str(earlier_total),
+                        "example": quotes[0],
+                        "second_example": quotes[1],
+                    },
                 )
             )
+    rows = []
+    for q, (_, test) in zip(adjusted([p for p, _ in tests]), tests, strict=True):
+        if q >= settings.significance:
+            continue
+        rows.append(
+            finding(
+                "aspect_negative_surge",
+                test["entity_type"],
+                test["entity"],
+                "high" if q < 0.001 else "medium",
+                test["score"],
+                test["value"],
+                test["reference"],
+                language,
+                aspect=test["aspect"],
+                days=test["days"],
+                value=test["shown_value"],
+                recent=test["recent"],
+                reference=test["shown_reference"],
+                earlier=test["earlier"],
+                p=f"{q:.3g}",
+                example=test["example"],
+                second_example=test["second_example"],
+            )
+        )
     return rows
 
 
@@ -134,16 +170,20 @@ def top_complaints(
     if not product_units.is_empty():
         threshold = product_units.get_column("units").quantile(1 - settings.top_sales_share)
         top_sellers = set(product_units.filter(pl.col("units") >= threshold).get_column("product_id"))
-    rows = []
+    tests: list[tuple[float, dict]] = []
     for row in month.join(by_category, on="category").sort("product_id").iter_rows(named=True):
         reviews, bad = int(row["reviews"]), int(row["negative"])
         other_reviews, other_bad = row["category_reviews"] - reviews, row["category_negative"] - bad
         if reviews < settings.min_reviews or other_reviews < settings.min_reviews:
             continue
         share, baseline = bad / reviews, other_bad / other_reviews
-        p = two_proportion_p(bad, reviews, int(other_bad), int(other_reviews))
-        if share <= baseline or p >= settings.significance:
+        p = two_proportion_p(bad, reviews, int(other_bad), int(other_reviews)) if share > baseline else 1.0
+        tests.append((p, {"row": row, "share": share, "baseline": baseline, "reviews": reviews}))
+    rows = []
+    for q, (_, test) in zip(adjusted([p for p, _ in tests]), tests, strict=True):
+        if q >= settings.significance:
             continue
+        row, share, baseline, reviews = test["row"], test["share"], test["baseline"], test["reviews"]
         complaints = negative.filter(pl.col("product_id") == row["product_id"])
         shown = {
             "days": str(MONTH_DAYS),
@@ -151,7 +191,7 @@ def top_complaints(
             "reviews": str(reviews),
             "reference": percent(baseline),
             "category": row["category"],
-            "p": f"{p:.3g}",
+            "p": f"{q:.3g}",
         }
         template = "top_complaint_unexplained"
         if complaints.height:

@@ -26,7 +26,7 @@ def mentions(rows: list[tuple[int, str, str, str]]) -> dict[str, pl.DataFrame]:
             "probability": [0.9] * len(rows),
             "prob_negative": [0.5] * len(rows),
             "method": ["lexicon"] * len(rows),
-            "tagger_version": ["taxonomy-v2"] * len(rows),
+            "tagger_version": ["taxonomy-v3"] * len(rows),
             "model_version": ["v1"] * len(rows),
         },
         schema=REVIEW_ASPECTS_SCHEMA,

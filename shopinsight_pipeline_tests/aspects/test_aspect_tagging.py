@@ -158,7 +158,7 @@ def test_each_aspect_takes_the_polarity_of_its_own_clause():
     assert rows["R0", "quality"]["probability"] == pytest.approx(0.9)
     assert rows["R0", "quality"]["prob_negative"] == pytest.approx(0.9)
     assert {row["method"] for row in rows.values()} == {"lexicon"}
-    assert {row["tagger_version"] for row in rows.values()} == {"taxonomy-v2"}
+    assert {row["tagger_version"] for row in rows.values()} == {"taxonomy-v3"}
     assert {row["model_version"] for row in rows.values()} == {"v1"}
     assert dict(tagged.schema) == REVIEW_ASPECTS_SCHEMA
     # only tagged clauses, each once, in one batch, without their leading contrast word
@@ -187,7 +187,7 @@ def test_an_aspect_named_twice_in_a_review_is_one_row_from_its_surest_clause():
             pytest.approx(0.9),
             pytest.approx(0.9),
             "lexicon",
-            "taxonomy-v2",
+            "taxonomy-v3",
             "v1",
         )
     ]

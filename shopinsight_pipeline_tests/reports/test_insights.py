@@ -47,7 +47,7 @@ def aspect_rows(mentions: list[tuple[str, date, str, str]]) -> pl.DataFrame:
             "probability": [0.9] * len(mentions),
             "prob_negative": [0.9] * len(mentions),
             "method": ["lexicon"] * len(mentions),
-            "tagger_version": ["taxonomy-v2"] * len(mentions),
+            "tagger_version": ["taxonomy-v3"] * len(mentions),
             "model_version": ["v1"] * len(mentions),
         },
         schema=REVIEW_ASPECTS_SCHEMA,

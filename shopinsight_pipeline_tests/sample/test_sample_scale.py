@@ -27,8 +27,9 @@ from shopinsight_pipeline.sample import (
 
 # sha256 over every file of write_sample(root, SampleSpec()) (relative path, NUL, the file's sha256),
 # measured before the scale knobs were added. A deliberate change of the generator bumps
-# SAMPLE_VERSION and updates this digest with it.
-DEFAULT_SAMPLE_DIGEST = "fc55a597da1df749e9aad262bd52765f3799a50c109d6430a5fe1bf788db32fa"
+# SAMPLE_VERSION and updates this digest with it: version 3 plants the aspect causes (issue 24.7) in
+# 666 review lines and changes nothing else (the orders files and the planted defects are identical).
+DEFAULT_SAMPLE_DIGEST = "0a65b7ef7b17edbe18110010040abe69980993d52b210011c3887d592dc4c244"
 WIDE = 150  # products per category: ids of three digits
 
 
