@@ -91,3 +91,29 @@ def sentiment_chart(daily) -> bytes:
     axis.tick_params(labelsize=8, labelrotation=30)
     axis.legend(fontsize=7, ncol=3)
     return figure_png(figure)
+
+
+def aspect_heatmap(shares) -> bytes:
+    """Share of an aspect's mentions that are negative, per category (rows) and aspect (columns),
+    over the last 28 days; `shares` has category, aspect, mentions and negative. Blank: no mentions."""
+    import numpy as np
+
+    categories = sorted(set(shares["category"].to_list()))
+    aspects = sorted(set(shares["aspect"].to_list()))
+    grid = np.full((len(categories), len(aspects)), np.nan)
+    counts = np.zeros_like(grid)
+    for row in shares.iter_rows(named=True):
+        i, j = categories.index(row["category"]), aspects.index(row["aspect"])
+        grid[i, j] = row["negative"] / row["mentions"] if row["mentions"] else np.nan
+        counts[i, j] = row["mentions"]
+    figure, axis = plt.subplots(figsize=(max(5, 0.8 * len(aspects) + 2), 0.45 * len(categories) + 1.5))
+    image = axis.imshow(np.ma.masked_invalid(grid), cmap="Reds", vmin=0, vmax=1, aspect="auto")
+    for i in range(len(categories)):
+        for j in range(len(aspects)):
+            if counts[i, j]:
+                axis.text(j, i, f"{grid[i, j]:.0%}\n({int(counts[i, j])})", ha="center", va="center", fontsize=6)
+    axis.set_xticks(range(len(aspects)), [aspect.replace("_", " ") for aspect in aspects], rotation=35, ha="right")
+    axis.set_yticks(range(len(categories)), categories)
+    axis.set_title("Negative share of aspect mentions, last 28 days (mentions)", fontsize=9)
+    figure.colorbar(image, ax=axis, format=matplotlib.ticker.PercentFormatter(1.0), fraction=0.03)
+    return figure_png(figure)

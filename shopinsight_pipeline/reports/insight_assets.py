@@ -125,20 +125,23 @@ REPORT_WINDOWS = {
     ins={
         "insights_today": same_day_if_written("insights"),
         "forecast_today": same_day_if_written("sales_forecast"),
+        "aspects_today": same_day_if_written("aspect_sentiment"),
         **{name: window(table, days) for name, (table, days) in REPORT_WINDOWS.items()},
         **QUALITY_INPUTS,
     },
     **DAILY_ASSET,
     group_name="reports",
     kinds={"html", "matplotlib"},
-    description="Self-contained HTML report of the run date (KPIs, forecast bands per category, sentiment by "
-    "category, top insights, data quality) and a PNG of each chart, under lake/reports/insight_report/.",
+    description="Self-contained HTML report of the run date (KPIs, top insights, why customers complain: "
+    "negative share by aspect per category and the week's surges, forecast bands per category, sentiment by "
+    "category, data quality) and a PNG of each chart, under lake/reports/insight_report/.",
 )
 def insight_report(
     context: AssetExecutionContext,
     storage: LakeStorage,
     insights_today: dict[str, pl.DataFrame],
     forecast_today: dict[str, pl.DataFrame],
+    aspects_today: dict[str, pl.DataFrame],
     recent_sales: dict[str, pl.DataFrame],
     recent_sentiment: dict[str, pl.DataFrame],
     recent_orders: dict[str, pl.LazyFrame],
@@ -158,6 +161,7 @@ def insight_report(
             recent_sentiment=window_of(recent_sentiment, day, REPORT_WINDOWS["recent_sentiment"][1]),
             recent_orders=window_of(recent_orders, day, REPORT_WINDOWS["recent_orders"][1]),
             quality=quality,
+            aspects_today=aspects_today,
         )
         folder = storage.write_report(day, report.files)
         metadata = {

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from shopinsight_pipeline.charts import forecast_chart, sentiment_chart
+from shopinsight_pipeline.charts import aspect_heatmap, forecast_chart, sentiment_chart
 from shopinsight_pipeline.reports.quality import quality_of, reject_rates
 from shopinsight_pipeline.reports.trends import complete_daily_grid, first_date
 from shopinsight_pipeline.reports.windows import stack, written_or_empty
@@ -68,6 +68,7 @@ def render_report(
     quality: pl.DataFrame,
     charts: dict[str, bytes],
     notes: list[str],
+    complaints_chart: bytes | None = None,
 ) -> str:
     """The whole page; every piece of text is escaped, every chart inlined, nothing fetched."""
     sections = [
@@ -84,6 +85,17 @@ def render_report(
         table(customers, ["severity", "type", "sentence"])
         if customers.height
         else '<p class="note">no customer findings for this date (customers at risk, cross-sell pairs)</p>',
+    ]
+    surges = insights.filter(pl.col("type") == "aspect_negative_surge") if insights.height else insights
+    sections += [
+        "<h2>Why customers complain</h2>",
+        image(complaints_chart, "Negative share of aspect mentions by category")
+        if complaints_chart
+        else '<p class="note">no aspect mentions in the last 28 days</p>',
+        "<h3>This week's surges</h3>",
+        table(surges, ["severity", "entity", "sentence"])
+        if surges.height
+        else '<p class="note">no aspect of a product or category drew significantly more complaints this week</p>',
     ]
     for title, png in charts.items():
         sections += [f"<h2>{html.escape(title)}</h2>", image(png, title)]
@@ -137,6 +149,24 @@ def sentiment_by_category(sentiment: pl.DataFrame, recent_orders: Mapping[str, p
     )
 
 
+def complaints_by_category(aspect_sentiment: pl.DataFrame) -> pl.DataFrame:
+    """Per category and aspect: mentions and negative mentions of the last 28 days (aspect_sentiment
+    of the run date), for the "Why customers complain" chart."""
+    if aspect_sentiment.is_empty():
+        return pl.DataFrame(
+            schema={"category": pl.String, "aspect": pl.String, "mentions": pl.Int64, "negative": pl.Int64}
+        )
+    return (
+        aspect_sentiment.group_by("category", "aspect")
+        .agg(
+            pl.col("mentions_28d").sum().cast(pl.Int64).alias("mentions"),
+            pl.col("negative_mentions_28d").sum().cast(pl.Int64).alias("negative"),
+        )
+        .filter(pl.col("mentions") > 0)
+        .sort("category", "aspect")
+    )
+
+
 @dataclass(frozen=True)
 class Report:
     """One run date's report: the files of its folder, its charts by title, and what it says."""
@@ -156,6 +186,7 @@ def build_report(
     recent_sentiment: Mapping[str, pl.DataFrame],
     recent_orders: Mapping[str, pl.LazyFrame],
     quality: pl.DataFrame,
+    aspects_today: Mapping[str, pl.DataFrame] | None = None,
 ) -> Report:
     """The run date's page and chart files from its inputs: the `*_today` partitions (date -> frame,
     the day's possibly missing), the days of each `recent_*` window, and `quality_counts` rows."""
@@ -173,6 +204,8 @@ def build_report(
         notes.append("no product_sentiment in the last 56 days: no sentiment chart")
     last_week = history.filter(pl.col("date") > day - timedelta(days=7)) if history.height else history
     week_sentiment = sentiment.filter(pl.col("date") > day - timedelta(days=7)) if sentiment.height else sentiment
+    complaints = complaints_by_category(written_or_empty(aspects_today or {}, "aspect_sentiment", day, notes))
+    complaints_png = aspect_heatmap(complaints) if complaints.height else None
     page = render_report(
         day,
         report_kpis(last_week, week_sentiment, forecast, findings),
@@ -180,7 +213,10 @@ def build_report(
         reject_rates(quality_of(quality, day)),
         charts_png,
         notes,
+        complaints_png,
     )
+    if complaints_png:
+        charts_png["Negative share of aspect mentions by category"] = complaints_png
     files = {"report.html": page.encode("utf-8")}
     files |= {f"chart-{number}.png": png for number, png in enumerate(charts_png.values(), start=1)}
     return Report(files=files, charts=charts_png, findings=findings.height, notes=notes)

@@ -229,7 +229,63 @@ def test_a_report_without_inputs_is_a_page_that_says_what_is_missing():
         f"insights has no partition for {DAY}: its findings are skipped",
         f"sales_forecast has no partition for {DAY}: its findings are skipped",
         "no product_sentiment in the last 56 days: no sentiment chart",
+        f"aspect_sentiment has no partition for {DAY}: its findings are skipped",
     ]
+    assert "no aspect mentions in the last 28 days" in report.files["report.html"].decode("utf-8")
     page = report.files["report.html"].decode("utf-8")
     assert "<td>0.05</td>" in page  # the run date's reject rate
     assert (DAY - timedelta(days=9)).isoformat() not in page  # outside the 8 days of the quality section
+
+
+def test_the_report_says_why_customers_complain_with_a_chart_and_the_week_s_surges():
+    aspects = pl.DataFrame(
+        {
+            "date": [DAY] * 3,
+            "category": ["home", "home", "toys"],
+            "product_id": ["P1", "P2", "P3"],
+            "aspect": ["packaging", "packaging", "logistics"],
+            "mentions_28d": [10, 6, 4],
+            "negative_mentions_28d": [8, 0, 1],
+        }
+    )
+    surge = pl.DataFrame(
+        {
+            "rank": [1],
+            "severity": ["high"],
+            "type": ["aspect_negative_surge"],
+            "entity": ["P1"],
+            "sentence": ["Complaints about packaging of P1 rose: ... customers wrote \u201cbox crushed\u201d"],
+        }
+    )
+    report = build_report(
+        DAY,
+        insights_today={DAY.isoformat(): surge},
+        forecast_today={},
+        recent_sales={},
+        recent_sentiment={},
+        recent_orders={},
+        quality=pl.DataFrame(
+            schema={"date": pl.Date, "entity": pl.String, "raw_rows": pl.Int64, "rejected_rows": pl.Int64}
+        ),
+        aspects_today={DAY.isoformat(): aspects},
+    )
+    page = report.files["report.html"].decode("utf-8")
+    complaints = page[page.index("<h2>Why customers complain</h2>") :]
+    assert complaints.index('alt="Negative share of aspect mentions by category"') < complaints.index("surges")
+    assert "box crushed" in complaints  # the surge's sentence with its quotes
+    assert "Negative share of aspect mentions by category" in report.charts
+    assert len(report.files) == 2  # the page and the chart's PNG
+
+
+def test_complaints_by_category_add_up_the_products_of_a_category():
+    from shopinsight_pipeline.reports.report import complaints_by_category
+
+    aspects = pl.DataFrame(
+        {
+            "category": ["home", "home", "toys", "toys"],
+            "aspect": ["packaging", "packaging", "logistics", "price"],
+            "mentions_28d": [10, 6, 4, 0],
+            "negative_mentions_28d": [8, 0, 1, 0],
+        }
+    )
+    assert complaints_by_category(aspects).rows() == [("home", "packaging", 16, 8), ("toys", "logistics", 4, 1)]
