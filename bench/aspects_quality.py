@@ -2,11 +2,16 @@
 with its 95% interval, polarity accuracy and negative recall on the aspects found correctly.
 
     .venv/bin/python bench/aspects_quality.py --scorer MODEL_VERSION_DIR [--split dev|test]
-        [--neutral-below 0.5,0.6,...] [--mask both|on|off]
+        [--neutral-below 0.5,0.6,...] [--mask both|on|off] [--learned 0.5,0.7,...]
 
 MODEL_VERSION_DIR is a sentiment registry version (e.g. the champion `make run` promoted:
 data/lake/models/sentiment/champion.json's "path"); its scorer judges each clause's polarity, as
 review_aspects does. Tune on the dev half; the test half is for reporting the chosen settings once.
+
+--learned THRESHOLDS also fits the learned tagger (aspects/learned.py: TF-IDF one-vs-rest on the
+lexicon's labels of every corpus clause, seed words masked; the labelled reviews' own texts left
+out) and, for each threshold, prints its detection macro-F1 and its paired difference with the
+lexicon's on the same reviews (the gate: it serves only when the interval lies above zero).
 """
 
 import argparse
@@ -30,6 +35,7 @@ def main() -> None:
     parser.add_argument("--split", default="dev", choices=["dev", "test", "all"])
     parser.add_argument("--neutral-below", default="0.5,0.55,0.6,0.65,0.7")
     parser.add_argument("--mask", default="both", choices=["both", "on", "off"])
+    parser.add_argument("--learned", default="", help="thresholds of the learned tagger to compare (e.g. 0.5,0.7)")
     arguments = parser.parse_args()
 
     labelled = load_labelled(split=None if arguments.split == "all" else arguments.split)
@@ -88,6 +94,58 @@ def main() -> None:
     )
     print()
     print(table(["mask aspect words", "neutral below", "polarity accuracy", "negative recall", "judged"], rows))
+    if arguments.learned:
+        compare_learned(arguments, labelled, reviews, gold, lexicon, scorer)
+
+
+def compare_learned(arguments, labelled, reviews, gold, lexicon, scorer) -> None:
+    """The learned tagger at each threshold against the lexicon, paired on the same reviews."""
+    import time
+    from dataclasses import replace
+
+    from shopinsight_pipeline.aspects.clauses import split_clauses
+    from shopinsight_pipeline.aspects.evaluation import paired_macro_f1
+    from shopinsight_pipeline.aspects.learned import LearnedTagger
+    from shopinsight_pipeline.sample import load_review_corpus
+
+    held_out = {row.text for row in load_labelled()}  # both halves: never trained on, even weakly
+    corpus = load_review_corpus()
+    lines = [line for line in dict.fromkeys(corpus["neg"] + corpus["pos"]) if line not in held_out]
+    clauses = [clause for line in lines for clause in split_clauses(line)]
+    started = time.perf_counter()
+    learned = LearnedTagger.fit(clauses, lexicon)
+    print(
+        f"\nlearned tagger: {len(set(clauses)):,} distinct clauses of {len(lines):,} corpus lines, "
+        f"classifiers for {len(learned.aspects)} aspects, fitted in {time.perf_counter() - started:.0f} s"
+    )
+    ids = reviews["review_id"].to_list()
+    keys = lexicon.taxonomy.keys
+    settings = PolaritySettings(neutral_below=0.5, mask_aspect_words=False)
+    baseline = aspects_by_review(tag_reviews(reviews, lexicon, scorer, "s", settings, lexicon), ids)
+    rows = []
+    for threshold in [float(value) for value in arguments.learned.split(",")]:
+        candidate = LearnedTagger(
+            lexicon,
+            learned.vectorizer.vocabulary_,
+            learned.vectorizer.idf_,
+            learned.coefficients,
+            learned.intercepts,
+            learned.aspects,
+            replace(learned.settings, threshold=threshold),
+        )
+        predicted = aspects_by_review(tag_reviews(reviews, candidate, scorer, "s", settings, lexicon), ids)
+        report = aspect_report(gold, predicted, keys)
+        paired = paired_macro_f1(gold, predicted, baseline, keys)
+        rows.append(
+            (
+                threshold,
+                f"{report['macro_f1']:.3f} [{report['macro_f1_ci95'][0]:.3f}, {report['macro_f1_ci95'][1]:.3f}]",
+                f"{report['micro_precision']:.3f} / {report['micro_recall']:.3f}",
+                f"{paired.difference:+.3f} [{paired.low:+.3f}, {paired.high:+.3f}]",
+                "serves" if paired.significantly_better else "does not serve",
+            )
+        )
+    print(table(["threshold", "macro-F1 [95%]", "micro P / R", "minus lexicon [95%]", "gate"], rows))
 
 
 if __name__ == "__main__":

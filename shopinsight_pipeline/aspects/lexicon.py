@@ -36,3 +36,7 @@ class LexiconTagger:
         """The clause without the seed words it contains (what is said about an aspect, not which),
         or the clause itself when nothing else is left."""
         return self._pattern.sub("", clause).strip() or clause
+
+    def mask_with(self, clause: str, placeholder: str) -> str:
+        """The clause with each seed word replaced by `placeholder` (a learned tagger's training text)."""
+        return self._pattern.sub(placeholder, clause)
