@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,7 +108,8 @@ def kill_training_after_a_checkpoint(root: str | Path, config: dict, reached: Ca
         "from shopinsight_pipeline_tests.conftest import materialize_assets; "
         "materialize_assets(sys.argv[1], DagsterInstance.ephemeral(), ['sentiment_model'], json.loads(sys.argv[2]))"
     )
-    errors = Path(root) / "killed-worker.stderr"
+    # the root may be an object store's URL: the worker's stderr goes to a local temporary file
+    errors = Path(tempfile.mkdtemp(prefix="killed-worker-")) / "stderr"
     with open(errors, "wb") as stderr:
         worker = subprocess.Popen(
             [sys.executable, "-c", script, str(root), json.dumps(config)],
