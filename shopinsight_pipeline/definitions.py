@@ -11,7 +11,7 @@ from dagster import (
     multiprocess_executor,
 )
 
-from shopinsight_pipeline.aspects.assets import aspect_sentiment, review_aspects
+from shopinsight_pipeline.aspects.assets import aspect_sentiment, aspect_tagger, review_aspects
 from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
 from shopinsight_pipeline.io_manager import LakeIOManager
 from shopinsight_pipeline.jobs import (
@@ -114,6 +114,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             review_token_shards,
             sentiment_model,
             review_scores,
+            aspect_tagger,
             review_aspects,
             aspect_sentiment,
             product_sentiment,

@@ -6,8 +6,8 @@
 - prepare_partition_job / score_partition_job: the same day split before and after scoring, for
   bootstrapping a new lake (prepare days, retrain, then score days) as `make run` does;
   sales_forecast is only in the nightly job (make run forecasts from the last sample day).
-- retrain_job: review_tokenizer, sentiment_model and recommender_model, on its own schedule after the
-  nightly run.
+- retrain_job: review_tokenizer, sentiment_model, aspect_tagger and recommender_model, on its own
+  schedule after the nightly run.
 """
 
 import os
@@ -25,7 +25,7 @@ from dagster import (
 
 from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions, day_before
 
-UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model", "recommender_model")
+UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model", "aspect_tagger", "recommender_model")
 SCORING = AssetSelection.assets("review_scores", "review_aspects", "aspect_sentiment", "product_sentiment")
 # model fits, and what reads them (recommendations read the recommender and the day's insights)
 FORECAST = AssetSelection.assets(

@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: run_assets(runs, ["review_tokenizer"]),
         lambda: run_partitions(runs, prepare_partition_job.name, days, started),
         lambda: run_training(runs),
+        lambda: run_assets(runs, ["aspect_tagger"]),
         lambda: run_partitions(runs, score_partition_job.name, days, started),
         lambda: run_assets(runs, ["recommender_model"]),
         lambda: run_assets(

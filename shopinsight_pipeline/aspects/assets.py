@@ -1,8 +1,10 @@
-"""`review_aspects`: every validated review's aspects, each with the polarity of the clause that
-names it, judged by the serving sentiment scorer; `aspect_sentiment`: per product and aspect, the
-mentions and negative mentions of the day, the week and the month. Wiring only: the work is
-aspects/tagging.py and aspects/summary.py."""
+"""`aspect_tagger`: the learned aspect tagger fitted and gated against the lexicon; `review_aspects`:
+every validated review's aspects, each with the polarity of the clause that names it, judged by the
+serving sentiment scorer; `aspect_sentiment`: per product and aspect, the mentions and negative
+mentions of the day, the week and the month. Wiring only: the work is aspects/learned.py, gate.py,
+tagging.py and summary.py."""
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -10,15 +12,149 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
+from shopinsight_pipeline.aspects.learned import TaggerGateSettings
 from shopinsight_pipeline.aspects.summary import HISTORY_DAYS, product_categories, summarize_aspect_sentiment
 from shopinsight_pipeline.aspects.tagging import PolaritySettings
-from shopinsight_pipeline.markdown import frame_table
-from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, window, window_of
+from shopinsight_pipeline.files import swap_folder
+from shopinsight_pipeline.markdown import frame_table, table
+from shopinsight_pipeline.partitions import ALLOW_MISSING, DAILY_ASSET, each_day, window, window_of
 from shopinsight_pipeline.score.serving import serving_version
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline.validate.settings import ORDER_LOOKBACK_DAYS
 
 POLARITY = PolaritySettings()
+TAGGER_GATE = TaggerGateSettings()
+TAGGER_POINTER = "aspect_tagger.json"  # aspect_tagger's value under lake/models/ (the IO manager writes it)
+
+
+class AspectTaggerConfig(Config):
+    window_days: int = Field(default=61, description="Fit on the clauses of the latest N written days of reviews.")
+    taxonomy_file: str = Field(default="", description="The taxonomy YAML; empty: the shipped one.")
+    thresholds: list[float] = Field(
+        default=list(TAGGER_GATE.thresholds),
+        description="The learned tagger's probability thresholds to try on the hand-labelled dev half.",
+    )
+    bootstrap_rounds: int = TAGGER_GATE.rounds
+
+
+def _model_card(choice, settings: dict) -> str:
+    rows = [
+        (name, f"{report['macro_f1']:.4f}", "{:.4f}-{:.4f}".format(*report["macro_f1_ci95"]), report["reviews"])
+        for name, report in choice.test.items()
+    ]
+    return (
+        "# Aspect tagger\n\n"
+        f"Serving: **{choice.serving}**. {choice.reason}.\n\n"
+        "Detection on the hand-labelled test half (aspects/labelled_reviews.jsonl, docs/ASPECT_LABELLING.md):\n\n"
+        + table(["candidate", "macro-F1", "95% interval", "reviews"], rows)
+        + f"\n\nThreshold chosen on the dev half: {choice.threshold}. Settings: {json.dumps(settings)}\n"
+    )
+
+
+@asset(
+    ins={"validated_reviews": AssetIn(metadata=ALLOW_MISSING)},  # every written day; window_days picks
+    group_name="aspects",
+    kinds={"scikitlearn"},
+    description="Fits the learned aspect tagger on the lexicon's labels of the reviews' clauses (seed words "
+    "masked) and lets it serve only when it finds aspects better than the lexicon beyond the noise on the "
+    "hand-labelled test half. Its value is the choice review_aspects reads.",
+)
+def aspect_tagger(
+    context: AssetExecutionContext,
+    config: AspectTaggerConfig,
+    storage: LakeStorage,
+    validated_reviews: dict[str, pl.LazyFrame],
+) -> Output[dict]:
+    from dataclasses import asdict, replace
+
+    from shopinsight_pipeline.aspects.clauses import split_clauses
+    from shopinsight_pipeline.aspects.evaluation import load_labelled
+    from shopinsight_pipeline.aspects.gate import choose_tagger
+    from shopinsight_pipeline.aspects.learned import LearnedTagger
+    from shopinsight_pipeline.aspects.lexicon import LexiconTagger
+    from shopinsight_pipeline.aspects.taxonomy import TaxonomyError, load_taxonomy
+
+    try:
+        taxonomy = load_taxonomy(config.taxonomy_file or None)
+    except TaxonomyError as error:
+        raise Failure(str(error)) from error
+    days = sorted(validated_reviews)[-config.window_days :]
+    if not days:
+        raise Failure("validated_reviews has no written day: materialize some days first")
+    labelled = load_labelled()
+    held_out = {row.text for row in labelled}  # never trained on, not even with the lexicon's labels
+    texts = pl.concat([validated_reviews[day].select("review_text") for day in days]).collect()
+    distinct = [text for text in texts.get_column("review_text").unique().to_list() if text and text not in held_out]
+    clauses = [clause for text in distinct for clause in split_clauses(text)]
+    learned = LearnedTagger.fit(clauses, LexiconTagger(taxonomy))
+    gate = TaggerGateSettings(tuple(config.thresholds), TAGGER_GATE.confidence, config.bootstrap_rounds)
+    choice = choose_tagger(learned, labelled, gate)
+    context.log.info(choice.reason)
+    serving = LearnedTagger(
+        learned.lexicon,
+        learned.vectorizer.vocabulary_,
+        learned.vectorizer.idf_,
+        learned.coefficients,
+        learned.intercepts,
+        learned.aspects,
+        replace(learned.settings, threshold=choice.threshold),
+    )
+    folder = storage.models_path / "aspects" / learned.kind
+
+    def fill(target) -> None:
+        serving.save(target)
+        (target / "MODEL_CARD.md").write_text(_model_card(choice, asdict(serving.settings)), encoding="utf-8")
+
+    swap_folder(folder, fill)
+    pointer = {
+        "serving": choice.serving,
+        "path": str(folder),
+        "threshold": choice.threshold,
+        "taxonomy_version": taxonomy.version,
+        "reason": choice.reason,
+        "test_macro_f1": {name: report["macro_f1"] for name, report in choice.test.items()},
+        "paired": choice.paired,
+    }
+    candidates = [
+        (
+            name,
+            f"{r['macro_f1']:.4f}",
+            "{:.4f}-{:.4f}".format(*r["macro_f1_ci95"]),
+            f"{r['micro_precision'] or 0:.3f}",
+            f"{r['micro_recall'] or 0:.3f}",
+        )
+        for name, r in choice.test.items()
+    ]
+    return Output(
+        pointer,
+        metadata={
+            "serving": choice.serving,
+            "reason": choice.reason,
+            "training_clauses": len(set(clauses)),
+            "learned_aspects": ", ".join(learned.aspects) or "none",
+            "test_half": MetadataValue.md(
+                table(["candidate", "macro-F1", "95% interval", "micro precision", "micro recall"], candidates)
+            ),
+            "dev_half_thresholds": MetadataValue.md(
+                table(["threshold", "macro-F1"], [(t, f"{f1:.4f}") for t, f1 in choice.dev_macro_f1.items()])
+            ),
+        },
+    )
+
+
+def serving_tagger(storage: LakeStorage, taxonomy):
+    """The tagger aspect_tagger chose (its pointer under lake/models/), or the lexicon before it ran,
+    when it chose the lexicon, or when the taxonomy changed since (the learned tagger knows the old one)."""
+    from shopinsight_pipeline.aspects.learned import TFIDF_OVR, LearnedTagger
+    from shopinsight_pipeline.aspects.lexicon import LexiconTagger
+
+    pointer_file = storage.models_path / TAGGER_POINTER
+    if not pointer_file.exists():
+        return LexiconTagger(taxonomy)
+    pointer = json.loads(pointer_file.read_text(encoding="utf-8"))
+    if pointer.get("serving") != TFIDF_OVR or pointer.get("taxonomy_version") != taxonomy.version:
+        return LexiconTagger(taxonomy)
+    return LearnedTagger.load(storage.pull_folder(storage.path(pointer["path"])), taxonomy)
 
 
 class AspectConfig(Config):
@@ -38,7 +174,9 @@ class AspectConfig(Config):
 
 
 @asset(
-    deps=["sentiment_model"],  # its value is the champion pointer, read through the registry
+    # their values are pointers: sentiment_model's champion (read through the registry) and the aspect
+    # tagger's choice (read by serving_tagger; the lexicon serves until aspect_tagger has run)
+    deps=["sentiment_model", "aspect_tagger"],
     ins={"validated_reviews": AssetIn()},
     **DAILY_ASSET,
     group_name="aspects",
@@ -63,12 +201,13 @@ def review_aspects(
     except (TaxonomyError, FileNotFoundError) as error:
         raise Failure(str(error)) from error
     lexicon = LexiconTagger(taxonomy)
+    tagger = serving_tagger(storage, taxonomy)
     scorer = load_scorer(Path(champion["path"]), config.batch_size, config.device or None)
     settings = PolaritySettings(config.neutral_below, config.mask_aspect_words)
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         reviews = validated_reviews[day.isoformat()]
-        tagged = tag_reviews(reviews, lexicon, scorer, champion["version"], settings, lexicon)
+        tagged = tag_reviews(reviews, tagger, scorer, champion["version"], settings, lexicon)
         by_polarity = "none"
         if tagged.height:
             mentions = tagged.pivot(on="polarity", index="aspect", values="review_id", aggregate_function="len")
@@ -77,7 +216,7 @@ def review_aspects(
             "reviews": reviews.height,
             "reviews_with_an_aspect": tagged.get_column("review_id").n_unique(),
             "mentions_by_polarity": MetadataValue.md(by_polarity),
-            "tagger": f"{lexicon.kind} {lexicon.version} ({taxonomy.source})",
+            "tagger": f"{tagger.kind} {tagger.version} ({taxonomy.source})",
             "model_version": champion["version"],
         }
 

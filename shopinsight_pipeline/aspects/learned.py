@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from upath import UPath
 
 from shopinsight_pipeline.aspects.lexicon import LexiconTagger
 from shopinsight_pipeline.aspects.taxonomy import Taxonomy
@@ -39,6 +40,15 @@ class LearnedTaggerSettings:
     threshold: float = 0.5  # a probability at least this adds the aspect to the lexicon's
     min_positive_clauses: int = 20  # an aspect with fewer weakly labelled clauses gets no classifier
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class TaggerGateSettings:
+    """aspects/gate.py's: which thresholds the dev half tries and how sure the test half must be."""
+
+    thresholds: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
+    confidence: float = 0.95
+    rounds: int = 2000
 
 
 class LearnedTagger:
@@ -112,8 +122,8 @@ class LearnedTagger:
         order = self.lexicon.taxonomy.keys
         return [[key for key in order if key in aspects] for aspects in found]
 
-    def save(self, directory: Path) -> None:
-        """Plain formats (JSON and NPZ), loaded without pickle."""
+    def save(self, directory: "Path | UPath") -> None:
+        """Plain formats (JSON and NPZ), loaded without pickle; `directory` may be on an object store."""
         directory.mkdir(parents=True, exist_ok=True)
         payload = {
             "kind": TFIDF_OVR,
@@ -123,12 +133,8 @@ class LearnedTagger:
             "taxonomy_version": self.lexicon.taxonomy.version,
         }
         (directory / SETTINGS_FILE).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        np.savez(
-            directory / ARRAYS_FILE,
-            idf=self.vectorizer.idf_,
-            coefficients=self.coefficients,
-            intercepts=self.intercepts,
-        )
+        with (directory / ARRAYS_FILE).open("wb") as arrays:
+            np.savez(arrays, idf=self.vectorizer.idf_, coefficients=self.coefficients, intercepts=self.intercepts)
 
     @classmethod
     def load(cls, directory: Path, taxonomy: Taxonomy) -> "LearnedTagger":

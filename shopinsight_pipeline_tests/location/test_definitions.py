@@ -27,6 +27,7 @@ ASSETS = {
     "review_token_shards",
     "sentiment_model",
     "review_scores",
+    "aspect_tagger",
     "review_aspects",
     "aspect_sentiment",
     "product_sentiment",
@@ -65,6 +66,7 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
     assert {key.to_user_string() for key in nightly} == ASSETS - {
         "review_tokenizer",
         "sentiment_model",
+        "aspect_tagger",
         "recommender_model",
     }
     schedule = defs.resolve_schedule_def("nightly_partition_schedule")
