@@ -145,9 +145,16 @@ class ModelRegistry:
     def version_path(self, version: str) -> Path:
         return self.versions_path / version
 
-    @staticmethod
-    def new_version(kind: str, fingerprint: str) -> str:
-        return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{kind}-{fingerprint[:8]}"
+    def new_version(self, kind: str, fingerprint: str) -> str:
+        """A name no version of this registry has: time, kind and job; a second version of the same
+        kind and job within the same second gets a suffix, so publishing it never replaces the first
+        (which the champion pointer may name)."""
+        base = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{kind}-{fingerprint[:8]}"
+        version, number = base, 1
+        while self.version_path(version).exists():
+            number += 1
+            version = f"{base}-{number}"
+        return version
 
     def staging_path(self) -> Path:
         """A hidden folder to build a version in before `publish` renames it into place."""

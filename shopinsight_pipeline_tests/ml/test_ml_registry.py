@@ -163,3 +163,14 @@ def test_ensemble_is_the_stated_mix_of_its_parts_and_loads_without_pickle(tmp_pa
     shutil.rmtree(parts[1])
     with pytest.raises(ModelDirectoryError, match="missing"):
         load_scorer(ensemble_dir)
+
+
+def test_two_versions_of_one_job_in_the_same_second_never_replace_each_other(tmp_path):
+    registry = ModelRegistry(tmp_path / "registry")
+    names = []
+    for content in ("first", "second", "third"):
+        staging = registry.staging_path()
+        (staging / "weights").write_text(content)
+        names.append(registry.publish(staging, registry.new_version("transformer", "abcdef0123")).name)
+    assert len(set(names)) == 3  # a fast machine trains the same job again within a second: a suffix
+    assert [(registry.version_path(name) / "weights").read_text() for name in names] == ["first", "second", "third"]
