@@ -101,7 +101,6 @@ def main() -> None:
 def compare_learned(arguments, labelled, reviews, gold, lexicon, scorer) -> None:
     """The learned tagger at each threshold against the lexicon, paired on the same reviews."""
     import time
-    from dataclasses import replace
 
     from shopinsight_pipeline.aspects.clauses import split_clauses
     from shopinsight_pipeline.aspects.evaluation import paired_macro_f1
@@ -124,15 +123,7 @@ def compare_learned(arguments, labelled, reviews, gold, lexicon, scorer) -> None
     baseline = aspects_by_review(tag_reviews(reviews, lexicon, scorer, "s", settings, lexicon), ids)
     rows = []
     for threshold in [float(value) for value in arguments.learned.split(",")]:
-        candidate = LearnedTagger(
-            lexicon,
-            learned.vectorizer.vocabulary_,
-            learned.vectorizer.idf_,
-            learned.coefficients,
-            learned.intercepts,
-            learned.aspects,
-            replace(learned.settings, threshold=threshold),
-        )
+        candidate = learned.at_threshold(threshold)
         predicted = aspects_by_review(tag_reviews(reviews, candidate, scorer, "s", settings, lexicon), ids)
         report = aspect_report(gold, predicted, keys)
         paired = paired_macro_f1(gold, predicted, baseline, keys)

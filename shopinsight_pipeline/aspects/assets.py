@@ -65,7 +65,7 @@ def aspect_tagger(
     storage: LakeStorage,
     validated_reviews: dict[str, pl.LazyFrame],
 ) -> Output[dict]:
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
     from shopinsight_pipeline.aspects.clauses import split_clauses
     from shopinsight_pipeline.aspects.evaluation import load_labelled
@@ -90,15 +90,7 @@ def aspect_tagger(
     gate = TaggerGateSettings(tuple(config.thresholds), TAGGER_GATE.confidence, config.bootstrap_rounds)
     choice = choose_tagger(learned, labelled, gate)
     context.log.info(choice.reason)
-    serving = LearnedTagger(
-        learned.lexicon,
-        learned.vectorizer.vocabulary_,
-        learned.vectorizer.idf_,
-        learned.coefficients,
-        learned.intercepts,
-        learned.aspects,
-        replace(learned.settings, threshold=choice.threshold),
-    )
+    serving = learned.at_threshold(choice.threshold)
     folder = storage.models_path / "aspects" / learned.kind
 
     def fill(target) -> None:

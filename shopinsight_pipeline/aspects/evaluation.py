@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from shopinsight_pipeline.ml.significance import POWER_FACTOR, PairedComparison, resample_counts
+from shopinsight_pipeline.ml.significance import PairedComparison, paired_comparison, resample_counts
 
 LABELLED_FILE = "labelled_reviews.jsonl"
 POLARITIES = ("negative", "positive", "neutral")
@@ -173,15 +173,4 @@ def paired_macro_f1(
     difference = float(
         _f1_per_round(whole, truth, guess_a, present)[0] - _f1_per_round(whole, truth, guess_b, present)[0]
     )
-    tail = (1 - confidence) / 2
-    standard_error = float(differences.std(ddof=1))
-    return PairedComparison(
-        difference=difference,
-        low=float(np.quantile(differences, tail)),
-        high=float(np.quantile(differences, 1 - tail)),
-        confidence=confidence,
-        standard_error=standard_error,
-        share_not_better=float((differences <= 0).mean()),
-        minimum_detectable=POWER_FACTOR * standard_error,
-        examples=len(gold),
-    )
+    return paired_comparison(differences, difference, confidence, len(gold))

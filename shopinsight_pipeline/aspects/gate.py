@@ -8,7 +8,7 @@ whichever tagger serves, so it cannot tell the taggers apart.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from shopinsight_pipeline.aspects.clauses import split_clauses
 from shopinsight_pipeline.aspects.evaluation import LabelledReview, aspect_report, paired_macro_f1
@@ -49,25 +49,16 @@ def choose_tagger(
     if not dev or not test:
         raise ValueError("the hand-labelled set needs a dev and a test half")
 
-    def at(threshold: float) -> LearnedTagger:
-        return LearnedTagger(
-            learned.lexicon,
-            learned.vectorizer.vocabulary_,
-            learned.vectorizer.idf_,
-            learned.coefficients,
-            learned.intercepts,
-            learned.aspects,
-            replace(learned.settings, threshold=threshold),
-        )
-
     dev_gold = [row.aspects for row in dev]
     dev_scores = {
-        threshold: aspect_report(dev_gold, detected(at(threshold), [r.text for r in dev]), keys, rounds=1)["macro_f1"]
+        threshold: aspect_report(
+            dev_gold, detected(learned.at_threshold(threshold), [r.text for r in dev]), keys, rounds=1
+        )["macro_f1"]
         for threshold in settings.thresholds
     }
     threshold = max(dev_scores, key=lambda value: (dev_scores[value], value))  # a tie goes to the stricter
     test_gold, texts = [row.aspects for row in test], [row.text for row in test]
-    candidate, lexicon = detected(at(threshold), texts), detected(learned.lexicon, texts)
+    candidate, lexicon = detected(learned.at_threshold(threshold), texts), detected(learned.lexicon, texts)
     reports = {
         LEXICON: aspect_report(test_gold, lexicon, keys, settings.confidence, settings.rounds),
         learned.kind: aspect_report(test_gold, candidate, keys, settings.confidence, settings.rounds),

@@ -16,7 +16,7 @@ gate's decision on the hand-labelled test half (evaluation.paired_macro_f1).
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +104,18 @@ class LearnedTagger:
             np.asarray(intercepts, dtype=np.float32),
             aspects,
             settings,
+        )
+
+    def at_threshold(self, threshold: float) -> "LearnedTagger":
+        """The same fitted tagger adding what it finds with a probability of at least `threshold`."""
+        return LearnedTagger(
+            self.lexicon,
+            self.vectorizer.vocabulary_,
+            self.vectorizer.idf_,
+            self.coefficients,
+            self.intercepts,
+            self.aspects,
+            replace(self.settings, threshold=threshold),
         )
 
     def probabilities(self, clauses: Sequence[str]) -> np.ndarray:

@@ -125,15 +125,23 @@ def paired_bootstrap(
     differences = _macro_f1_per_round(counts, truth_array, a, classes) - _macro_f1_per_round(
         counts, truth_array, b, classes
     )
+    difference = macro_f1(truth_array, a) - macro_f1(truth_array, b)
+    return paired_comparison(differences, difference, confidence, int(truth_array.size))
+
+
+def paired_comparison(differences: np.ndarray, difference: float, confidence: float, examples: int) -> PairedComparison:
+    """A paired comparison from its bootstrap differences (one per resample of the same examples) and
+    the difference on all of them: the percentile interval, the standard error, the one-sided share
+    of resamples where a is not better, and the difference found with 80% power."""
     tail = (1 - confidence) / 2
     standard_error = float(differences.std(ddof=1))
     return PairedComparison(
-        difference=macro_f1(truth_array, a) - macro_f1(truth_array, b),
+        difference=difference,
         low=float(np.quantile(differences, tail)),
         high=float(np.quantile(differences, 1 - tail)),
         confidence=confidence,
         standard_error=standard_error,
         share_not_better=float((differences <= 0).mean()),
         minimum_detectable=POWER_FACTOR * standard_error,
-        examples=int(truth_array.size),
+        examples=examples,
     )

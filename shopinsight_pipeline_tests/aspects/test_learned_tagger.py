@@ -50,15 +50,7 @@ def test_the_lexicon_s_findings_stay(tagger):
 
 
 def test_the_threshold_decides_what_it_adds(tagger, lexicon):
-    strict = LearnedTagger(
-        lexicon,
-        tagger.vectorizer.vocabulary_,
-        tagger.vectorizer.idf_,
-        tagger.coefficients,
-        tagger.intercepts,
-        tagger.aspects,
-        replace(tagger.settings, threshold=1.0),
-    )
+    strict = tagger.at_threshold(1.0)
     assert strict.tag(["等了一周才到"]) == [[]]
 
 
