@@ -1,9 +1,10 @@
 """Materialize every asset for every sample partition, then say where the tables are.
 
 Order: the tokenizer, every day up to token shards, daily_sales, category_trends and
-customer_events, the sentiment model (train, evaluate, promote), every day's scores and
-product_sentiment, the recommender (candidates compared, the best promoted), then sales_forecast,
-the insights and the customer recommendations of the last sample day.
+customer_events, the sentiment model (train, evaluate, promote), the aspect tagger (learned vs
+lexicon, gated), every day's scores, review aspects, aspect_sentiment and product_sentiment, the
+recommender (candidates compared, the best promoted), then sales_forecast, the insights, the report
+and the customer recommendations of the last sample day.
 
     python -m shopinsight_pipeline.run_sample [--root data]
 
