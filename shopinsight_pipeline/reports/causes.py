@@ -23,7 +23,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from shopinsight_pipeline.reports.findings import finding, percent, two_proportion_p
+from shopinsight_pipeline.reports.findings import adjusted, finding, percent, two_proportion_p
 
 RECENT_DAYS, EARLIER_DAYS, MONTH_DAYS = 7, 28, 28
 
@@ -38,15 +38,6 @@ class CauseSettings:
 
 def _between(frame: pl.DataFrame, column: str, first: date, last: date) -> pl.DataFrame:
     return frame.filter(pl.col(column).is_between(first, last))
-
-
-def adjusted(p_values: list[float]) -> list[float]:
-    """Benjamini-Hochberg adjusted p-values, in the same order."""
-    if not p_values:
-        return []
-    from statsmodels.stats.multitest import multipletests
-
-    return [float(q) for q in multipletests(p_values, method="fdr_bh")[1]]
 
 
 def _examples(negative: pl.DataFrame, count: int) -> list[str]:

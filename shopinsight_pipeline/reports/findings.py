@@ -95,6 +95,16 @@ def two_proportion_p(hits_a: int, total_a: int, hits_b: int, total_b: int) -> fl
     return float(p)
 
 
+def adjusted(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, in the same order: a run date tests many products (and
+    aspects) at once, and at p < 0.05 each, noise alone would be reported every day."""
+    if not p_values:
+        return []
+    from statsmodels.stats.multitest import multipletests
+
+    return [float(q) for q in multipletests(p_values, method="fdr_bh")[1]]
+
+
 def finding(
     kind: str,
     entity_type: str,

@@ -17,6 +17,7 @@ from shopinsight_pipeline.recommend.events import cross_sell_pairs, empty_events
 from shopinsight_pipeline.reports.causes import CauseSettings, aspect_surges, top_complaints
 from shopinsight_pipeline.reports.findings import (
     SEVERITY_ORDER,
+    adjusted,
     finding,
     money,
     percent,
@@ -164,21 +165,30 @@ def sentiment_findings(inputs: InsightInputs, settings: InsightSettings, languag
         inputs.notes.append("sentiment findings: no product_sentiment in the window")
         return []
     windows = sentiment_windows(inputs)
-    rows = []
+    tests = []  # every product with enough reviews is a test; their p-values are adjusted together
     for row in windows.iter_rows(named=True):
         recent, earlier = int(row["reviews_recent"]), int(row["reviews_earlier"])
         if recent < settings.min_reviews or earlier < settings.min_reviews:
             continue
         share_recent, share_earlier = row["negative_recent"] / recent, row["negative_earlier"] / earlier
-        p = two_proportion_p(int(row["negative_recent"]), recent, int(row["negative_earlier"]), earlier)
-        if share_recent > share_earlier and p < settings.significance:
-            severity = "high" if p < 0.001 else "medium"
+        negative_recent, negative_earlier = int(row["negative_recent"]), int(row["negative_earlier"])
+        p = (
+            two_proportion_p(negative_recent, recent, negative_earlier, earlier)
+            if share_recent > share_earlier
+            else 1.0
+        )
+        tests.append((p, row["product_id"], share_recent, share_earlier, recent, earlier))
+    rows = []
+    for q, (_, product, share_recent, share_earlier, recent, earlier) in zip(
+        adjusted([test[0] for test in tests]), tests, strict=True
+    ):
+        if q < settings.significance:
             rows.append(
                 finding(
                     "negative_share_jump",
                     "product",
-                    row["product_id"],
-                    severity,
+                    product,
+                    "high" if q < 0.001 else "medium",
                     share_recent - share_earlier,
                     share_recent,
                     share_earlier,
@@ -188,7 +198,7 @@ def sentiment_findings(inputs: InsightInputs, settings: InsightSettings, languag
                     recent=str(recent),
                     reference=percent(share_earlier),
                     earlier=str(earlier),
-                    p=f"{p:.3g}",
+                    p=f"{q:.3g}",
                 )
             )
     month = windows.with_columns(

@@ -362,3 +362,22 @@ def test_one_type_fills_at_most_three_of_the_top_ten_and_the_rest_ranks_behind_t
     assert len(jumps) == 8 and len(others) >= 3
     assert jumps[:3] == [0, 1, 2]  # the three strongest keep their place at the top
     assert max(others) < jumps[3]  # every finding of another type ranks before the fourth jump
+
+
+def test_a_modest_jump_among_many_steady_products_is_not_reported_but_a_strong_one_is():
+    """The run date's jumps are tested together (Benjamini-Hochberg): 10 of 21 recent reviews negative
+    against 25% before has p = 0.018 alone, which forty steady products make a chance finding."""
+    earlier, recent = RUN - timedelta(days=34), RUN - timedelta(days=6)
+    rows = []
+    for n in range(40):  # steady: 25% negative before and after
+        rows += sentiment_rows(f"STEADY{n}", earlier, 28, 4, 0.25) + sentiment_rows(f"STEADY{n}", recent, 7, 3, 0.25)
+    rows += sentiment_rows("MODEST", earlier, 28, 4, 0.25)  # then 10 of 21: 2 negative of 3 on 3 days, 1 on 4
+    rows += sentiment_rows("MODEST", recent, 3, 3, 2 / 3) + sentiment_rows(
+        "MODEST", recent + timedelta(days=3), 4, 3, 1 / 3
+    )
+    rows += sentiment_rows("STRONG", earlier, 28, 4, 0.25) + sentiment_rows("STRONG", recent, 7, 3, 1.0)
+    assert two_proportion_p(10, 21, 28, 112) < 0.05  # significant on its own
+    jumps = build_insights(inputs(sentiment=pl.DataFrame(rows))).filter(pl.col("type") == "negative_share_jump")
+    assert jumps.get_column("entity").to_list() == ["STRONG"]
+    alone = build_insights(inputs(sentiment=pl.DataFrame([r for r in rows if r["product_id"] == "MODEST"])))
+    assert alone.filter(pl.col("type") == "negative_share_jump").get_column("entity").to_list() == ["MODEST"]
