@@ -37,6 +37,22 @@ class AspectTaggerConfig(Config):
     bootstrap_rounds: int = TAGGER_GATE.rounds
 
 
+def _per_aspect(choice) -> str:
+    """Per aspect on the test half: labelled mentions, and each candidate's precision / recall / F1."""
+
+    def cell(numbers: dict) -> str:
+        shown = [numbers[key] for key in ("precision", "recall", "f1")]
+        return " / ".join("-" if value is None else f"{value:.2f}" for value in shown)
+
+    names = list(choice.test)
+    aspects = next(iter(choice.test.values()))["per_aspect"]
+    rows = [
+        (aspect, aspects[aspect]["support"], *(cell(choice.test[name]["per_aspect"][aspect]) for name in names))
+        for aspect in aspects
+    ]
+    return table(["aspect", "labelled", *(f"{name} P / R / F1" for name in names)], rows)
+
+
 def _model_card(choice, settings: dict) -> str:
     rows = [
         (name, f"{report['macro_f1']:.4f}", "{:.4f}-{:.4f}".format(*report["macro_f1_ci95"]), report["reviews"])
@@ -47,6 +63,8 @@ def _model_card(choice, settings: dict) -> str:
         f"Serving: **{choice.serving}**. {choice.reason}.\n\n"
         "Detection on the hand-labelled test half (aspects/labelled_reviews.jsonl, docs/ASPECT_LABELLING.md):\n\n"
         + table(["candidate", "macro-F1", "95% interval", "reviews"], rows)
+        + "\n\nPer aspect (thin aspects mean little: see the labelled counts):\n\n"
+        + _per_aspect(choice)
         + f"\n\nThreshold chosen on the dev half: {choice.threshold}. Settings: {json.dumps(settings)}\n"
     )
 
@@ -127,6 +145,7 @@ def aspect_tagger(
             "test_half": MetadataValue.md(
                 table(["candidate", "macro-F1", "95% interval", "micro precision", "micro recall"], candidates)
             ),
+            "test_half_per_aspect": MetadataValue.md(_per_aspect(choice)),
             "dev_half_thresholds": MetadataValue.md(
                 table(["threshold", "macro-F1"], [(t, f"{f1:.4f}") for t, f1 in choice.dev_macro_f1.items()])
             ),

@@ -60,6 +60,8 @@ def test_the_asset_writes_its_choice_the_model_and_its_card_and_review_aspects_f
     assert {p.name for p in folder.iterdir()} == {"aspect_tagger.json", "aspect_tagger.npz", "MODEL_CARD.md"}
     assert pointer["serving"] in (folder / "MODEL_CARD.md").read_text()
     assert "| lexicon" in info["test_half"] and "| tfidf_ovr" in info["test_half"]
+    assert "| logistics" in info["test_half_per_aspect"] and "lexicon P / R / F1" in info["test_half_per_aspect"]
+    assert "Per aspect" in (folder / "MODEL_CARD.md").read_text()
     day = ml_lake.days[-1].isoformat()
     tagged = materialize_assets(ml_lake.root, ml_lake.instance, ["review_aspects"], partition_key=day)
     assert tagged.success
