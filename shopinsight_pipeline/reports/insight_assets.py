@@ -106,7 +106,9 @@ def insights(
         )
         return findings, {
             "top_findings": MetadataValue.md(top or "no findings"),
-            "by_type": {kind: int(count) for kind, count in findings.get_column("type").value_counts().iter_rows()},
+            "by_type": {  # sorted: the same findings give the same metadata
+                kind: int(count) for kind, count in sorted(findings.get_column("type").value_counts().iter_rows())
+            },
             "notes": bullets(notes),
         }
 

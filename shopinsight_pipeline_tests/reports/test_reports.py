@@ -64,6 +64,9 @@ def test_insights_materialize_without_sentiment_and_say_what_is_missing(lake):
     findings = LakeStorage(root=str(lake.root)).read_partition("insights", day)
     assert set(findings.get_column("type")) <= {"forecast_vs_last_period", "anomalous_day", "data_quality"}
     assert (findings.get_column("run_date") == day).all()
+    by_type = event.materialization.metadata["by_type"].value
+    assert list(by_type) == sorted(by_type)  # the same findings, the same metadata
+    assert by_type == {kind: findings.get_column("type").to_list().count(kind) for kind in by_type}
 
 
 def test_insight_report_is_one_self_contained_page_with_chart_files(lake):
