@@ -40,6 +40,11 @@ def _between(frame: pl.DataFrame, column: str, first: date, last: date) -> pl.Da
     return frame.filter(pl.col(column).is_between(first, last))
 
 
+def _aspect_name(aspect: str, labels: dict[str, str], language: str) -> str:
+    """How a sentence names an aspect: its Chinese label in Chinese, its key in words in English."""
+    return labels.get(aspect, aspect) if language == "zh" else aspect.replace("_", " ")
+
+
 def _examples(negative: pl.DataFrame, count: int) -> list[str]:
     """The `count` most confident distinct negative clauses (shortened for a sentence)."""
     spans = negative.sort("probability", descending=True).get_column("span").unique(maintain_order=True)
@@ -61,7 +66,9 @@ def aspect_surges(
     earlier_start = recent_start - timedelta(days=EARLIER_DAYS)
     negative = mentions.filter(pl.col("polarity") == "negative").join(categories, on="product_id", how="left")
     reviews = reviews.join(categories, on="product_id", how="left")
-    tests: list[tuple[float, dict]] = []
+    tests: list[tuple[float, str, str, str, int, int, int, int]] = []  # p, level, entity, aspect, counts
+    recent = _between(negative, "review_date", recent_start, run_date)
+    earlier = _between(negative, "review_date", earlier_start, recent_start - timedelta(days=1))
     for level in ("product_id", "category"):
         recent_reviews = _between(reviews, "date", recent_start, run_date).group_by(level).agg(pl.col("reviews").sum())
         earlier_reviews = (
@@ -72,8 +79,6 @@ def aspect_surges(
         totals = {key: (count, 0) for key, count in recent_reviews.iter_rows()}
         for key, count in earlier_reviews.iter_rows():
             totals[key] = (totals.get(key, (0, 0))[0], count)
-        recent = _between(negative, "review_date", recent_start, run_date)
-        earlier = _between(negative, "review_date", earlier_start, recent_start - timedelta(days=1))
         earlier_counts = {(key, aspect): n for key, aspect, n in earlier.group_by(level, "aspect").len().iter_rows()}
         for key, aspect, hits in recent.group_by(level, "aspect").len().sort(level, "aspect").iter_rows():
             if key is None:
@@ -82,53 +87,38 @@ def aspect_surges(
             before = earlier_counts.get((key, aspect), 0)
             if hits < settings.min_aspect_mentions or min(recent_total, earlier_total) < settings.min_reviews:
                 continue
-            share, share_before = hits / recent_total, before / earlier_total
-            p = two_proportion_p(hits, recent_total, before, earlier_total) if share > share_before else 1.0
-            quotes = _examples(recent.filter((pl.col(level) == key) & (pl.col("aspect") == aspect)), 2)
-            quotes += ["…"] * (2 - len(quotes))
-            tests.append(
-                (
-                    p,
-                    {
-                        "entity_type": "product" if level == "product_id" else "category",
-                        "entity": key,
-                        "score": share - share_before,
-                        "value": share,
-                        "reference": share_before,
-                        "aspect": labels.get(aspect, aspect) if language == "zh" else aspect.replace("_", " "),
-                        "days": str(RECENT_DAYS),
-                        "shown_value": percent(share),
-                        "recent": str(recent_total),
-                        "shown_reference": percent(share_before),
-                        "earlier": str(earlier_total),
-                        "example": quotes[0],
-                        "second_example": quotes[1],
-                    },
-                )
-            )
+            rising = hits / recent_total > before / earlier_total
+            p = two_proportion_p(hits, recent_total, before, earlier_total) if rising else 1.0
+            tests.append((p, level, key, aspect, hits, recent_total, before, earlier_total))
     rows = []
-    for q, (_, test) in zip(adjusted([p for p, _ in tests]), tests, strict=True):
+    for q, (_, level, key, aspect, hits, recent_total, before, earlier_total) in zip(
+        adjusted([test[0] for test in tests]), tests, strict=True
+    ):
         if q >= settings.significance:
             continue
+        share, share_before = hits / recent_total, before / earlier_total
+        # quotes only for what is reported: a filter per test would cost tests x mentions
+        quotes = _examples(recent.filter((pl.col(level) == key) & (pl.col("aspect") == aspect)), 2)
+        quotes += ["…"] * (2 - len(quotes))
         rows.append(
             finding(
                 "aspect_negative_surge",
-                test["entity_type"],
-                test["entity"],
+                "product" if level == "product_id" else "category",
+                key,
                 "high" if q < 0.001 else "medium",
-                test["score"],
-                test["value"],
-                test["reference"],
+                share - share_before,
+                share,
+                share_before,
                 language,
-                aspect=test["aspect"],
-                days=test["days"],
-                value=test["shown_value"],
-                recent=test["recent"],
-                reference=test["shown_reference"],
-                earlier=test["earlier"],
+                aspect=_aspect_name(aspect, labels, language),
+                days=str(RECENT_DAYS),
+                value=percent(share),
+                recent=str(recent_total),
+                reference=percent(share_before),
+                earlier=str(earlier_total),
                 p=f"{q:.3g}",
-                example=test["example"],
-                second_example=test["second_example"],
+                example=quotes[0],
+                second_example=quotes[1],
             )
         )
     return rows
@@ -191,7 +181,7 @@ def top_complaints(
             )
             template = "top_complaint"
             shown |= {
-                "aspect": labels.get(aspect, aspect) if language == "zh" else aspect.replace("_", " "),
+                "aspect": _aspect_name(aspect, labels, language),
                 "aspect_share": percent(count / complaints.height),
                 "example": _examples(complaints.filter(pl.col("aspect") == aspect), 1)[0],
             }
