@@ -53,16 +53,28 @@ def _per_aspect(choice) -> str:
     return table(["aspect", "labelled", *(f"{name} P / R / F1" for name in names)], rows)
 
 
-def _model_card(choice, settings: dict) -> str:
+def _candidates(choice) -> str:
+    """Each candidate's detection on the test half: macro-F1 with its interval, micro precision and recall."""
     rows = [
-        (name, f"{report['macro_f1']:.4f}", "{:.4f}-{:.4f}".format(*report["macro_f1_ci95"]), report["reviews"])
+        (
+            name,
+            f"{report['macro_f1']:.4f}",
+            "{:.4f}-{:.4f}".format(*report["macro_f1_ci95"]),
+            f"{report['micro_precision'] or 0:.3f}",
+            f"{report['micro_recall'] or 0:.3f}",
+            report["reviews"],
+        )
         for name, report in choice.test.items()
     ]
+    return table(["candidate", "macro-F1", "95% interval", "micro precision", "micro recall", "reviews"], rows)
+
+
+def _model_card(choice, settings: dict) -> str:
     return (
         "# Aspect tagger\n\n"
         f"Serving: **{choice.serving}**. {choice.reason}.\n\n"
         "Detection on the hand-labelled test half (aspects/labelled_reviews.jsonl, docs/ASPECT_LABELLING.md):\n\n"
-        + table(["candidate", "macro-F1", "95% interval", "reviews"], rows)
+        + _candidates(choice)
         + "\n\nPer aspect (thin aspects mean little: see the labelled counts):\n\n"
         + _per_aspect(choice)
         + f"\n\nThreshold chosen on the dev half: {choice.threshold}. Settings: {json.dumps(settings)}\n"
@@ -125,16 +137,6 @@ def aspect_tagger(
         "test_macro_f1": {name: report["macro_f1"] for name, report in choice.test.items()},
         "paired": choice.paired,
     }
-    candidates = [
-        (
-            name,
-            f"{r['macro_f1']:.4f}",
-            "{:.4f}-{:.4f}".format(*r["macro_f1_ci95"]),
-            f"{r['micro_precision'] or 0:.3f}",
-            f"{r['micro_recall'] or 0:.3f}",
-        )
-        for name, r in choice.test.items()
-    ]
     return Output(
         pointer,
         metadata={
@@ -142,9 +144,7 @@ def aspect_tagger(
             "reason": choice.reason,
             "training_clauses": len(set(clauses)),
             "learned_aspects": ", ".join(learned.aspects) or "none",
-            "test_half": MetadataValue.md(
-                table(["candidate", "macro-F1", "95% interval", "micro precision", "micro recall"], candidates)
-            ),
+            "test_half": MetadataValue.md(_candidates(choice)),
             "test_half_per_aspect": MetadataValue.md(_per_aspect(choice)),
             "dev_half_thresholds": MetadataValue.md(
                 table(["threshold", "macro-F1"], [(t, f"{f1:.4f}") for t, f1 in choice.dev_macro_f1.items()])
