@@ -22,6 +22,7 @@ from shopinsight_pipeline.jobs import (
     retrain_schedule,
     score_partition_job,
 )
+from shopinsight_pipeline.products.assets import catalogue
 from shopinsight_pipeline.recommend.assets import (
     customer_events,
     customer_recommendations,
@@ -98,6 +99,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
     return Definitions(
         assets=[
             raw_orders,
+            catalogue,
             raw_reviews,
             validate_orders,
             validate_reviews,

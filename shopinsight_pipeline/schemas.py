@@ -29,6 +29,10 @@ REVIEW_FIELDS: tuple[str, ...] = (
     "review_ts",
 )
 
+# The catalogue a shop exports each day (landing/products/products_YYYY-MM-DD.csv): the products
+# dimension that puts names beside ids in insights, the report and recommendation reasons.
+PRODUCT_FIELDS: tuple[str, ...] = ("product_id", "product_name", "category", "brand", "list_price")
+
 # Identifier columns: joined on downstream, so a control character in one is a defect of its own.
 ORDER_ID_COLUMNS: tuple[str, ...] = ("order_id", "customer_id", "product_id")
 REVIEW_ID_COLUMNS: tuple[str, ...] = ("review_id", "order_id", "product_id")
@@ -95,6 +99,21 @@ QUARANTINE_COLUMNS: dict[str, pl.DataType] = {
 QUARANTINED_ORDERS_SCHEMA = {**RAW_ORDERS_SCHEMA, **QUARANTINE_COLUMNS}
 QUARANTINED_REVIEWS_SCHEMA = {**RAW_REVIEWS_SCHEMA, **QUARANTINE_COLUMNS}
 
+PRODUCTS_SCHEMA: dict[str, pl.DataType] = {
+    "product_id": pl.String(),
+    "product_name": pl.String(),
+    "category": pl.String(),
+    "brand": pl.String(),
+    "list_price": pl.Float64(),
+    **LINEAGE_SCHEMA,
+}
+# A catalogue line as read (text), with the rules it broke.
+QUARANTINED_PRODUCTS_SCHEMA: dict[str, pl.DataType] = {
+    **{field: pl.String() for field in PRODUCT_FIELDS},
+    **LINEAGE_SCHEMA,
+    **QUARANTINE_COLUMNS,
+}
+
 DAILY_SALES_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "category": pl.String(),
@@ -145,6 +164,7 @@ INSIGHTS_SCHEMA: dict[str, pl.DataType] = {
     "type": pl.String(),
     "entity_type": pl.String(),
     "entity": pl.String(),
+    "entity_name": pl.String(),  # the product's name from the products dimension, where known
     "severity": pl.String(),
     "score": pl.Float64(),
     "value": pl.Float64(),
@@ -290,6 +310,8 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "validated_reviews": VALIDATED_REVIEWS_SCHEMA,
         "quarantined_orders": QUARANTINED_ORDERS_SCHEMA,
         "quarantined_reviews": QUARANTINED_REVIEWS_SCHEMA,
+        "products": PRODUCTS_SCHEMA,
+        "quarantined_products": QUARANTINED_PRODUCTS_SCHEMA,
         "daily_sales": DAILY_SALES_SCHEMA,
         "category_trends": TRENDS_SCHEMA,
         "sales_forecast": FORECAST_SCHEMA,

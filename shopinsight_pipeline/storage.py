@@ -51,6 +51,8 @@ TABLE_LAYERS: dict[str, str] = {
     "validated_reviews": "silver",
     "quarantined_orders": "silver",
     "quarantined_reviews": "silver",
+    "products": "silver",
+    "quarantined_products": "silver",
     "daily_sales": "gold",
     "review_token_shards": "silver",
     "review_scores": "silver",
@@ -72,12 +74,13 @@ RUN_DATE_TABLES: frozenset[str] = frozenset(
 )
 # Tables whose partition is a folder of shards (part-0, part-1, ...) rather than one file.
 SHARDED_TABLES: frozenset[str] = frozenset({"review_token_shards"})
-LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl"}
+LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl", "products": "csv"}
 # A day's delivery and its split move together: raw, validated and quarantined of one source become
 # visible as one unit (LakeStorage.publish_day), so no reader sees one delivery's raw beside
-# another's split. Writes of these tables are staged under lake/_staging/ until then.
+# another's split. Writes of these tables are staged under lake/_staging/ until then. The product
+# catalogue is read and split in one step (products/assets.py), so its two tables need no staging.
 DAY_UNITS: dict[str, tuple[str, str, str]] = {
-    source: (f"raw_{source}", f"validated_{source}", f"quarantined_{source}") for source in LANDING_SOURCES
+    source: (f"raw_{source}", f"validated_{source}", f"quarantined_{source}") for source in ("orders", "reviews")
 }
 DAY_UNIT_OF: dict[str, str] = {table: source for source, tables in DAY_UNITS.items() for table in tables}
 PARTITION_FILE = "part-0.parquet"

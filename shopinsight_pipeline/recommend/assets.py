@@ -125,12 +125,13 @@ def save_serving_model(
         "customer_events": window("customer_events", HISTORY_DAYS),
         "recommender_model": AssetIn(),
         "insights": same_day_if_written("insights"),
+        "products_today": same_day_if_written("products"),
     },
     **DAILY_ASSET,
     group_name="recommend",
     kinds={"polars", "parquet"},
     description="Per run date: the top-10 products of every customer active in the last 30 days, with score, "
-    "rank, the candidate that produced it and a reason.",
+    "rank, the candidate that produced it and a reason (a product it cites named beside its id).",
 )
 def customer_recommendations(
     context: AssetExecutionContext,
@@ -138,6 +139,7 @@ def customer_recommendations(
     customer_events: dict[str, pl.LazyFrame],
     recommender_model: dict,
     insights: dict[str, pl.DataFrame],
+    products_today: dict[str, pl.DataFrame],
 ) -> Output:
     from shopinsight_pipeline.recommend.serve import flagged_products, reason_kinds, recommend_for_day
 
@@ -152,6 +154,7 @@ def customer_recommendations(
             flagged,
             config.active_days,
             config.k,
+            products_today.get(day.isoformat()),
         )
         by_reason = reason_kinds(lists)
         return lists, {

@@ -24,10 +24,14 @@ def recommend_for_day(
     flagged: Sequence[str],
     active_days: int,
     k: int,
+    catalogue: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Top-k lists on the morning after `day` for the customers active up to it, from the purchases
-    up to `day` (nothing later), by the candidate `choice` (recommender_model's value) names."""
+    up to `day` (nothing later), by the candidate `choice` (recommender_model's value) names.
+    `catalogue` (the day's `products`) puts a name beside each product id a reason cites."""
     history = purchases.filter(pl.col("day") <= day)
+    if catalogue is not None and "product_name" not in history.columns:
+        history = history.join(catalogue.select("product_id", "product_name"), on="product_id", how="left")
     customers = active_customers(history, day, active_days)
     if not customers:
         return pl.DataFrame(schema=CUSTOMER_RECOMMENDATIONS_SCHEMA)

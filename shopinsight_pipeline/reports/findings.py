@@ -2,6 +2,8 @@
 only from the numbers it keeps, number formats and the proportion test every comparison uses.
 reports/insights.py and reports/causes.py both write their findings with these."""
 
+from collections.abc import Mapping
+
 TEMPLATES: dict[str, dict[str, str]] = {
     "fastest_growing_category": {
         "en": "{entity} grew fastest: revenue of the last {days} days is {change} vs the {days} days before "
@@ -118,9 +120,12 @@ def finding(
     **shown: str,
 ) -> dict:
     """A row: the sentence (TEMPLATES[template or kind]) is filled only from `shown`, whose values are
-    also kept in `numbers`."""
+    also kept in `numbers`. The template and `shown` ride along (private keys) so that `named` can
+    write the sentence again with product names."""
     sentence = TEMPLATES[template or kind][language].format(entity=entity, **shown)
     return {
+        "_template": template or kind,
+        "_shown": shown,
         "type": kind,
         "entity_type": entity_type,
         "entity": entity,
@@ -131,3 +136,28 @@ def finding(
         "numbers": list(shown.values()),
         "sentence": sentence,
     }
+
+
+PRODUCT_ENTITIES = ("product", "product_pair")
+
+
+def product_label(product_id: str, names: Mapping[str, str]) -> str:
+    """A product as a sentence names it: its id with its name (as recommendation reasons do), or the
+    id alone when unnamed."""
+    name = names.get(product_id)
+    return f"{product_id} ({name})" if name else product_id
+
+
+def named(row: dict, names: Mapping[str, str], language: str) -> dict:
+    """The row without its private keys, with `entity_name` and, for a finding about products, the
+    sentence written again with each product's name beside its id (the pair's second product too).
+    The numbers stay those the sentence was built from."""
+    row = dict(row)
+    template, shown = row.pop("_template"), row.pop("_shown")
+    row["entity_name"] = None
+    if row["entity_type"] in PRODUCT_ENTITIES and names:
+        row["entity_name"] = names.get(row["entity"])
+        if "second" in shown:
+            shown = {**shown, "second": product_label(shown["second"], names)}
+        row["sentence"] = TEMPLATES[template][language].format(entity=product_label(row["entity"], names), **shown)
+    return row

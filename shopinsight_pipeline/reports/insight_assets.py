@@ -57,6 +57,7 @@ INSIGHT_WINDOWS = {
         **QUALITY_INPUTS,
         "propensity_today": same_day_if_written("purchase_propensity"),
         "recent_events": window("customer_events", CROSS_SELL_DAYS),
+        "products_today": same_day_if_written("products"),
     },
     **DAILY_ASSET,
     group_name="reports",
@@ -81,6 +82,7 @@ def insights(
     propensity_today: dict[str, pl.DataFrame],
     recent_events: dict[str, pl.DataFrame],
     recent_aspects: dict[str, pl.DataFrame],
+    products_today: dict[str, pl.DataFrame],
 ) -> Output:
     quality = quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews)
     settings = InsightSettings(
@@ -99,6 +101,7 @@ def insights(
             propensity_today=propensity_today,
             recent_events=window_of(recent_events, day, CROSS_SELL_DAYS),
             recent_aspects=window_of(recent_aspects, day, INSIGHT_WINDOWS["recent_aspects"][1]),
+            products_today=products_today,
             settings=settings,
         )
         top = "\n".join(

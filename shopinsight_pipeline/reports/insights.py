@@ -13,6 +13,7 @@ import polars as pl
 
 from shopinsight_pipeline.aspects.summary import product_categories
 from shopinsight_pipeline.aspects.taxonomy import load_taxonomy
+from shopinsight_pipeline.products.catalogue import product_labels
 from shopinsight_pipeline.recommend.events import cross_sell_pairs, empty_events, purchases_of
 from shopinsight_pipeline.reports.causes import CauseSettings, aspect_surges, top_complaints
 from shopinsight_pipeline.reports.findings import (
@@ -20,6 +21,7 @@ from shopinsight_pipeline.reports.findings import (
     adjusted,
     finding,
     money,
+    named,
     percent,
     signed_percent,
     two_proportion_p,
@@ -64,6 +66,7 @@ class InsightInputs:
     aspects: pl.DataFrame | None = None  # review_aspects of the last 35 days up to the run date
     categories: pl.DataFrame | None = None  # product_id -> category
     aspect_labels: dict[str, str] = field(default_factory=dict)  # aspect -> its Chinese name
+    product_names: dict[str, str] = field(default_factory=dict)  # product_id -> name (the products dimension)
 
 
 def category_growth(inputs: InsightInputs, language: str) -> list[dict]:
@@ -404,7 +407,7 @@ def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSet
     if not rows:
         return pl.DataFrame(schema=INSIGHTS_SCHEMA)
     frame = (
-        pl.DataFrame(rows)
+        pl.DataFrame([named(row, inputs.product_names, language) for row in rows])
         .with_columns(pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8).alias("_order"))
         .sort(["_order", "score"], descending=[False, True])
     )
@@ -443,11 +446,13 @@ def build_insights_for_day(
     propensity_today: Mapping[str, pl.DataFrame],
     recent_events: Mapping[str, pl.DataFrame],
     recent_aspects: Mapping[str, pl.DataFrame] | None = None,
+    products_today: Mapping[str, pl.DataFrame] | None = None,
     settings: InsightSettings = InsightSettings(),
 ) -> tuple[pl.DataFrame, list[str]]:
     """The run date's findings and notes from its inputs: the `*_today` partitions (date -> frame,
     the day's possibly missing), the days of each `recent_*` window, and `quality_counts` rows."""
     notes: list[str] = []
+    catalogue = None if products_today is None else products_today.get(day.isoformat())
     inputs = InsightInputs(
         run_date=day,
         trends=written_or_empty(trends_today, "category_trends", day, notes),
@@ -464,7 +469,10 @@ def build_insights_for_day(
         aspects=None if recent_aspects is None else stack(recent_aspects, pl.DataFrame(schema=REVIEW_ASPECTS_SCHEMA)),
         categories=product_categories(recent_orders),
         aspect_labels={aspect.key: aspect.label for aspect in load_taxonomy().aspects},
+        product_names={} if catalogue is None else product_labels(catalogue),
     )
+    if catalogue is None:
+        notes.append(f"products has no partition for {day.isoformat()}: products are named by id only")
     if inputs.trends.is_empty():
         inputs.trends = pl.DataFrame(schema=TRENDS_SCHEMA)
     return build_insights(inputs, settings), inputs.notes

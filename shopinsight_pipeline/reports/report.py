@@ -57,6 +57,15 @@ def table(frame: pl.DataFrame, columns: list[str]) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def subject(findings: pl.DataFrame) -> pl.Expr:
+    """What a finding is about, as a reader knows it: the product's id with its name where the
+    products dimension named it (insights written before it have no entity_name), else the id."""
+    if "entity_name" not in findings.columns:
+        return pl.col("entity").alias("subject")
+    named = pl.format("{} ({})", pl.col("entity"), pl.col("entity_name"))
+    return pl.when(pl.col("entity_name").is_not_null()).then(named).otherwise(pl.col("entity")).alias("subject")
+
+
 def image(png: bytes, title: str) -> str:
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
@@ -93,7 +102,7 @@ def render_report(
         if complaints_chart
         else '<p class="note">no aspect mentions in the last 28 days</p>',
         "<h3>This week's surges</h3>",
-        table(surges, ["severity", "entity", "sentence"])
+        table(surges.with_columns(subject(surges)), ["severity", "subject", "sentence"])
         if surges.height
         else '<p class="note">no aspect of a product or category drew significantly more complaints this week</p>',
     ]

@@ -1,4 +1,4 @@
-"""The landing sensor asks for a day once both files are there, and again only if one changes."""
+"""The landing sensor asks for a day once all its files are there, and again only if one changes."""
 
 import os
 from datetime import timedelta
@@ -9,7 +9,7 @@ from shopinsight_pipeline.sensors import complete_days, landing_sensor
 from shopinsight_pipeline.storage import LakeStorage
 
 
-def test_complete_days_need_both_files_and_change_key_on_redelivery(lake, tmp_path):
+def test_complete_days_need_every_file_and_change_key_on_redelivery(lake, tmp_path):
     storage = LakeStorage(root=str(lake.root))
     today = lake.days[-1] + timedelta(days=1)
     days = complete_days(storage, today, lookback=3)
@@ -20,6 +20,14 @@ def test_complete_days_need_both_files_and_change_key_on_redelivery(lake, tmp_pa
     orders.parent.mkdir(parents=True)
     orders.write_text("order_id\n")
     assert complete_days(partial, today, lookback=3) == []  # reviews not yet landed
+    reviews = partial.landing_file("reviews", lake.days[-1])
+    reviews.parent.mkdir(parents=True)
+    reviews.write_text("")
+    assert complete_days(partial, today, lookback=3) == []  # the catalogue not yet landed
+    products = partial.landing_file("products", lake.days[-1])
+    products.parent.mkdir(parents=True)
+    products.write_text("product_id\n")
+    assert [day for day, _ in complete_days(partial, today, lookback=3)] == [lake.days[-1]]
 
     reviews = storage.landing_file("reviews", lake.days[-1])
     before = dict(days)[lake.days[-1]]
@@ -33,4 +41,4 @@ def test_complete_days_need_both_files_and_change_key_on_redelivery(lake, tmp_pa
 def test_sensor_skips_with_a_reason_when_nothing_landed(tmp_path):
     result = landing_sensor(build_sensor_context(resources={"storage": LakeStorage(root=str(tmp_path))}))
     assert isinstance(result, SkipReason)
-    assert "no complete pair of landing files" in result.skip_message
+    assert "no complete set of landing files" in result.skip_message

@@ -22,6 +22,8 @@ ASSETS = {
     "quarantined_orders",
     "validated_reviews",
     "quarantined_reviews",
+    "products",
+    "quarantined_products",
     "daily_sales",
     "review_tokenizer",
     "review_token_shards",
@@ -58,6 +60,7 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
         AssetCheckKey(AssetKey(f"validated_{entity}"), name) for entity in ("orders", "reviews") for name in CHECKS
     }
     expected_checks.add(AssetCheckKey(AssetKey("sentiment_model"), "champion_challenger"))
+    expected_checks.add(AssetCheckKey(AssetKey("products"), "catalogue_rows_conserved"))
     assert set(graph.asset_check_keys) == expected_checks
     for name in JOBS:
         job = defs.resolve_job_def(name)
@@ -196,7 +199,9 @@ def test_every_asset_is_found_by_its_name_where_it_is_defined_and_tested():
     strings), and the tests of that stage (shopinsight_pipeline_tests/<stage>/) name it."""
     wrappers = [path for path in (ROOT / "shopinsight_pipeline").rglob("*.py") if path.stem.endswith("assets")]
     for name in sorted(ASSETS):
-        definition = re.compile(rf'^def {name}\(|^{name} = \w+\("{name}"|(validated|quarantined)="{name}"', re.M)
+        definition = re.compile(
+            rf'^def {name}\(|^{name} = \w+\("{name}"|(validated|quarantined)="{name}"|^ +"{name}": AssetOut\(', re.M
+        )
         [module] = [path for path in wrappers if definition.search(path.read_text(encoding="utf-8"))]
         stage_tests = ROOT / "shopinsight_pipeline_tests" / module.parent.name
         assert any(name in path.read_text(encoding="utf-8") for path in stage_tests.glob("test_*.py")), (

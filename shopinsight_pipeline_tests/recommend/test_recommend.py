@@ -313,6 +313,19 @@ def test_reasons_name_the_product_where_the_data_has_names(world):
     assert catalogue.label(catalogue.index["A"]) == "A"  # no name: the id alone
 
 
+def test_the_days_lists_cite_products_by_the_name_the_days_catalogue_gives(world):
+    from shopinsight_pipeline.recommend.serve import recommend_for_day
+
+    catalogue = pl.DataFrame({"product_id": ["X", "Y"], "product_name": ["Phone X", "Case for X"]})
+    choice = {"champion": "cooccurrence", "settings": dataclasses.asdict(world.settings)}
+    named = recommend_for_day(world.purchases, LAST_DAY, choice, [], 30, 10, catalogue)
+    plain = recommend_for_day(world.purchases, LAST_DAY, choice, [], 30, 10)
+    assert named.select("customer_id", "product_id", "rank").equals(plain.select("customer_id", "product_id", "rank"))
+    cited = named.filter(pl.col("reason").str.contains(r"\bX\b"))["reason"].unique().to_list()
+    assert cited and all("X (Phone X)" in reason for reason in cited)
+    assert not plain["reason"].str.contains("Phone X").any()
+
+
 def test_reason_kinds_group_reasons_by_their_words_without_ids_or_counts():
     from shopinsight_pipeline.recommend.serve import reason_kinds
 

@@ -141,7 +141,7 @@ def test_minimum_evidence_keeps_thin_products_out():
 def test_every_number_in_a_sentence_is_in_the_row(language):
     insights = build_insights(inputs(), InsightSettings(language=language))
     for row in insights.iter_rows(named=True):
-        rest = row["sentence"].replace(row["entity"], "")
+        rest = row["sentence"].replace(row["entity"], "").replace(row["entity_name"] or "", "")
         for number in sorted(row["numbers"], key=len, reverse=True):
             rest = rest.replace(number, "")
         assert not re.search(r"\d", rest), row["sentence"]
@@ -283,6 +283,49 @@ def test_quality_counts_per_entity_and_day_and_each_days_window():
     window = quality_of(counts, RUN)
     assert window.get_column("date").min() == RUN - timedelta(days=7)  # the run date and the 7 days before
     assert window.filter((pl.col("entity") == "orders") & (pl.col("date") == RUN)).row(0)[2:] == (100, 0)
+
+
+def test_products_are_named_beside_their_ids_in_sentences_and_entity_name():
+    names = {"PJUMP": "Panda Play kite", "P1": "Voltra earbuds", "P9": "Lumo power bank"}
+    pairs = pl.DataFrame(
+        {"first": ["P1"], "second": ["P9"], "customers": [40], "buyers": [50], "share": [0.8]}
+        | {"base_share": [0.1], "lift": [8.0], "days": [30]}
+    )
+    plain = build_insights(inputs(pairs=pairs), InsightSettings(max_per_type_in_top=99))
+    named = build_insights(inputs(pairs=pairs, product_names=names), InsightSettings(max_per_type_in_top=99))
+    assert named.height == plain.height and plain.get_column("entity_name").null_count() == plain.height
+    for before, after in zip(plain.iter_rows(named=True), named.iter_rows(named=True), strict=True):
+        assert after["entity"] == before["entity"] and after["numbers"] == before["numbers"]
+        if after["entity"] == "PJUMP":
+            assert after["entity_name"] == names[after["entity"]]
+            label = f"{after['entity']} ({names[after['entity']]})"
+            assert after["sentence"] == before["sentence"].replace(after["entity"], label, 1)
+        elif after["type"] != "top_cross_sell_pair":  # a category, an unnamed product, the whole shop
+            assert after["sentence"] == before["sentence"] and after["entity_name"] is None
+    [pair] = named.filter(pl.col("type") == "top_cross_sell_pair")["sentence"]
+    assert "P1 (Voltra earbuds)" in pair and "P9 (Lumo power bank)" in pair
+
+
+def test_insights_for_a_day_name_products_from_the_days_catalogue_and_note_a_missing_one():
+    day_inputs = inputs()
+    common = {
+        "trends_today": {RUN.isoformat(): day_inputs.trends},
+        "forecast_today": {},
+        "recent_sales": {},
+        "recent_sentiment": {RUN.isoformat(): day_inputs.sentiment},
+        "recent_orders": {},
+        "quality": day_inputs.quality,
+        "propensity_today": {},
+        "recent_events": {},
+    }
+    catalogue = pl.DataFrame({"product_id": ["PJUMP"], "product_name": ["Panda Play kite"]})
+    findings, notes = build_insights_for_day(RUN, **common, products_today={RUN.isoformat(): catalogue})
+    jump = findings.filter(pl.col("type") == "negative_share_jump").row(0, named=True)
+    assert jump["entity_name"] == "Panda Play kite" and "PJUMP (Panda Play kite)" in jump["sentence"]
+    assert not any("products has no partition" in note for note in notes)
+    findings, notes = build_insights_for_day(RUN, **common, products_today={})
+    assert f"products has no partition for {RUN}: products are named by id only" in notes
+    assert findings.get_column("entity_name").null_count() == findings.height
 
 
 def test_insights_for_a_day_note_missing_partitions_and_read_only_the_given_windows():

@@ -253,13 +253,14 @@ def test_the_report_says_why_customers_complain_with_a_chart_and_the_week_s_surg
     )
     surge = pl.DataFrame(
         {
-            "rank": [1],
-            "severity": ["high"],
-            "type": ["aspect_negative_surge"],
-            "entity": ["P1"],
-            "sentence": ["Complaints about packaging of P1 rose: ... customers wrote \u201cbox crushed\u201d"],
+            "entity": ["P1", "home"],
+            "entity_name": ["Oakridge bath towel", None],
+            "sentence": [
+                "Complaints about packaging of P1 (Oakridge bath towel) rose: ... wrote \u201cbox crushed\u201d",
+                "Complaints about packaging of home rose: ...",
+            ],
         }
-    )
+    ).with_columns(rank=pl.Series([1, 2]), severity=pl.Series(["high", "medium"]), type=pl.lit("aspect_negative_surge"))
     report = build_report(
         DAY,
         insights_today={DAY.isoformat(): surge},
@@ -276,6 +277,8 @@ def test_the_report_says_why_customers_complain_with_a_chart_and_the_week_s_surg
     complaints = page[page.index("<h2>Why customers complain</h2>") :]
     assert complaints.index('alt="Negative share of aspect mentions by category"') < complaints.index("surges")
     assert "box crushed" in complaints  # the surge's sentence with its quotes
+    # what each surge is about: a product by its id and name, a category by its name
+    assert "<td>P1 (Oakridge bath towel)</td>" in complaints and "<td>home</td>" in complaints
     assert "Negative share of aspect mentions by category" in report.charts
     assert len(report.files) == 2  # the page and the chart's PNG
 

@@ -28,8 +28,10 @@ from shopinsight_pipeline.sample import (
 # sha256 over every file of write_sample(root, SampleSpec()) (relative path, NUL, the file's sha256),
 # measured before the scale knobs were added. A deliberate change of the generator bumps
 # SAMPLE_VERSION and updates this digest with it: version 3 plants the aspect causes (issue 24.7) in
-# 666 review lines and changes nothing else (the orders files and the planted defects are identical).
-DEFAULT_SAMPLE_DIGEST = "0a65b7ef7b17edbe18110010040abe69980993d52b210011c3887d592dc4c244"
+# 666 review lines and changes nothing else (the orders files and the planted defects are identical);
+# version 4 adds the daily catalogue files (landing/products/, broken lines on two days) and changes
+# nothing else (diffed).
+DEFAULT_SAMPLE_DIGEST = "50f547918e6469f844caa9f002ab1faf54b2381bb6f50c2f2e03d839bbde3b1c"
 WIDE = 150  # products per category: ids of three digits
 
 
