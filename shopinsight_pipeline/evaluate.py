@@ -7,8 +7,9 @@
         [--aspects-column aspects] [--aspects logistics,price,...] [--taxonomy FILE] [--json]
 
 With --task aspects each row's aspects column is a JSON object such as {"logistics": "negative",
-"price": "positive"} ({} : no aspect), and the serving aspect tagger (the lexicon of the taxonomy,
-each clause's polarity by the promoted sentiment scorer) is scored: detection precision, recall and
+"price": "positive"} ({} : no aspect), and the serving aspect tagger (the one aspect_tagger chose in
+--root's lake, the taxonomy's lexicon until it has run; each clause's polarity by the promoted
+sentiment scorer) is scored: detection precision, recall and
 F1 per aspect, macro-F1 with its 95% interval ("macro_f1" in --json), and polarity accuracy and
 negative recall on the aspects it found correctly. --aspects restricts both the labels and the
 predictions to the aspects an outside file labels.
@@ -381,17 +382,21 @@ def evaluate_aspects_file(
     restrict: list[str] | None = None,
     file_format: str | None = None,
     taxonomy_file: str | None = None,
+    root: str | None = None,
 ) -> dict:
-    """The serving aspect tagger's report on a file labelled with aspects and their polarity."""
+    """The serving aspect tagger's report on a file labelled with aspects and their polarity: the one
+    aspect_tagger chose in `root`'s lake (the lexicon when there is none or it chose the lexicon)."""
     from datetime import date
 
     import polars as pl
 
     from shopinsight_pipeline.aspects.evaluation import aspect_report, aspects_by_review, parse_aspect_labels
     from shopinsight_pipeline.aspects.lexicon import LexiconTagger
+    from shopinsight_pipeline.aspects.serving import serving_tagger
     from shopinsight_pipeline.aspects.tagging import tag_reviews
     from shopinsight_pipeline.aspects.taxonomy import load_taxonomy
     from shopinsight_pipeline.ml.scorers import load_scorer
+    from shopinsight_pipeline.storage import LakeStorage
 
     taxonomy = load_taxonomy(taxonomy_file)
     unknown = sorted(set(restrict or []) - set(taxonomy.keys))
@@ -413,7 +418,8 @@ def evaluate_aspects_file(
         }
     )
     lexicon = LexiconTagger(taxonomy)
-    tagged = tag_reviews(reviews, lexicon, load_scorer(model_dir), model_dir.name, masker=lexicon)
+    tagger = lexicon if root is None else serving_tagger(LakeStorage(root=root), taxonomy)
+    tagged = tag_reviews(reviews, tagger, load_scorer(model_dir), model_dir.name, masker=lexicon)
     predicted = aspects_by_review(tagged, ids)
     keep = set(aspects)
     report = aspect_report(
@@ -421,7 +427,7 @@ def evaluate_aspects_file(
         [{k: v for k, v in row.items() if k in keep} for row in predicted],
         aspects,
     )
-    report["tagger"] = {"kind": lexicon.kind, "version": lexicon.version, "taxonomy": taxonomy.source}
+    report["tagger"] = {"kind": tagger.kind, "version": tagger.version, "taxonomy": taxonomy.source}
     report["scorer"] = {"path": str(model_dir)}
     return report
 
@@ -481,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                 restrict,
                 args.format,
                 args.taxonomy,
+                args.root,
             )
         else:
             label_map = read_label_map(args.label_map)

@@ -741,11 +741,11 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     catalogue_planted: list[dict] = []
     for offset, day in enumerate(sorted(orders)):  # the shop exports its whole catalogue every night
         name = f"products/products_{day.isoformat()}.csv"
-        rows = catalogue
+        export = catalogue
         if offset in CATALOGUE_DEFECT_DAYS:
-            rows, defects = plant_catalogue_defects(catalogue)
+            export, defects = plant_catalogue_defects(catalogue)
             catalogue_planted += [{"file": name, "line": line, "kind": kind} for line, kind in defects]
-        (landing / name).write_bytes(catalogue_csv(rows))
+        (landing / name).write_bytes(catalogue_csv(export))
 
     for offset, day in enumerate(sorted(orders)):
         name = f"orders/orders_{day.isoformat()}.csv"

@@ -13,6 +13,8 @@ from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataVal
 from pydantic import Field
 
 from shopinsight_pipeline.aspects.learned import TaggerGateSettings
+from shopinsight_pipeline.aspects.serving import serving_tagger
+from shopinsight_pipeline.aspects.settings import TransformerTaggerSettings
 from shopinsight_pipeline.aspects.summary import HISTORY_DAYS, product_categories, summarize_aspect_sentiment
 from shopinsight_pipeline.aspects.tagging import PolaritySettings
 from shopinsight_pipeline.files import swap_folder
@@ -24,7 +26,7 @@ from shopinsight_pipeline.validate.settings import ORDER_LOOKBACK_DAYS
 
 POLARITY = PolaritySettings()
 TAGGER_GATE = TaggerGateSettings()
-TAGGER_POINTER = "aspect_tagger.json"  # aspect_tagger's value under lake/models/ (the IO manager writes it)
+HEAD = TransformerTaggerSettings()
 
 
 class AspectTaggerConfig(Config):
@@ -35,6 +37,16 @@ class AspectTaggerConfig(Config):
         description="The learned tagger's probability thresholds to try on the hand-labelled dev half.",
     )
     bootstrap_rounds: int = TAGGER_GATE.rounds
+    head_steps: int = Field(
+        default=HEAD.max_steps,
+        ge=0,
+        description="Training steps of the transformer aspect head (a multi-label head on the fine-tuned sentiment "
+        "transformer); 0 leaves that candidate out.",
+    )
+    head_max_clauses: int = Field(
+        default=HEAD.max_clauses, ge=1, description="The head trains on a seeded sample of at most this many clauses."
+    )
+    device: str = Field(default="", description="torch device of the head; empty: cuda when available, else cpu.")
 
 
 def _per_aspect(choice) -> str:
@@ -83,11 +95,13 @@ def _model_card(choice, settings: dict) -> str:
 
 @asset(
     ins={"validated_reviews": AssetIn(metadata=ALLOW_MISSING)},  # every written day; window_days picks
+    deps=["sentiment_model"],  # the transformer head starts from the fine-tuned sentiment transformer
     group_name="aspects",
-    kinds={"scikitlearn"},
-    description="Fits the learned aspect tagger on the lexicon's labels of the reviews' clauses (seed words "
-    "masked) and lets it serve only when it finds aspects better than the lexicon beyond the noise on the "
-    "hand-labelled test half. Its value is the choice review_aspects reads.",
+    kinds={"scikitlearn", "pytorch"},
+    description="Fits the learned aspect taggers (TF-IDF one-vs-rest, and a multi-label head on the fine-tuned "
+    "sentiment transformer) on the lexicon's labels of the reviews' clauses (seed words masked); the one best on "
+    "the hand-labelled dev half serves only when it finds aspects better than the lexicon beyond the noise on "
+    "the test half. Its value is the choice review_aspects reads.",
 )
 def aspect_tagger(
     context: AssetExecutionContext,
@@ -103,6 +117,7 @@ def aspect_tagger(
     from shopinsight_pipeline.aspects.learned import LearnedTagger
     from shopinsight_pipeline.aspects.lexicon import LexiconTagger
     from shopinsight_pipeline.aspects.taxonomy import TaxonomyError, load_taxonomy
+    from shopinsight_pipeline.aspects.transformer import TransformerTagger, fine_tuned_transformer
 
     try:
         taxonomy = load_taxonomy(config.taxonomy_file or None)
@@ -117,11 +132,27 @@ def aspect_tagger(
     distinct = [text for text in texts.get_column("review_text").unique().to_list() if text and text not in held_out]
     clauses = [clause for text in distinct for clause in split_clauses(text)]
     learned = LearnedTagger.fit(clauses, LexiconTagger(taxonomy))
+    candidates: list = [learned]
+    left_out = "no"
+    if config.head_steps:
+        source = fine_tuned_transformer(storage.sentiment_registry_path)
+        if source is None:
+            left_out = "transformer_head: the sentiment registry holds no fine-tuned transformer"
+        else:
+            head = TransformerTaggerSettings(max_steps=config.head_steps, max_clauses=config.head_max_clauses)
+            candidates.append(
+                TransformerTagger.fit(
+                    clauses, LexiconTagger(taxonomy), source, head, config.device or None, context.log.info
+                )
+            )
+    else:
+        left_out = "transformer_head: head_steps is 0"
     gate = TaggerGateSettings(tuple(config.thresholds), TAGGER_GATE.confidence, config.bootstrap_rounds)
-    choice = choose_tagger(learned, labelled, gate)
+    choice = choose_tagger(candidates, labelled, gate)
     context.log.info(choice.reason)
-    serving = learned.at_threshold(choice.threshold)
-    folder = storage.models_path / "aspects" / learned.kind
+    challenger = next(candidate for candidate in candidates if candidate.kind == choice.challenger)
+    serving = challenger.at_threshold(choice.threshold)
+    folder = storage.models_path / "aspects" / challenger.kind
 
     def fill(target) -> None:
         serving.save(target)
@@ -143,7 +174,14 @@ def aspect_tagger(
             "serving": choice.serving,
             "reason": choice.reason,
             "training_clauses": len(set(clauses)),
-            "learned_aspects": ", ".join(learned.aspects) or "none",
+            "learned_aspects": ", ".join(challenger.aspects) or "none",
+            "candidates_left_out": left_out,
+            "dev_half_candidates": MetadataValue.md(
+                table(
+                    ["candidate", "threshold", "dev macro-F1"],
+                    [(kind, best["threshold"], f"{best['macro_f1']:.4f}") for kind, best in choice.dev_best.items()],
+                )
+            ),
             "test_half": MetadataValue.md(_candidates(choice)),
             "test_half_per_aspect": MetadataValue.md(_per_aspect(choice)),
             "dev_half_thresholds": MetadataValue.md(
@@ -151,21 +189,6 @@ def aspect_tagger(
             ),
         },
     )
-
-
-def serving_tagger(storage: LakeStorage, taxonomy):
-    """The tagger aspect_tagger chose (its pointer under lake/models/), or the lexicon before it ran,
-    when it chose the lexicon, or when the taxonomy changed since (the learned tagger knows the old one)."""
-    from shopinsight_pipeline.aspects.learned import TFIDF_OVR, LearnedTagger
-    from shopinsight_pipeline.aspects.lexicon import LexiconTagger
-
-    pointer_file = storage.models_path / TAGGER_POINTER
-    if not pointer_file.exists():
-        return LexiconTagger(taxonomy)
-    pointer = json.loads(pointer_file.read_text(encoding="utf-8"))
-    if pointer.get("serving") != TFIDF_OVR or pointer.get("taxonomy_version") != taxonomy.version:
-        return LexiconTagger(taxonomy)
-    return LearnedTagger.load(storage.pull_folder(storage.path(pointer["path"])), taxonomy)
 
 
 class AspectConfig(Config):
@@ -212,7 +235,7 @@ def review_aspects(
     except (TaxonomyError, FileNotFoundError) as error:
         raise Failure(str(error)) from error
     lexicon = LexiconTagger(taxonomy)
-    tagger = serving_tagger(storage, taxonomy)
+    tagger = serving_tagger(storage, taxonomy, config.device or None)
     scorer = load_scorer(Path(champion["path"]), config.batch_size, config.device or None)
     settings = PolaritySettings(config.neutral_below, config.mask_aspect_words)
 

@@ -14,8 +14,10 @@ def predict_proba(
     pad_token_id: int,
     batch_size: int = 64,
     device: torch.device | None = None,
+    multi_label: bool = False,
 ) -> np.ndarray:
-    """Class probabilities, one row per sequence in the input order."""
+    """Class probabilities, one row per sequence in the input order (`multi_label`: an independent
+    sigmoid per output, not a softmax over them)."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -25,7 +27,8 @@ def predict_proba(
         for batch_indices in length_sorted_batches([len(sequence) for sequence in sequences], batch_size):
             batch = pad_batch([sequences[index] for index in batch_indices], pad_token_id)
             logits = model(**{name: tensor.to(device) for name, tensor in batch.items()}).logits
-            probabilities[batch_indices] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            scores = torch.sigmoid(logits.float()) if multi_label else torch.softmax(logits.float(), dim=-1)
+            probabilities[batch_indices] = scores.cpu().numpy()
     model.train(was_training)
     return probabilities
 

@@ -63,13 +63,20 @@ def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
         raise ModelDirectoryError(f"cannot load the tokenizer in {path}: {error}") from error
 
 
-def load_model(path: Path, num_labels: int | None = None, id2label: dict[int, str] | None = None):
-    """A sequence classifier from `path`; a new head of `num_labels` classes if the checkpoint has none."""
+def load_model(
+    path: Path, num_labels: int | None = None, id2label: dict[int, str] | None = None, multi_label: bool = False
+):
+    """A sequence classifier from `path`; a new head of `num_labels` classes if the checkpoint has none.
+    `multi_label`: independent sigmoid outputs (the aspect head); with `num_labels` a head of another
+    size replaces the checkpoint's (a sentiment model's two classes), its encoder kept."""
     check_model_dir(path)
     kwargs: dict = {"local_files_only": True, "trust_remote_code": False, "use_safetensors": True}
     if num_labels is not None:
         labels = id2label or {index: str(index) for index in range(num_labels)}
         kwargs |= {"num_labels": num_labels, "id2label": labels, "label2id": {v: k for k, v in labels.items()}}
+    if multi_label:
+        kwargs["problem_type"] = "multi_label_classification"
+        kwargs["ignore_mismatched_sizes"] = num_labels is not None
     try:
         model = AutoModelForSequenceClassification.from_pretrained(str(path), **kwargs)
     except (OSError, ValueError, RuntimeError) as error:

@@ -3,6 +3,7 @@ does (hand-made labelled halves), and the asset on the ML lake writes its choice
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -55,16 +56,22 @@ def test_the_asset_writes_its_choice_the_model_and_its_card_and_review_aspects_f
     assert run.success
     info = metadata(run, "aspect_tagger")
     pointer = json.loads((ml_lake.root / "lake/models/aspect_tagger.json").read_text())
-    assert pointer["serving"] in {"lexicon", "tfidf_ovr"} and info["serving"] == pointer["serving"]
-    folder = ml_lake.root / "lake/models/aspects/tfidf_ovr"
-    assert {p.name for p in folder.iterdir()} == {"aspect_tagger.json", "aspect_tagger.npz", "MODEL_CARD.md"}
+    assert pointer["serving"] in {"lexicon", "tfidf_ovr", "transformer_head"} and info["serving"] == pointer["serving"]
+    # both learned candidates trained (the head on the lake's fine-tuned transformer); the dev half chose one
+    assert info["candidates_left_out"] == "no"
+    assert "| tfidf_ovr" in info["dev_half_candidates"] and "| transformer_head" in info["dev_half_candidates"]
+    folder = Path(pointer["path"])
+    assert folder.parent == ml_lake.root / "lake/models/aspects" and folder.name in {"tfidf_ovr", "transformer_head"}
+    model_files = {
+        "tfidf_ovr": {"aspect_tagger.json", "aspect_tagger.npz"},
+        "transformer_head": {"aspect_head.json", "model.safetensors", "config.json"},
+    }[folder.name]
+    assert model_files | {"MODEL_CARD.md"} <= {p.name for p in folder.iterdir()}
     assert pointer["serving"] in (folder / "MODEL_CARD.md").read_text()
-    assert "| lexicon" in info["test_half"] and "| tfidf_ovr" in info["test_half"]
+    assert all(f"| {name}" in info["test_half"] for name in ("lexicon", "tfidf_ovr", "transformer_head"))
     assert "| logistics" in info["test_half_per_aspect"] and "lexicon P / R / F1" in info["test_half_per_aspect"]
     assert "Per aspect" in (folder / "MODEL_CARD.md").read_text()
     day = ml_lake.days[-1].isoformat()
     tagged = materialize_assets(ml_lake.root, ml_lake.instance, ["review_aspects"], partition_key=day)
     assert tagged.success
-    assert metadata(tagged, "review_aspects")["tagger"].startswith(
-        "lexicon" if pointer["serving"] == "lexicon" else "tfidf_ovr"
-    )
+    assert metadata(tagged, "review_aspects")["tagger"].startswith(pointer["serving"])

@@ -82,3 +82,31 @@ def test_an_unknown_aspect_in_the_restriction_is_refused(tmp_path, model_dir, ca
     path.write_text(json.dumps(ROWS[0], ensure_ascii=False), encoding="utf-8")
     code, _, err = run(capsys, str(path), "--task", "aspects", "--aspects", "courier", "--model-dir", str(model_dir))
     assert code == 2 and "--aspects names ['courier']" in err
+
+
+def test_the_tagger_aspect_tagger_chose_in_the_roots_lake_is_the_one_scored(tmp_path, model_dir, capsys):
+    from shopinsight_pipeline.aspects.learned import LearnedTagger
+    from shopinsight_pipeline.aspects.lexicon import LexiconTagger
+    from shopinsight_pipeline.aspects.taxonomy import load_taxonomy
+
+    path = tmp_path / "outside.jsonl"
+    unseeded = {"text": "等了一周才到手", "aspects": {"logistics": "negative"}}  # no seed word: the lexicon misses it
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in [*ROWS, unseeded]), encoding="utf-8")
+    root = tmp_path / "data"
+    arguments = [str(path), "--task", "aspects", "--model-dir", str(model_dir), "--root", str(root), "--json"]
+    code, out, _ = run(capsys, *arguments)
+    assert code == 0 and json.loads(out)["tagger"]["kind"] == "lexicon"  # aspect_tagger has not run
+    before = json.loads(out)["per_aspect"]["logistics"]["recall"]
+
+    delivery = [
+        f"{seed}{words}{n}" for n, (seed, words) in enumerate([("物流", "等了一周"), ("快递", "一周才到手")] * 40)
+    ]
+    learned = LearnedTagger.fit(delivery + [f"很满意{n}" for n in range(120)], LexiconTagger(load_taxonomy()))
+    folder = root / "lake/models/aspects/tfidf_ovr"
+    learned.at_threshold(0.5).save(folder)
+    pointer = {"serving": "tfidf_ovr", "path": str(folder), "taxonomy_version": load_taxonomy().version}
+    (root / "lake/models/aspect_tagger.json").write_text(json.dumps(pointer))
+    code, out, _ = run(capsys, *arguments)
+    report = json.loads(out)
+    assert code == 0 and report["tagger"]["kind"] == "tfidf_ovr"
+    assert report["per_aspect"]["logistics"]["recall"] > before

@@ -17,7 +17,9 @@ PURE_MODULES = [
     *(
         f"shopinsight_pipeline.aspects.{module.name}"
         for module in pkgutil.iter_modules(shopinsight_pipeline.aspects.__path__)
-        if module.name not in ("assets", "config")
+        # the Dagster shell: the assets, and the serving pointer read through the storage resource
+        # (as score/serving.py is for the sentiment scorer)
+        if module.name not in ("assets", "config", "serving")
     ),
     *(f"shopinsight_pipeline.ml.{module.name}" for module in pkgutil.iter_modules(shopinsight_pipeline.ml.__path__)),
     *(
@@ -32,6 +34,7 @@ PURE_MODULES = [
     "shopinsight_pipeline.validate.rules",
     "shopinsight_pipeline.validate.expectations",
     "shopinsight_pipeline.ingest.landing",
+    "shopinsight_pipeline.products.catalogue",
     "shopinsight_pipeline.schemas",
     "shopinsight_pipeline.files",
     "shopinsight_pipeline.markdown",
