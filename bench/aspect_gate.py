@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--head-steps", type=int, default=TransformerTaggerSettings.max_steps)
     parser.add_argument("--device", default=None)
     parser.add_argument("--rounds", type=int, default=TaggerGateSettings.rounds)
+    parser.add_argument("--seed-placeholder", default="", help='"" deletes seed words (default); "mask": mask token')
     arguments = parser.parse_args()
 
     labelled = load_labelled()
@@ -53,7 +54,7 @@ def main() -> None:
         clauses,
         lexicon,
         arguments.head_from,
-        TransformerTaggerSettings(max_steps=arguments.head_steps),
+        TransformerTaggerSettings(max_steps=arguments.head_steps, seed_placeholder=arguments.seed_placeholder),
         arguments.device,
     )
     print(f"transformer_head: {len(head.aspects)} aspects, fitted in {time.perf_counter() - started:.0f} s")
@@ -62,6 +63,18 @@ def main() -> None:
     settings = TaggerGateSettings(rounds=arguments.rounds)
     choice = choose_tagger([tfidf, head], labelled, settings)
     print(f"gate in {time.perf_counter() - started:.0f} s: {choice.reason}\n")
+    lexicon_dev = choose_tagger([tfidf.at_threshold(1.01)], labelled, TaggerGateSettings(thresholds=(1.01,), rounds=1))
+    print(f"dev half, lexicon alone: macro-F1 {lexicon_dev.dev_best['tfidf_ovr']['macro_f1']:.4f}")
+    print(
+        table(
+            ["candidate", *(str(t) for t in settings.thresholds)],
+            [
+                (kind, *(f"{scores[t]:.4f}" for t in settings.thresholds))
+                for kind, scores in choice.dev_by_candidate.items()
+            ],
+        )
+        + "\n"
+    )
     test = [row for row in labelled if row.split == "test"]
     gold, texts = [row.aspects for row in test], [row.text for row in test]
     baseline = detected(lexicon, texts)

@@ -6,7 +6,9 @@
 
 The outside set (takeaway-food reviews by default) is never trained on: it shows how each scorer
 carries over to another domain, where the in-sample test split cannot. Each row goes through the
-`evaluate` command's code path (`evaluate_file`), with 95% bootstrap intervals on both sides.
+`evaluate` command's code path (`evaluate_file`), with 95% bootstrap intervals on both sides. A
+refit version (issue 29: the champion's recipe fitted on every label of the window) is then compared
+with the split version it was refit from, paired on the same outside texts.
 """
 
 import argparse
@@ -60,7 +62,8 @@ def main() -> None:
         "| version | kind | in-sample test macro-F1 (95% CI) | outside macro-F1 (95% CI) | outside accuracy | seconds |"
     )
     print("|---|---|---|---|---|---|")
-    for path, candidate in registered_versions(registry, args.latest_job):
+    versions = registered_versions(registry, args.latest_job)
+    for path, candidate in versions:
         started = time.perf_counter()
         report = evaluate_file(path, eval_file, args.text_column, args.label_column, json.loads(args.label_map))
         test = candidate.get("metrics", {}).get("test")
@@ -72,6 +75,40 @@ def main() -> None:
         print(
             f"| {path.name}{star} | {candidate['kind']} | {inside} | {outside} | {report['accuracy']:.4f} "
             f"| {time.perf_counter() - started:.0f} |",
+            flush=True,
+        )
+    refits = [(path, candidate) for path, candidate in versions if candidate.get("refit_of")]
+    if refits:
+        paired_refits(registry, refits, eval_file, args.text_column, args.label_column, json.loads(args.label_map))
+
+
+def paired_refits(
+    registry: ModelRegistry,
+    refits: list[tuple[Path, dict]],
+    eval_file: Path,
+    text_column: str,
+    label_column: str,
+    label_map: dict[str, str],
+) -> None:
+    """Each refit against the split version it was refit from, paired on the same outside texts
+    (issue 29): the difference of macro-F1 with its 95% bootstrap interval."""
+    from shopinsight_pipeline.ml.scorers import load_scorer
+    from shopinsight_pipeline.ml.significance import paired_bootstrap
+
+    frame = pl.read_csv(eval_file, infer_schema=False).select(text_column, label_column).drop_nulls()
+    frame = frame.filter(pl.col(label_column).is_in(list(label_map)))
+    texts = frame.get_column(text_column).to_list()
+    print("\n| refit | of (split version) | refit minus split, outside macro-F1 (95% CI) | texts |")
+    print("|---|---|---|---|")
+    for path, candidate in refits:
+        labels = list(candidate["labels"])
+        truth = [labels.index(label_map[value]) for value in frame.get_column(label_column).to_list()]
+        refit = load_scorer(path).predict_proba(texts).argmax(axis=1)
+        split = load_scorer(registry.version_path(candidate["refit_of"])).predict_proba(texts).argmax(axis=1)
+        paired = paired_bootstrap(truth, refit, split)
+        print(
+            f"| {path.name} | {candidate['refit_of']} | {paired.difference:+.4f} ({paired.low:+.4f} to "
+            f"{paired.high:+.4f}) | {len(texts)} |",
             flush=True,
         )
 

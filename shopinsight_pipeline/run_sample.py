@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     storage = LakeStorage(root=args.root)
     champion = serving_version(storage)
     print(
-        f"\nserving sentiment scorer: {champion['version']} ({champion['kind']}, test macro-F1 "
+        f"\nserving sentiment scorer: {champion['served_version']} ({champion['kind']}, test macro-F1 "
         f"{champion['test_macro_f1']:.4f})\n  why: {champion['reason']}"
     )
     recommender = json.loads((storage.models_path / "recommender_model.json").read_text(encoding="utf-8"))

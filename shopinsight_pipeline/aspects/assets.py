@@ -241,7 +241,7 @@ def review_aspects(
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         reviews = validated_reviews[day.isoformat()]
-        tagged = tag_reviews(reviews, tagger, scorer, champion["version"], settings, lexicon)
+        tagged = tag_reviews(reviews, tagger, scorer, champion["served_version"], settings, lexicon)
         by_polarity = "none"
         if tagged.height:
             mentions = tagged.pivot(on="polarity", index="aspect", values="review_id", aggregate_function="len")
@@ -251,7 +251,7 @@ def review_aspects(
             "reviews_with_an_aspect": tagged.get_column("review_id").n_unique(),
             "mentions_by_polarity": MetadataValue.md(by_polarity),
             "tagger": f"{tagger.kind} {tagger.version} ({taxonomy.source})",
-            "model_version": champion["version"],
+            "model_version": champion["served_version"],
         }
 
     return each_day(context, compute)

@@ -29,6 +29,7 @@ class TaggerChoice:
     paired: dict = field(default_factory=dict)  # challenger minus lexicon on the test half
     challenger: str = ""  # the learned candidate best on the dev half: the only one the test half judges
     dev_best: dict[str, dict] = field(default_factory=dict)  # candidate -> its threshold and dev macro-F1
+    dev_by_candidate: dict[str, dict[float, float]] = field(default_factory=dict)  # candidate -> threshold -> F1
 
 
 class LearnedCandidate(Protocol):
@@ -117,6 +118,7 @@ def choose_tagger(
         paired.as_dict(),
         challenger.kind,
         {kind: {"threshold": best[kind], "macro_f1": dev_scores[kind][best[kind]]} for kind in dev_scores},
+        dev_scores,
     )
 
 

@@ -18,4 +18,8 @@ class TransformerTaggerSettings:
     max_positive_weight: float = 10.0  # cap of an aspect's loss weight (negatives / positives)
     min_positive_clauses: int = 20  # an aspect with fewer weakly labelled clauses gets no output
     threshold: float = 0.5
+    # What replaces a seed word in a training clause: "" deletes it. A placeholder (the tokenizer's
+    # mask token, "mask") marks every positive clause and no negative one, so the head can learn the
+    # mark instead of the words around it, and the mark never occurs at serving.
+    seed_placeholder: str = ""
     seed: int = 0

@@ -2,9 +2,12 @@
 per aspect) trained with Accelerate on the lexicon's labels of the reviews' clauses (issue 24.3c).
 
 It is weakly supervised like the TF-IDF tagger (aspects/learned.py) and kept from re-learning the
-lexicon the same way: in every training clause the seed words are replaced by the tokenizer's mask
-token, so the head must read what surrounds them ("太慢了，等了一周" is logistics once "物流" is
-hidden). The encoder starts from the sentiment model the shop fine-tuned (it already reads the shop's
+lexicon: in every training clause the seed words are deleted, so the head must read what surrounds
+them ("太慢了，等了一周" is logistics once "物流" is gone). Deleted, not replaced by a mask token: a
+placeholder would mark every positive clause and no negative one, and a head can learn the mark
+(which never occurs at serving) instead of the words (bench/RESULTS.md measured both).
+
+The encoder starts from the sentiment model the shop fine-tuned (it already reads the shop's
 reviews) and is fine-tuned with the head for a fixed step budget, on the GPU when there is one. At
 serving the clause is read whole; the lexicon's findings stay and the head adds the aspects it gives
 a probability of at least `threshold` (chosen on the hand-labelled dev half by aspects/gate.py).
@@ -76,7 +79,10 @@ class TransformerTagger:
         settings = settings or TransformerTaggerSettings()
         set_seed(settings.seed)
         tokenizer = model_io.load_tokenizer(model_dir)
-        texts, targets, aspects = training_set(clauses, lexicon, tokenizer.mask_token or MASK, settings)
+        placeholder = (
+            (tokenizer.mask_token or MASK) if settings.seed_placeholder == "mask" else settings.seed_placeholder
+        )
+        texts, targets, aspects = training_set(clauses, lexicon, placeholder, settings)
         if not aspects:
             raise ValueError(
                 f"no aspect has {settings.min_positive_clauses} clauses the lexicon labels: nothing to learn"

@@ -170,13 +170,26 @@ class ModelRegistry:
         return target
 
     def champion(self) -> dict | None:
-        """The champion pointer, its `path` in this registry's own folder (a registry copied to
-        another machine's cache still points at its own copy)."""
+        """The champion pointer. `version` is the evaluated version the gate compares with;
+        `served_version` is what scores reviews: its refit on every label of the window
+        (`refit_version`, ml/refit.py) when there is one, else the evaluated version itself; `path`
+        is the served version's folder in this registry (a registry copied to another machine's cache
+        still points at its own copy)."""
         path = self.root / CHAMPION_FILE
         if not path.exists():
             return None
         pointer = read_json(path, "champion pointer")
-        return {**pointer, "path": str(self.version_path(pointer["version"]))}
+        served = pointer.get("refit_version") or pointer["version"]
+        return {**pointer, "served_version": served, "path": str(self.version_path(served))}
+
+    def serve_refit(self, version: str | None) -> dict:
+        """Point the champion's `refit_version` at `version` (None: the evaluated version serves)."""
+        pointer = read_json(self.root / CHAMPION_FILE, "champion pointer")
+        pointer = {key: value for key, value in pointer.items() if key != "refit_version"}
+        if version is not None:
+            pointer["refit_version"] = version
+        write_json_atomic(pointer, self.root / CHAMPION_FILE)
+        return self.require_champion()
 
     def pull(self, store: UPath, versions: list[str] | None = None) -> None:
         """Copy a registry published on an object store (its champion pointer, and the named
@@ -201,10 +214,11 @@ class ModelRegistry:
         pointer = self.champion()
         if pointer is None:
             return
-        self.pull(store, versions=[pointer["version"]])
-        candidate = self.version_path(pointer["version"]) / "candidate.json"  # scorers.CANDIDATE_FILE (torch-free here)
-        parts = read_json(candidate, "candidate file").get("parts", [])
-        self.pull(store, versions=[part["version"] for part in parts])
+        for version in dict.fromkeys([pointer["version"], pointer["served_version"]]):
+            self.pull(store, versions=[version])
+            candidate = self.version_path(version) / "candidate.json"  # scorers.CANDIDATE_FILE (torch-free here)
+            parts = read_json(candidate, "candidate file").get("parts", [])
+            self.pull(store, versions=[part["version"] for part in parts])
 
     def push(self, store: UPath) -> None:
         """Publish this registry's versions that the object store lacks (or holds with other
@@ -226,11 +240,11 @@ class ModelRegistry:
                 f"no promoted sentiment model: {self.root / CHAMPION_FILE} does not exist. "
                 "Materialize sentiment_model first (it trains, evaluates and promotes a scorer)."
             )
-        if not self.version_path(champion["version"]).is_dir():
-            raise FileNotFoundError(
-                f"champion pointer names version {champion['version']} "
-                f"but {self.version_path(champion['version'])} is missing"
-            )
+        for version in dict.fromkeys([champion["version"], champion["served_version"]]):
+            if not self.version_path(version).is_dir():
+                raise FileNotFoundError(
+                    f"champion pointer names version {version} but {self.version_path(version)} is missing"
+                )
         return champion
 
     def gate(

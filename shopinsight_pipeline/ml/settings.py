@@ -54,3 +54,4 @@ class SentimentTrainingSettings:
     gate_confidence: float = 0.95  # the paired bootstrap interval of the macro-F1 difference, at this confidence
     bootstrap_rounds: int = 2000
     retrain_unchanged: bool = False  # True: train again on the same texts, labels, tokenizer and settings
+    refit: bool = True  # serve the champion refit on every labelled distinct text of the window (ml/refit.py)

@@ -20,6 +20,7 @@ from shopinsight_pipeline.ml.fit import (
     champion_on_test,
     fit_candidates,
 )
+from shopinsight_pipeline.ml.refit import RefitOutcome, refit_champion
 from shopinsight_pipeline.ml.registry import Candidate, Decision, ModelRegistry
 from shopinsight_pipeline.ml.settings import SentimentTrainingSettings
 from shopinsight_pipeline.ml.shards import check_tokenizer
@@ -35,7 +36,8 @@ class GateOutcome:
     previous: dict | None  # the champion pointer before this run (None: a first run)
     previous_report: dict | None  # the previous champion re-scored on today's test split, if it could be
     decision: Decision
-    serving: dict  # the champion pointer after the gate
+    serving: dict  # the champion pointer after the gate (and the refit)
+    refit: RefitOutcome | None = None  # the champion refit on every label of the window; None: refit off
 
 
 def training_examples(
@@ -68,8 +70,9 @@ def train_and_gate(
     checkpoint_store=None,
     log: Callable[[str], None] = print,
 ) -> GateOutcome:
-    """Fit the candidates on `examples`, compare the best with the serving champion on the same test
-    texts, and promote it when the gate says so (the registry's pointer moves only then)."""
+    """Fit the candidates on `examples`, compare the best with the champion's evaluated version on the
+    same test texts, promote it when the gate says so (the registry's pointer moves only then), and
+    serve the champion refit on every labelled distinct text of the window (`settings.refit`)."""
     result = fit_candidates(
         examples,
         tokenizer,
@@ -103,7 +106,10 @@ def train_and_gate(
         settings.bootstrap_rounds,
     )
     log(decision.reason)
-    return GateOutcome(result, previous, previous_report, decision, registry.require_champion())
+    refit = None
+    if settings.refit:
+        refit = refit_champion(registry, examples, tokenizer, scheme, settings.split, trainer, checkpoints, log)
+    return GateOutcome(result, previous, previous_report, decision, registry.require_champion(), refit)
 
 
 def candidates_table(rows: list[tuple[str, str, float | None, dict]]) -> str:

@@ -50,11 +50,11 @@ def review_scores(
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         scores = score_reviews(
-            validated_reviews[day.isoformat()], scorer, champion["version"], sentiment_labels.scheme()
+            validated_reviews[day.isoformat()], scorer, champion["served_version"], sentiment_labels.scheme()
         )
         counts = scores.get_column("predicted_label").value_counts().sort("predicted_label")
         return scores, {
-            "model_version": champion["version"],
+            "model_version": champion["served_version"],
             "scorer_kind": champion["kind"],
             "truncated_reviews": scorer.truncated,
             "predicted": {row["predicted_label"]: int(row["count"]) for row in counts.iter_rows(named=True)},

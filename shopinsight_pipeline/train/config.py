@@ -76,6 +76,11 @@ class TrainingConfig(Config):
         "tokenizer and settings (by default those are reused: CPU training is not bit-reproducible, so a "
         "retrain on unchanged data only adds noise to the scores).",
     )
+    refit: bool = Field(
+        default=RUN.refit,
+        description="After the gate, refit the champion's recipe on every labelled distinct text of the window and "
+        "serve the refit (the gate keeps comparing with the evaluated split version). False: the split version serves.",
+    )
     num_processes: int = Field(
         default=1,
         description="Devices to train on. Above 1, training runs as an `accelerate launch` subprocess through "
@@ -100,4 +105,5 @@ class TrainingConfig(Config):
             gate_confidence=self.gate_confidence,
             bootstrap_rounds=self.bootstrap_rounds,
             retrain_unchanged=self.retrain_unchanged,
+            refit=self.refit,
         )

@@ -33,7 +33,8 @@ def gate_check(outcome: GateOutcome) -> AssetCheckResult:
         metadata={
             "decision": MetadataValue.md(decision.reason),
             "challenger": decision.challenger,
-            "serving_version": outcome.serving["version"],
+            "serving_version": outcome.serving["served_version"],
+            "evaluated_version": outcome.serving["version"],
             **gate_numbers(decision),
         },
     )
@@ -59,10 +60,13 @@ def model_metadata(outcome: GateOutcome, rounds: int) -> dict:
     reliability = charts.reliability_chart({c.kind: c.test["reliability"] for c in result.candidates})
     comparisons, detectable = versus_baseline(result, rounds)
     fitted = result.outcome
+    refit = outcome.refit
     return {
-        "serving_version": serving["version"],
+        "serving_version": serving["served_version"],
+        "evaluated_version": serving["version"],
         "serving_kind": serving["kind"],
         "serving_path": serving["path"],
+        "refit": MetadataValue.md(refit_summary(refit)),
         "reused_earlier_training": result.reused,
         "decision": MetadataValue.md(decision.reason),
         "gate_evidence": MetadataValue.json(decision.evidence),
@@ -94,3 +98,17 @@ def model_metadata(outcome: GateOutcome, rounds: int) -> dict:
         "device": fitted.device,
         "mixed_precision": fitted.mixed_precision,
     }
+
+
+def refit_summary(refit) -> str:
+    """What serves and why: the refit on every label, or the split version and the reason."""
+    if refit is None:
+        return "refit off: the evaluated split version serves"
+    if refit.failed:
+        return f"refit of {refit.refit_of} failed ({refit.failed}): the split version {refit.refit_of} serves"
+    made = "reused (this window's refit existed)" if refit.reused else f"fitted in {refit.seconds:.0f} s"
+    return (
+        f"{refit.version} serves: {refit.refit_of}'s recipe refit on all {refit.texts} labelled distinct texts of the "
+        f"window ({refit.split_train_texts} in its training split), {made}. Its quality numbers are "
+        f"{refit.refit_of}'s; the next gate compares with {refit.refit_of}."
+    )

@@ -25,11 +25,12 @@ from shopinsight_pipeline_tests.ml_lake import (
 
 def test_training_writes_versions_metrics_and_a_champion(ml_lake):
     versions = ml_lake.root / "lake/models/sentiment/versions"
-    transformer = next(p for p in versions.iterdir() if "-transformer-" in p.name)
-    baseline = next(p for p in versions.iterdir() if "-tfidf_logreg-" in p.name)
+    evaluated = [p for p in versions.iterdir() if "-refit-" not in p.name]  # the split versions the gate weighed
+    transformer = next(p for p in evaluated if "-transformer-" in p.name)
+    baseline = next(p for p in evaluated if "-tfidf_logreg-" in p.name)
     for name in ("model.safetensors", "config.json", "tokenizer.json", "candidate.json", "MODEL_CARD.md"):
         assert (transformer / name).is_file(), name
-    ensemble = next(p for p in versions.iterdir() if "-ensemble-" in p.name)
+    ensemble = next(p for p in evaluated if "-ensemble-" in p.name)
     assert {p.name for p in baseline.iterdir()} == {
         "tfidf.json",
         "tfidf.npz",
@@ -55,7 +56,11 @@ def test_training_writes_versions_metrics_and_a_champion(ml_lake):
 
     info = metadata(ml_lake.first_model_run, "sentiment_model")
     champion = json.loads((models / "sentiment/champion.json").read_text())
-    assert info["serving_version"] == champion["version"]
+    assert info["evaluated_version"] == champion["version"]
+    # the champion's recipe refit on every label of the window serves (issue 29)
+    assert info["serving_version"] == champion["refit_version"] != champion["version"]
+    refit = json.loads((versions / champion["refit_version"] / "candidate.json").read_text())
+    assert refit["refit_of"] == champion["version"] and "serves" in info["refit"]
     assert "![reliability](data:image/png;base64," in info["reliability"]
     assert ["true \\ predicted", "negative", "positive"] in markdown_rows(info["confusion_matrices"])
     assert check_results(ml_lake.first_model_run)["champion_challenger"].passed
@@ -64,7 +69,7 @@ def test_training_writes_versions_metrics_and_a_champion(ml_lake):
 def test_the_challenger_is_picked_on_validation_and_scores_follow_the_pointer(ml_lake):
     info = metadata(ml_lake.first_model_run, "sentiment_model")
     decision = info["decision"]
-    assert decision.startswith(f"challenger {info['serving_kind']} {info['serving_version']}")
+    assert decision.startswith(f"challenger {info['serving_kind']} {info['evaluated_version']}")
     for kind in ("transformer", "ensemble"):  # each more complex candidate was weighed on validation
         assert f"{kind} vs " in decision and " on validation " in decision
     if info["serving_kind"] != "tfidf_logreg":
