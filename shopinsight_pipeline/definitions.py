@@ -11,7 +11,11 @@ from dagster import (
     multiprocess_executor,
 )
 
-from shopinsight_pipeline.alerts.sensors import alert_on_run_failure
+from shopinsight_pipeline.alerts.sensors import (
+    alert_on_high_findings,
+    alert_on_refused_challenger,
+    alert_on_run_failure,
+)
 from shopinsight_pipeline.aspects.assets import aspect_sentiment, aspect_tagger, review_aspects
 from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
 from shopinsight_pipeline.io_manager import LakeIOManager
@@ -124,7 +128,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
         ],
         jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
         schedules=[nightly_schedule, retrain_schedule],
-        sensors=[landing_sensor, alert_on_run_failure],
+        sensors=[landing_sensor, alert_on_run_failure, alert_on_refused_challenger, alert_on_high_findings],
         executor=executor_from_environment(),
         resources={
             "storage": storage,

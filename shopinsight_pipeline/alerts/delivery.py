@@ -96,6 +96,29 @@ def run_failure_alert(
     return Alert(f"[ShopInsight] {job}{where} failed", tuple(lines), run_link(ui_url, run_id))
 
 
+def gate_refused_alert(model: str, decision: str, run_id: str, ui_url: str = "") -> Alert:
+    """A training run whose challenger is significantly worse than the serving champion: the
+    champion keeps serving, but a data or training problem may be behind it."""
+    lines = (
+        f"The {model} gate refused the new challenger as significantly worse than the champion, which keeps serving.",
+        f"Decision: {decision}",
+    )
+    return Alert(f"[ShopInsight] {model}: challenger significantly worse", lines, run_link(ui_url, run_id))
+
+
+def findings_digest(day: str, sentences: Sequence[str], total: int, run_id: str, ui_url: str = "") -> Alert:
+    """The night's high-severity insights, before anyone opens the report: at most the first few
+    (ranked) sentences, and how many there are."""
+    shown = [f"- {sentence}" for sentence in sentences]
+    more = [f"... and {total - len(sentences)} more in the insights table"] if total > len(sentences) else []
+    plural = "s" if total != 1 else ""
+    return Alert(
+        f"[ShopInsight] {total} high-severity finding{plural} for {day}",
+        (f"High-severity insights for {day}:", *shown, *more),
+        run_link(ui_url, run_id),
+    )
+
+
 def email_message(alert: Alert, settings: AlertSettings) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = alert.subject

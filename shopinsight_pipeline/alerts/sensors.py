@@ -1,14 +1,39 @@
-"""alert_on_run_failure: mail and a chat message to the people on call when a run of the project's
-jobs fails (a failed step, a blocking check, a crash), naming the job, the partition, each failed
-step with its message, and a link to the run in the UI. On by default; it sends nothing until the
-deployment configures a channel (alerts/delivery.py's settings)."""
+"""Alerts to the people on call (alerts/delivery.py says what and how; on by default, they send
+nothing until the deployment configures a channel):
+
+- alert_on_run_failure: a run of the project's jobs failed (a failed step, a blocking check, a
+  crash): the job, the partition, each failed step with its message, a link to the run;
+- alert_on_refused_challenger: sentiment_model's gate refused its challenger as significantly worse
+  than the champion (which keeps serving);
+- alert_on_high_findings: a digest of the night's high-severity insights, as soon as they are
+  written (a surge should be heard of before the report is opened).
+"""
 
 import os
+from datetime import date
 
-from dagster import DefaultSensorStatus, RunFailureSensorContext, SkipReason, run_failure_sensor
+import polars as pl
+from dagster import (
+    AssetKey,
+    DefaultSensorStatus,
+    EventLogEntry,
+    RunFailureSensorContext,
+    SensorEvaluationContext,
+    SkipReason,
+    asset_sensor,
+    run_failure_sensor,
+)
 
-from shopinsight_pipeline.alerts.delivery import AlertSettings, deliver, run_failure_alert
+from shopinsight_pipeline.alerts.delivery import (
+    Alert,
+    AlertSettings,
+    deliver,
+    findings_digest,
+    gate_refused_alert,
+    run_failure_alert,
+)
 from shopinsight_pipeline.jobs import nightly_partition_job, prepare_partition_job, retrain_job, score_partition_job
+from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
 
 PARTITION_TAG, RANGE_START, RANGE_END = (
     "dagster/partition",
@@ -54,9 +79,72 @@ def alert_on_run_failure(context: RunFailureSensorContext):
     if not failures and context.failure_event.message:
         failures = [("run", context.failure_event.message)]
     alert = run_failure_alert(run.job_name, run.run_id, partition_of(dict(run.tags)), failures, settings.ui_url)
+    send(alert, settings, context.log)
+    return None
+
+
+def send(alert: Alert, settings: AlertSettings, log) -> None:
+    """Deliver by every configured channel; the tick fails naming a channel that did not deliver."""
     outcome = deliver(alert, settings)
-    context.log.info(f"alert for run {run.run_id}: {outcome}")
+    log.info(f"{alert.subject}: {outcome}")
     failed = {channel: why for channel, why in outcome.items() if why != "sent"}
     if failed:
-        raise RuntimeError(f"alert for run {run.run_id} not delivered by {failed}")
+        raise RuntimeError(f"alert {alert.subject!r} not delivered by {failed}")
+
+
+def materialization_metadata(event: EventLogEntry) -> dict:
+    materialization = event.asset_materialization
+    if materialization is None:
+        return {}
+    return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+
+
+@asset_sensor(
+    asset_key=AssetKey("sentiment_model"),
+    name="alert_on_refused_challenger",
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Alerts when sentiment_model's gate refuses its challenger as significantly worse than the champion.",
+)
+def alert_on_refused_challenger(context: SensorEvaluationContext, asset_event: EventLogEntry):
+    settings = AlertSettings.from_env(os.environ)
+    metadata = materialization_metadata(asset_event)
+    if not metadata.get("challenger_refused_as_worse"):
+        return SkipReason("the gate did not refuse a challenger as worse")
+    if not settings.configured:
+        return SkipReason("no alert channel configured (SHOPINSIGHT_SMTP_HOST, SHOPINSIGHT_ALERT_WEBHOOK_URL)")
+    alert = gate_refused_alert(
+        "sentiment_model", str(metadata.get("decision", "")), asset_event.run_id, settings.ui_url
+    )
+    send(alert, settings, context.log)
+    return None
+
+
+DIGEST_FINDINGS = 5  # sentences in the digest; the rest are counted
+
+
+@asset_sensor(
+    asset_key=AssetKey("insights"),
+    name="alert_on_high_findings",
+    default_status=DefaultSensorStatus.RUNNING,
+    required_resource_keys={"storage"},  # an asset sensor takes resources this way, not as parameters
+    description="Sends a digest of a run date's high-severity insights as soon as insights are written.",
+)
+def alert_on_high_findings(context: SensorEvaluationContext, asset_event: EventLogEntry):
+    storage: LakeStorage = context.resources.storage
+    settings = AlertSettings.from_env(os.environ)
+    if not settings.configured:
+        return SkipReason("no alert channel configured (SHOPINSIGHT_SMTP_HOST, SHOPINSIGHT_ALERT_WEBHOOK_URL)")
+    materialization = asset_event.asset_materialization
+    if materialization is None or materialization.partition is None:
+        return SkipReason("insights written without a partition")
+    day = materialization.partition
+    try:
+        findings = storage.read_partition("insights", date.fromisoformat(day))
+    except MissingPartitionError:
+        return SkipReason(f"insights for {day} are not in the lake any more")
+    high = findings.filter(pl.col("severity") == "high").sort("rank")
+    if high.is_empty():
+        return SkipReason(f"no high-severity finding for {day}")
+    sentences = high.get_column("sentence").head(DIGEST_FINDINGS).to_list()
+    send(findings_digest(day, sentences, high.height, asset_event.run_id, settings.ui_url), settings, context.log)
     return None

@@ -66,6 +66,8 @@ def model_metadata(outcome: GateOutcome, rounds: int) -> dict:
         "evaluated_version": serving["version"],
         "serving_kind": serving["kind"],
         "serving_path": serving["path"],
+        # the challenger is significantly worse than the champion: alert_on_refused_challenger tells on-call
+        "challenger_refused_as_worse": not decision.passed,
         "refit": MetadataValue.md(refit_summary(refit)),
         "reused_earlier_training": result.reused,
         "decision": MetadataValue.md(decision.reason),

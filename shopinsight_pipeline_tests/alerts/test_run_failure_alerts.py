@@ -138,3 +138,83 @@ def test_a_range_run_names_its_days():
     tags = {"dagster/asset_partition_range_start": DAY, "dagster/asset_partition_range_end": "2026-08-31"}
     assert partition_of(tags) == f"{DAY} to 2026-08-31"
     assert partition_of({}) is None
+
+
+def configure_mail(monkeypatch, controller) -> None:
+    monkeypatch.setenv("SHOPINSIGHT_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SHOPINSIGHT_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("SHOPINSIGHT_ALERT_TO", "oncall@shop.example")
+    monkeypatch.delenv("SHOPINSIGHT_ALERT_WEBHOOK_URL", raising=False)
+
+
+def test_a_challenger_refused_as_worse_is_mailed_and_a_kept_one_is_not(mailbox, monkeypatch):
+    from dagster import AssetMaterialization, build_sensor_context
+
+    from shopinsight_pipeline.alerts.sensors import alert_on_refused_challenger
+
+    controller, mails = mailbox
+    configure_mail(monkeypatch, controller)
+    instance = DagsterInstance.ephemeral()
+    for refused in (False, True):
+        decision = "challenger transformer ...: worse, champion kept" if refused else "not better, champion kept"
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                "sentiment_model", metadata={"challenger_refused_as_worse": refused, "decision": decision}
+            )
+        )
+        ticks = list(alert_on_refused_challenger(build_sensor_context(instance=instance)))  # an asset sensor yields
+        assert any(isinstance(tick, SkipReason) for tick in ticks) != refused
+    [mail] = mails
+    message = message_from_bytes(mail.content, policy=default)
+    assert message["Subject"] == "[ShopInsight] sentiment_model: challenger significantly worse"
+    assert "worse, champion kept" in message.get_content()
+
+
+def test_the_nights_high_severity_findings_are_sent_as_a_digest(tmp_path, mailbox, monkeypatch):
+    from datetime import date
+
+    import polars as pl
+    from dagster import AssetMaterialization, build_sensor_context
+
+    from shopinsight_pipeline.alerts.sensors import DIGEST_FINDINGS, alert_on_high_findings
+    from shopinsight_pipeline.schemas import INSIGHTS_SCHEMA
+    from shopinsight_pipeline.storage import LakeStorage
+
+    controller, mails = mailbox
+    configure_mail(monkeypatch, controller)
+    storage = LakeStorage(root=str(tmp_path))
+    severities = ["high"] * (DIGEST_FINDINGS + 2) + ["medium", "low"]
+    findings = pl.DataFrame(
+        {
+            "run_date": [date(2026, 8, 1)] * len(severities),
+            "rank": list(range(1, len(severities) + 1)),
+            "type": ["aspect_negative_surge"] * len(severities),
+            "entity_type": ["product"] * len(severities),
+            "entity": [f"P{n:03d}" for n in range(len(severities))],
+            "entity_name": [None] * len(severities),
+            "severity": severities,
+            "score": [1.0] * len(severities),
+            "value": [0.5] * len(severities),
+            "reference": [0.1] * len(severities),
+            "numbers": [["50.0%"]] * len(severities),
+            "sentence": [f"Finding number {n} about P{n:03d}." for n in range(len(severities))],
+            "language": ["en"] * len(severities),
+        },
+        schema=INSIGHTS_SCHEMA,
+    )
+    storage.write_partition("insights", date(2026, 8, 1), findings)
+    instance = DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(AssetMaterialization("insights", partition=DAY))
+    # as the daemon evaluates it (a direct call would hand the resource to the asset sensor's wrapper)
+    alert_on_high_findings.evaluate_tick(build_sensor_context(instance=instance, resources={"storage": storage}))
+    [mail] = mails
+    message = message_from_bytes(mail.content, policy=default)
+    assert message["Subject"] == f"[ShopInsight] {DAY_HIGH} high-severity findings for {DAY}"
+    body = message.get_content()
+    assert [line for line in body.splitlines() if line.startswith("- ")] == [
+        f"- Finding number {n} about P{n:03d}." for n in range(DIGEST_FINDINGS)
+    ]  # the top ones, in rank order
+    assert "... and 2 more in the insights table" in body and "medium" not in body
+
+
+DAY_HIGH = 7
