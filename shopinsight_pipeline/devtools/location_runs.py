@@ -28,7 +28,17 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from shopinsight_pipeline.devtools import PROJECT_ROOT
 
 MODULE = "shopinsight_pipeline.definitions"
-LOCATION_NAME = MODULE  # workspace.yaml's python_module entry names the location after the module
+
+
+def workspace_location_name() -> str:
+    """The location name workspace.yaml gives the code location (the UI files runs under it)."""
+    import yaml
+
+    [entry] = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text(encoding="utf-8"))["load_from"]
+    return entry["python_module"].get("location_name", MODULE)
+
+
+LOCATION_NAME = workspace_location_name()
 REPOSITORY_NAME = "__repository__"  # the repository a Definitions object makes
 ASSET_JOB = "__ASSET_JOB"  # the implicit job of every asset: materializing a selection of assets
 

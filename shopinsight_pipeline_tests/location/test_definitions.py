@@ -207,3 +207,16 @@ def test_every_asset_is_found_by_its_name_where_it_is_defined_and_tested():
         assert any(name in path.read_text(encoding="utf-8") for path in stage_tests.glob("test_*.py")), (
             f"{name} is defined in {module.relative_to(ROOT)} but no test in {stage_tests.relative_to(ROOT)} names it"
         )
+
+
+def test_the_location_has_one_name_wherever_dagster_is_started():
+    """workspace.yaml names the location (run history and schedule state do not split by how Dagster
+    was started), as pyproject's [tool.dagster] does, and make run files its runs under that name."""
+    import tomllib
+
+    from shopinsight_pipeline.devtools.location_runs import LOCATION_NAME
+
+    [location] = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"]
+    named = location["python_module"]["location_name"]
+    assert named == tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dagster"]["code_location_name"]
+    assert named == LOCATION_NAME
