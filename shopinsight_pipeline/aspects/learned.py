@@ -127,12 +127,7 @@ class LearnedTagger:
 
     def tag(self, clauses: Sequence[str]) -> list[list[str]]:
         """The lexicon's aspects of each clause, and those the classifier adds, in taxonomy order."""
-        found = [set(aspects) for aspects in self.lexicon.tag(clauses)]
-        probabilities = self.probabilities(clauses)
-        for row, column in zip(*np.nonzero(probabilities >= self.settings.threshold), strict=True):
-            found[row].add(self.aspects[column])
-        order = self.lexicon.taxonomy.keys
-        return [[key for key in order if key in aspects] for aspects in found]
+        return with_learned(self.lexicon, clauses, self.probabilities(clauses), self.aspects, self.settings.threshold)
 
     def save(self, directory: "Path | UPath") -> None:
         """Plain formats (JSON and NPZ), loaded without pickle; `directory` may be on an object store."""
@@ -167,6 +162,18 @@ class LearnedTagger:
             payload["aspects"],
             LearnedTaggerSettings(**payload["settings"]),
         )
+
+
+def with_learned(
+    lexicon: LexiconTagger, clauses: Sequence[str], probabilities: np.ndarray, aspects: Sequence[str], threshold: float
+) -> list[list[str]]:
+    """Each clause's aspects: the lexicon's, and every learned aspect (a column of `probabilities`)
+    at `threshold` or above, in taxonomy order. Every learned tagger adds to the lexicon this way."""
+    found = [set(named) for named in lexicon.tag(clauses)]
+    for row, column in zip(*np.nonzero(probabilities >= threshold), strict=True):
+        found[row].add(aspects[column])
+    order = lexicon.taxonomy.keys
+    return [[key for key in order if key in named] for named in found]
 
 
 def _vectorizer(settings: LearnedTaggerSettings, vocabulary: dict[str, int] | None = None):

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shopinsight_pipeline.aspects.learned import MASK
+from shopinsight_pipeline.aspects.learned import MASK, with_learned
 from shopinsight_pipeline.aspects.lexicon import LexiconTagger
 from shopinsight_pipeline.aspects.settings import TRANSFORMER_HEAD, TransformerTaggerSettings
 from shopinsight_pipeline.aspects.taxonomy import Taxonomy
@@ -152,12 +152,7 @@ class TransformerTagger:
 
     def tag(self, clauses: Sequence[str]) -> list[list[str]]:
         """The lexicon's aspects of each clause, and those the head adds, in taxonomy order."""
-        found = [set(aspects) for aspects in self.lexicon.tag(clauses)]
-        probabilities = self.probabilities(clauses)
-        for row, column in zip(*np.nonzero(probabilities >= self.settings.threshold), strict=True):
-            found[row].add(self.aspects[column])
-        order = self.lexicon.taxonomy.keys
-        return [[key for key in order if key in aspects] for aspects in found]
+        return with_learned(self.lexicon, clauses, self.probabilities(clauses), self.aspects, self.settings.threshold)
 
     def save(self, directory: Path) -> None:
         """The model as safetensors with its tokenizer, and the head's aspects and settings as JSON."""
