@@ -37,7 +37,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
+from dagster import ConfigurableIOManagerFactory, InputContext, MetadataValue, OutputContext, UPathIOManager
 from upath import UPath
 
 from shopinsight_pipeline.files import write_json_atomic
@@ -140,7 +140,17 @@ class LakeParquetIOManager(UPathIOManager):
             paths = self._get_paths_for_partitions(context)
             for key in context.asset_partition_keys:
                 self.dump_to_path(context, obj[key], paths[key])
-            context.add_output_metadata({"partitions_written": len(paths)})
+            keys = sorted(paths)
+            # where the files are, as a one-day run's "path" says: the table, the first and the last day's file
+            table = self.storage.table_path(context.asset_key.path[-1])
+            context.add_output_metadata(
+                {
+                    "partitions_written": len(paths),
+                    "path": MetadataValue.path(str(table)),
+                    "first_path": MetadataValue.path(str(paths[keys[0]])),
+                    "last_path": MetadataValue.path(str(paths[keys[-1]])),
+                }
+            )
             return
         super().handle_output(context, obj)
 

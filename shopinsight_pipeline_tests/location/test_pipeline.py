@@ -151,6 +151,13 @@ def test_a_range_run_writes_the_same_lake_as_day_by_day_runs(lake, tmp_path):
     }
     assert len(materialized) == 9 * len(lake.days)  # each of the 9 assets once per day, in one run
     assert _digest(tmp_path) == _digest(lake.root)
+    # a range run's materializations say where the files are, as a one-day run's do
+    storage = LakeStorage(root=str(tmp_path))
+    for event in result.get_asset_materialization_events():
+        table = event.asset_key.to_user_string()
+        metadata = event.step_materialization_data.materialization.metadata
+        assert metadata["path"].value == str(storage.table_path(table)), table
+        assert metadata["last_path"].value == str(storage.partition_file(table, lake.days[-1])), table
 
 
 def test_a_range_run_checks_each_day_against_the_days_before_it_in_the_same_run(lake, tmp_path):
