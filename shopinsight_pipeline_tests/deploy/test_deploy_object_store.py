@@ -175,7 +175,9 @@ def test_training_resumes_on_another_machine_and_a_third_scores_from_its_own_cac
     published = {
         marker.parent.name for marker in (storage.sentiment_registry_store / "versions").glob("*/_manifest.json")
     }
-    assert pointer["version"] in published and len(published) == 3  # transformer, TF-IDF, ensemble
+    evaluated = {name for name in published if "-refit-" not in name}
+    assert pointer["version"] in evaluated and len(evaluated) == 3  # transformer, TF-IDF, ensemble
+    assert pointer["refit_version"] in published  # the champion refit on every label serves (issue 29)
     [tokenizer] = (storage.models_path / "base").glob("*/_manifest.json")
     assert committed_files(tokenizer.parent) and "tokenizer.json" in committed_files(tokenizer.parent)
     assert storage.partition_days("review_token_shards") == days  # sharded folders, committed
@@ -185,9 +187,11 @@ def test_training_resumes_on_another_machine_and_a_third_scores_from_its_own_cac
     scores = pl.concat([storage.read_partition("review_scores", day) for day in days])
     reviews = pl.concat([storage.read_partition("validated_reviews", day) for day in days])
     assert sorted(scores["review_id"]) == sorted(reviews["review_id"])
-    cached = LakeStorage(root=bucket_root).sentiment_registry_path / "versions" / pointer["version"]
-    assert (cached / "_manifest.json").is_file()  # scoring loaded the champion from machine C's cache
-    assert str(tmp_path / "cache-c") in str(cached)
+    for version in (pointer["version"], pointer["refit_version"]):
+        cached = LakeStorage(root=bucket_root).sentiment_registry_path / "versions" / version
+        assert (cached / "_manifest.json").is_file()  # scoring loaded the champion from machine C's cache
+        assert str(tmp_path / "cache-c") in str(cached)
+    assert set(scores["model_version"]) == {pointer["refit_version"]}
 
     # the recommender's sequence model: published as a folder, loaded from the store by the lists
     recommender = {
