@@ -15,8 +15,10 @@ from shopinsight_pipeline.alerts.sensors import (
     alert_on_high_findings,
     alert_on_refused_challenger,
     alert_on_run_failure,
+    alert_on_stale_assets,
 )
 from shopinsight_pipeline.aspects.assets import aspect_sentiment, aspect_tagger, review_aspects
+from shopinsight_pipeline.freshness import freshness_checks, freshness_checks_sensor
 from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
 from shopinsight_pipeline.io_manager import LakeIOManager
 from shopinsight_pipeline.jobs import (
@@ -128,7 +130,15 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
         ],
         jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
         schedules=[nightly_schedule, retrain_schedule],
-        sensors=[landing_sensor, alert_on_run_failure, alert_on_refused_challenger, alert_on_high_findings],
+        sensors=[
+            landing_sensor,
+            freshness_checks_sensor,
+            alert_on_run_failure,
+            alert_on_refused_challenger,
+            alert_on_high_findings,
+            alert_on_stale_assets,
+        ],
+        asset_checks=freshness_checks,
         executor=executor_from_environment(),
         resources={
             "storage": storage,

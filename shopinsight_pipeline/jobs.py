@@ -23,6 +23,7 @@ from dagster import (
     schedule,
 )
 
+from shopinsight_pipeline.freshness import freshness_checks
 from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, daily_partitions, day_before
 
 UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model", "aspect_tagger", "recommender_model")
@@ -31,8 +32,13 @@ SCORING = AssetSelection.assets("review_scores", "review_aspects", "aspect_senti
 FORECAST = AssetSelection.assets(
     "sales_forecast", "insights", "insight_report", "customer_recommendations", "purchase_propensity"
 )
+# Freshness checks are the freshness sensor's to evaluate (freshness.py), against the clock: a job
+# that backfills August must not judge November's freshness at its end.
+FRESHNESS = AssetSelection.checks(*freshness_checks)
 DAILY = (
-    AssetSelection.groups("ingest", "validate", "tokenize", "score", "aspects", "reports", "recommend") - UNPARTITIONED
+    AssetSelection.groups("ingest", "validate", "tokenize", "score", "aspects", "reports", "recommend")
+    - UNPARTITIONED
+    - FRESHNESS
 )
 
 nightly_partition_job = define_asset_job(
@@ -49,13 +55,13 @@ prepare_partition_job = define_asset_job(
 )
 score_partition_job = define_asset_job(
     name="score_partition_job",
-    selection=SCORING,
+    selection=SCORING - FRESHNESS,
     description="Score one day with the promoted model: review_scores, review_aspects, aspect_sentiment and "
     "product_sentiment.",
 )
 retrain_job = define_asset_job(
     name="retrain_job",
-    selection=UNPARTITIONED,
+    selection=UNPARTITIONED - FRESHNESS,
     description="Refresh the tokenizer, fine-tune the sentiment model and compare the recommender candidates; "
     "each promotes its best.",
 )

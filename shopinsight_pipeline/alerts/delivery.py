@@ -119,6 +119,16 @@ def findings_digest(day: str, sentences: Sequence[str], total: int, run_id: str,
     )
 
 
+def stale_alert(stale: Sequence[tuple[str, str]], ui_url: str = "") -> Alert:
+    """Assets whose freshness check failed, each with what was expected (the day, the age)."""
+    assets = ", ".join(asset for asset, _ in stale)
+    lines = (
+        "Freshness checks failed: a night did not write its tables, or a model was not retrained.",
+        *(f"- {asset}: {why}" for asset, why in stale),
+    )
+    return Alert(f"[ShopInsight] stale: {assets}", lines, f"{ui_url}/assets" if ui_url else "")
+
+
 def email_message(alert: Alert, settings: AlertSettings) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = alert.subject

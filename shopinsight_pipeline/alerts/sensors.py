@@ -6,14 +6,18 @@ nothing until the deployment configures a channel):
 - alert_on_refused_challenger: sentiment_model's gate refused its challenger as significantly worse
   than the champion (which keeps serving);
 - alert_on_high_findings: a digest of the night's high-severity insights, as soon as they are
-  written (a surge should be heard of before the report is opened).
+  written (a surge should be heard of before the report is opened);
+- alert_on_stale_assets: a freshness check (freshness.py) failed: a night that did not run, a
+  model not retrained.
 """
 
+import json
 import os
 from datetime import date
 
 import polars as pl
 from dagster import (
+    AssetCheckKey,
     AssetKey,
     DefaultSensorStatus,
     EventLogEntry,
@@ -22,6 +26,7 @@ from dagster import (
     SkipReason,
     asset_sensor,
     run_failure_sensor,
+    sensor,
 )
 
 from shopinsight_pipeline.alerts.delivery import (
@@ -31,7 +36,9 @@ from shopinsight_pipeline.alerts.delivery import (
     findings_digest,
     gate_refused_alert,
     run_failure_alert,
+    stale_alert,
 )
+from shopinsight_pipeline.freshness import freshness_checks
 from shopinsight_pipeline.jobs import nightly_partition_job, prepare_partition_job, retrain_job, score_partition_job
 from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
 
@@ -147,4 +154,36 @@ def alert_on_high_findings(context: SensorEvaluationContext, asset_event: EventL
         return SkipReason(f"no high-severity finding for {day}")
     sentences = high.get_column("sentence").head(DIGEST_FINDINGS).to_list()
     send(findings_digest(day, sentences, high.height, asset_event.run_id, settings.ui_url), settings, context.log)
+    return None
+
+
+FRESHNESS_CHECK_KEYS: list[AssetCheckKey] = [key for checks in freshness_checks for key in checks.check_keys]
+
+
+@sensor(
+    name="alert_on_stale_assets",
+    minimum_interval_seconds=300,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Alerts once per failed evaluation of a freshness check (freshness.py): a night that did not "
+    "write its gold tables by the deadline, a model not retrained.",
+)
+def alert_on_stale_assets(context: SensorEvaluationContext):
+    settings = AlertSettings.from_env(os.environ)
+    if not settings.configured:
+        return SkipReason("no alert channel configured (SHOPINSIGHT_SMTP_HOST, SHOPINSIGHT_ALERT_WEBHOOK_URL)")
+    seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+    stale: list[tuple[str, str]] = []
+    for key in FRESHNESS_CHECK_KEYS:
+        record = context.instance.get_latest_asset_check_evaluation_record(key)
+        name = key.to_user_string()
+        if record is None or record.id <= seen.get(name, 0):
+            continue
+        seen[name] = record.id
+        evaluation = record.evaluation
+        if evaluation is not None and not evaluation.passed:
+            stale.append((key.asset_key.to_user_string(), evaluation.description or "stale"))
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    if not stale:
+        return SkipReason("no new failed freshness check")
+    send(stale_alert(stale, settings.ui_url), settings, context.log)
     return None

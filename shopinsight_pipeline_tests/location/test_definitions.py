@@ -13,6 +13,7 @@ import yaml
 from dagster import AssetCheckKey, AssetKey, build_schedule_context
 
 from shopinsight_pipeline.definitions import build_definitions, sentiment_labels_from_env
+from shopinsight_pipeline.freshness import DAILY_GOLD, MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = {
@@ -61,6 +62,8 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
     }
     expected_checks.add(AssetCheckKey(AssetKey("sentiment_model"), "champion_challenger"))
     expected_checks.add(AssetCheckKey(AssetKey("products"), "catalogue_rows_conserved"))
+    # freshness (freshness.py): every daily gold table and every model
+    expected_checks |= {AssetCheckKey(AssetKey(name), "freshness_check") for name in (*DAILY_GOLD, *MODELS)}
     assert set(graph.asset_check_keys) == expected_checks
     for name in JOBS:
         job = defs.resolve_job_def(name)
