@@ -20,6 +20,7 @@ from dagster import (
     multi_asset,
 )
 
+from shopinsight_pipeline.ingest.landing import LandingFileError
 from shopinsight_pipeline.markdown import frame_table
 from shopinsight_pipeline.partitions import DAILY_ASSET, rows_by_day, run_days
 from shopinsight_pipeline.products.catalogue import CatalogueSplit, split_catalogue
@@ -61,7 +62,10 @@ def catalogue(context: AssetExecutionContext, storage: LakeStorage) -> Iterator[
                 description=f"no products landing file for {day.isoformat()}: expected {path}",
                 metadata={"expected_path": str(path)},
             )
-        split = split_catalogue(path.read_bytes(), path.name)
+        try:
+            split = split_catalogue(path.read_bytes(), path.name)
+        except LandingFileError as error:  # a header without a field, bytes of no known encoding
+            raise Failure(description=str(error), metadata={"path": str(path)}) from error
         context.log.info(f"{path.name}: {split.products.height} products, {split.quarantined.height} rejected")
         splits[day] = split
     products = {day.isoformat(): split.products for day, split in splits.items()}

@@ -89,3 +89,21 @@ def test_every_planted_catalogue_defect_is_quarantined_for_its_rule_and_nothing_
         assert rule in found[place], (place, found[place])
     day = next(day for day in lake.days if f"products_{day.isoformat()}.csv" in {f for f, _ in expected})
     assert storage.read_partition("products", day).height == 96 - 2  # the two broken products are unnamed that day
+
+
+def test_a_catalogue_without_a_field_fails_the_step_naming_the_file_and_the_field(tmp_path):
+    spec = SampleSpec(days=1, orders_per_day=10, dirty_rate=0.0)
+    write_sample(tmp_path, spec)
+    landing = LakeStorage(root=str(tmp_path)).landing_file("products", spec.start)
+    landing.write_text("product_id,product_name,category,list_price\nP000,Earbuds,electronics,10\n", encoding="utf-8")
+    run = materialize_assets(
+        tmp_path,
+        DagsterInstance.ephemeral(),
+        ["products", "quarantined_products"],
+        partition_key=spec.start.isoformat(),
+    )
+    assert not run.success
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert f"{landing.name}: header" in str(failure.event_specific_data.error) and "'brand'" in str(
+        failure.event_specific_data.error
+    )
