@@ -164,26 +164,28 @@ FRESHNESS_CHECK_KEYS: list[AssetCheckKey] = [key for checks in freshness_checks 
     name="alert_on_stale_assets",
     minimum_interval_seconds=300,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Alerts once per failed evaluation of a freshness check (freshness.py): a night that did not "
-    "write its gold tables by the deadline, a model not retrained.",
+    description="Alerts when a freshness check (freshness.py) turns from passing (or never evaluated) to failing: "
+    "a night that did not write its gold tables by the deadline, a model not retrained. Once per stale spell, "
+    "not once per evaluation (a backfill evaluates the checks of every table it writes).",
 )
 def alert_on_stale_assets(context: SensorEvaluationContext):
     settings = AlertSettings.from_env(os.environ)
     if not settings.configured:
         return SkipReason("no alert channel configured (SHOPINSIGHT_SMTP_HOST, SHOPINSIGHT_ALERT_WEBHOOK_URL)")
-    seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
-    stale: list[tuple[str, str]] = []
+    # per check: the id of the latest evaluation seen and whether it passed
+    seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
+    turned_stale: list[tuple[str, str]] = []
     for key in FRESHNESS_CHECK_KEYS:
         record = context.instance.get_latest_asset_check_evaluation_record(key)
         name = key.to_user_string()
-        if record is None or record.id <= seen.get(name, 0):
+        if record is None or record.evaluation is None or record.id <= seen.get(name, [0, True])[0]:
             continue
-        seen[name] = record.id
-        evaluation = record.evaluation
-        if evaluation is not None and not evaluation.passed:
-            stale.append((key.asset_key.to_user_string(), evaluation.description or "stale"))
+        passed = record.evaluation.passed
+        if not passed and seen.get(name, [0, True])[1]:
+            turned_stale.append((key.asset_key.to_user_string(), record.evaluation.description or "stale"))
+        seen[name] = [record.id, passed]
     context.update_cursor(json.dumps(seen, sort_keys=True))
-    if not stale:
-        return SkipReason("no new failed freshness check")
-    send(stale_alert(stale, settings.ui_url), settings, context.log)
+    if not turned_stale:
+        return SkipReason("no freshness check turned stale")
+    send(stale_alert(turned_stale, settings.ui_url), settings, context.log)
     return None

@@ -60,5 +60,17 @@ def test_a_skipped_night_fails_the_check_and_alerts_and_the_written_night_passes
             day = (today - timedelta(days=days_ago)).isoformat()
             instance.report_runless_asset_event(AssetMaterialization(table, partition=day))
     assert all(e.passed for e in check_gold_tables(tmp_path, instance).values())
-    again = alert_on_stale_assets(build_sensor_context(instance=instance, cursor=context.cursor))
-    assert isinstance(again, SkipReason) and len(mails) == 1  # one alert per failed evaluation, none for a pass
+    context = build_sensor_context(instance=instance, cursor=context.cursor)
+    assert isinstance(alert_on_stale_assets(context), SkipReason) and len(mails) == 1  # a pass sends nothing
+
+
+def test_a_stale_spell_alerts_once_however_often_the_checks_fail(tmp_path, mailbox, monkeypatch):  # noqa: F811
+    controller, mails = mailbox
+    configure_mail(monkeypatch, controller)
+    instance = DagsterInstance.ephemeral()
+    context = build_sensor_context(instance=instance)
+    for _ in range(3):  # e.g. a backfill's runs evaluating the checks of the tables they write
+        check_gold_tables(tmp_path, instance)
+        alert_on_stale_assets(context)
+        context = build_sensor_context(instance=instance, cursor=context.cursor)
+    assert len(mails) == 1
