@@ -129,6 +129,19 @@ class History:
                 cycles[catalogue.index[product]] = cycle
         return cls(as_of, catalogue, customer_index, matrix, cycles, settings)
 
+    def latest_product(self, customer: str) -> int | None:
+        """The catalogue index of the customer's most recent purchase (None: a customer without
+        history); of several on that day, the first in the catalogue."""
+        row = self.customer_index.get(customer)
+        if row is None:
+            return None
+        start, end = self.last_bought.indptr[row], self.last_bought.indptr[row + 1]
+        if start == end:
+            return None
+        values, columns = self.last_bought.data[start:end], self.last_bought.indices[start:end]
+        latest = values.min()
+        return int(columns[values == latest].min())
+
     def since(self, customers: Sequence[str]) -> np.ndarray:
         """Days since each customer's last purchase of each product (nan: never), batch x products."""
         rows = [self.customer_index.get(customer, -1) for customer in customers]

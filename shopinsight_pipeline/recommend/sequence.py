@@ -666,12 +666,16 @@ class SequenceCandidate(Candidate):
         present = self.columns >= 0
         scores[:, self.columns[present]] = model_scores[:, present]
         top, top_scores = self.best(customers, scores, k)
-        known = [customer in self.history.customer_index for customer in customers]
-        reasons = [
-            ["predicted next purchase (sequence model)" if known[i] else "predicted for new customers"] * len(row)
-            for i, row in enumerate(top)
-        ]
+        reasons = [[self.reason(customer)] * len(row) for customer, row in zip(customers, top, strict=True)]
         return self.frame(customers, top, top_scores, reasons)
+
+    def reason(self, customer: str) -> str:
+        """What the model's prediction follows: the customer's latest purchase, named (its sequence
+        ends there), or that it is a new customer's."""
+        latest = self.history.latest_product(customer)
+        if latest is None:
+            return "predicted for new customers"
+        return f"predicted next purchase after {self.history.catalogue.label(latest)} (sequence model)"
 
 
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
