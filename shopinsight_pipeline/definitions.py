@@ -26,7 +26,6 @@ from shopinsight_pipeline.jobs import (
     nightly_schedule,
     prepare_partition_job,
     retrain_job,
-    retrain_schedule,
     score_partition_job,
 )
 from shopinsight_pipeline.products.assets import catalogue
@@ -40,7 +39,7 @@ from shopinsight_pipeline.reports.assets import category_trends, daily_sales, pr
 from shopinsight_pipeline.reports.insight_assets import insight_report, insights
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.score.assets import review_scores
-from shopinsight_pipeline.sensors import landing_sensor
+from shopinsight_pipeline.sensors import landing_sensor, retrain_after_the_night
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline.tokenize.assets import review_token_shards, review_tokenizer
 from shopinsight_pipeline.train.assets import sentiment_model
@@ -129,9 +128,10 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             product_sentiment,
         ],
         jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
-        schedules=[nightly_schedule, retrain_schedule],
+        schedules=[nightly_schedule],
         sensors=[
             landing_sensor,
+            retrain_after_the_night,
             freshness_checks_sensor,
             alert_on_run_failure,
             alert_on_refused_challenger,

@@ -6,17 +6,15 @@
 - prepare_partition_job / score_partition_job: the same day split before and after scoring, for
   bootstrapping a new lake (prepare days, retrain, then score days) as `make run` does;
   sales_forecast is only in the nightly job (make run forecasts from the last sample day).
-- retrain_job: review_tokenizer, sentiment_model, aspect_tagger and recommender_model, on its own
-  schedule after the nightly run.
+- retrain_job: review_tokenizer, sentiment_model, aspect_tagger and recommender_model, started by
+  sensors.retrain_after_the_night once the night's partitions are written.
 """
 
 import os
 
 from dagster import (
     AssetSelection,
-    DefaultScheduleStatus,
     RunRequest,
-    ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
     define_asset_job,
@@ -66,10 +64,9 @@ retrain_job = define_asset_job(
     "each promotes its best.",
 )
 
-# Deployment settings: when the nightly run starts (cron in the partitions' timezone; it
-# materializes the day that just ended) and when retraining runs (cron, after the nightly run).
+# Deployment setting: when the nightly run starts (cron in the partitions' timezone; it materializes
+# the day that just ended). Retraining follows the night (sensors.retrain_after_the_night).
 NIGHTLY_CRON = os.environ.get("SHOPINSIGHT_NIGHTLY_CRON", "30 2 * * *")
-RETRAIN_CRON = os.environ.get("SHOPINSIGHT_RETRAIN_CRON", "30 4 * * *")
 
 
 @schedule(
@@ -88,13 +85,3 @@ def nightly_schedule(context: ScheduleEvaluationContext):
         return SkipReason(f"{day} is after the last partition (SHOPINSIGHT_END_DATE closes the history)")
     # the run key makes a re-evaluated tick for the same day start no second run
     return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
-
-
-retrain_schedule = ScheduleDefinition(
-    name="retrain_schedule",
-    job=retrain_job,
-    cron_schedule=RETRAIN_CRON,
-    execution_timezone=BUSINESS_TIMEZONE,
-    default_status=DefaultScheduleStatus.STOPPED,
-    description=f"Retrain on cron '{RETRAIN_CRON}' (after the nightly partitions land) and promote if not worse.",
-)

@@ -78,9 +78,7 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
     schedule = defs.resolve_schedule_def("nightly_partition_schedule")
     assert schedule.cron_schedule == "30 2 * * *"
     assert schedule.job_name == "nightly_partition_job"
-    retrain = defs.resolve_schedule_def("retrain_schedule")
-    assert retrain.job_name == "retrain_job"
-    assert retrain.cron_schedule == "30 4 * * *"
+    assert defs.resolve_sensor_def("retrain_after_the_night").job_name == "retrain_job"  # no fixed retrain cron
     assert defs.resolve_sensor_def("landing_sensor").job_name == "nightly_partition_job"
 
 
