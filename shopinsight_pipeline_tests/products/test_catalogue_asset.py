@@ -56,16 +56,8 @@ def test_a_day_without_a_catalogue_fails_naming_the_expected_file(tmp_path):
     storage = LakeStorage(root=str(tmp_path))
     landing = storage.landing_file("products", spec.start)
     landing.unlink()
-    run = materialize_assets(
-        tmp_path,
-        DagsterInstance.ephemeral(),
-        ["products", "quarantined_products"],
-        partition_key=spec.start.isoformat(),
-    )
-    assert not run.success
-    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
-    assert f"no products landing file for {spec.start.isoformat()}" in str(failure.event_specific_data.error)
-    assert str(landing) in str(failure.event_specific_data.error)
+    error = failed_catalogue_step(tmp_path, spec.start)
+    assert f"no products landing file for {spec.start.isoformat()}" in error and str(landing) in error
 
 
 CATALOGUE_RULE = {
@@ -96,14 +88,15 @@ def test_a_catalogue_without_a_field_fails_the_step_naming_the_file_and_the_fiel
     write_sample(tmp_path, spec)
     landing = LakeStorage(root=str(tmp_path)).landing_file("products", spec.start)
     landing.write_text("product_id,product_name,category,list_price\nP000,Earbuds,electronics,10\n", encoding="utf-8")
+    error = failed_catalogue_step(tmp_path, spec.start)
+    assert f"{landing.name}: header" in error and "'brand'" in error
+
+
+def failed_catalogue_step(root, day) -> str:
+    """Materialize the day's catalogue, which must fail; the failed step's error."""
     run = materialize_assets(
-        tmp_path,
-        DagsterInstance.ephemeral(),
-        ["products", "quarantined_products"],
-        partition_key=spec.start.isoformat(),
+        root, DagsterInstance.ephemeral(), ["products", "quarantined_products"], partition_key=day.isoformat()
     )
     assert not run.success
     failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
-    assert f"{landing.name}: header" in str(failure.event_specific_data.error) and "'brand'" in str(
-        failure.event_specific_data.error
-    )
+    return str(failure.event_specific_data.error)
