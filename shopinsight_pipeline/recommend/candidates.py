@@ -129,18 +129,18 @@ class History:
                 cycles[catalogue.index[product]] = cycle
         return cls(as_of, catalogue, customer_index, matrix, cycles, settings)
 
-    def latest_product(self, customer: str) -> int | None:
-        """The catalogue index of the customer's most recent purchase (None: a customer without
-        history); of several on that day, the first in the catalogue."""
+    def latest_basket(self, customer: str) -> list[int]:
+        """The catalogue indices of what the customer bought on their latest purchase day, in
+        catalogue order (empty: a customer without history). The whole basket: one product of a
+        same-day basket would be chosen by its id, not by anything the customer did."""
         row = self.customer_index.get(customer)
         if row is None:
-            return None
+            return []
         start, end = self.last_bought.indptr[row], self.last_bought.indptr[row + 1]
         if start == end:
-            return None
+            return []
         values, columns = self.last_bought.data[start:end], self.last_bought.indices[start:end]
-        latest = values.min()
-        return int(columns[values == latest].min())
+        return sorted(int(column) for column in columns[values == values.min()])
 
     def since(self, customers: Sequence[str]) -> np.ndarray:
         """Days since each customer's last purchase of each product (nan: never), batch x products."""

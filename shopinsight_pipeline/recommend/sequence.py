@@ -670,12 +670,14 @@ class SequenceCandidate(Candidate):
         return self.frame(customers, top, top_scores, reasons)
 
     def reason(self, customer: str) -> str:
-        """What the model's prediction follows: the customer's latest purchase, named (its sequence
-        ends there), or that it is a new customer's."""
-        latest = self.history.latest_product(customer)
-        if latest is None:
+        """What the model's prediction follows: the customer's latest basket, named (its sequence
+        ends there; the first 3 products and how many more), or that it is a new customer's."""
+        basket = self.history.latest_basket(customer)
+        if not basket:
             return "predicted for new customers"
-        return f"predicted next purchase after {self.history.catalogue.label(latest)} (sequence model)"
+        named = ", ".join(self.history.catalogue.label(product) for product in basket[:3])
+        more = f" and {len(basket) - 3} more" if len(basket) > 3 else ""
+        return f"predicted next purchase after {named}{more} (sequence model)"
 
 
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"

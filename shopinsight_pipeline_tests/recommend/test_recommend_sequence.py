@@ -4,6 +4,7 @@ change nothing, and only customers with two purchase days or more train."""
 
 import dataclasses
 import random
+import re
 from datetime import date, timedelta
 
 import numpy as np
@@ -176,7 +177,23 @@ def test_the_order_of_products_inside_a_basket_changes_nothing():
     theirs = second.probabilities(customers, second.queries(customers))
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)  # column i: the same product in both
     lists = first.recommend(customers, 5).with_columns(pl.col("product_id").replace_strict(mapping))
-    assert lists.drop("score").equals(second.recommend(customers, 5).drop("score"))
+    renamed_lists = second.recommend(customers, 5)
+    assert lists.drop("score", "reason").equals(renamed_lists.drop("score", "reason"))
+    # the reasons cite the same latest baskets, by their names in each world (the same size; the
+    # same products where the whole basket is shown)
+    cited = dict(lists.select("customer_id", "reason").iter_rows())
+    for customer, reason in renamed_lists.select("customer_id", "reason").iter_rows():
+        (ours, our_more), (theirs, their_more) = cited_products(cited[customer]), cited_products(reason)
+        assert len(ours) + our_more == len(theirs) + their_more
+        if not our_more:
+            assert {mapping[product] for product in ours} == theirs
+
+
+def cited_products(reason: str) -> tuple[set[str], int]:
+    """The products a sequence-model reason names (unnamed products: their ids) and how many more."""
+    body = reason.removeprefix("predicted next purchase after ").removesuffix(" (sequence model)")
+    more = re.search(r" and (\d+) more$", body)
+    return set(re.sub(r" and \d+ more$", "", body).split(", ")), int(more.group(1)) if more else 0
 
 
 def test_the_model_reads_a_basket_as_a_set():
