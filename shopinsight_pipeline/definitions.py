@@ -4,10 +4,14 @@ import os
 from pathlib import Path
 
 from dagster import (
+    AssetSpec,
     Definitions,
     ExecutorDefinition,
     PipesSubprocessClient,
+    TableColumn,
+    TableSchema,
     in_process_executor,
+    map_asset_specs,
     multiprocess_executor,
 )
 
@@ -38,9 +42,10 @@ from shopinsight_pipeline.recommend.assets import (
 from shopinsight_pipeline.reports.assets import category_trends, daily_sales, product_sentiment, sales_forecast
 from shopinsight_pipeline.reports.insight_assets import insight_report, insights
 from shopinsight_pipeline.resources import SentimentLabels
+from shopinsight_pipeline.schemas import file_schema
 from shopinsight_pipeline.score.assets import review_scores
 from shopinsight_pipeline.sensors import landing_sensor, retrain_after_the_night
-from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
 from shopinsight_pipeline.tokenize.assets import review_token_shards, review_tokenizer
 from shopinsight_pipeline.train.assets import sentiment_model
 from shopinsight_pipeline.validate.assets import validate_orders, validate_reviews
@@ -97,36 +102,60 @@ def executor_from_environment() -> ExecutorDefinition:
     raise ValueError(f"SHOPINSIGHT_EXECUTOR={name!r}: expected one of {list(EXECUTORS)}")
 
 
+OWNER = os.environ.get("SHOPINSIGHT_OWNER", "team:data-engineering")  # a deployment names its on-call team
+MODEL_ASSETS = frozenset({"review_tokenizer", "sentiment_model", "aspect_tagger", "recommender_model"})
+
+
+def catalogued(assets: list, labels: tuple[str, ...]) -> list:
+    """The assets as the catalog shows them (issue 26.5): an owner, the layer as a tag (bronze,
+    silver, gold, models, reports) and, for every lake table, its columns and types from schemas.py
+    (the one source of the tables' columns; `dagster/column_schema`)."""
+
+    def annotate(spec: AssetSpec) -> AssetSpec:
+        name = spec.key.path[-1]
+        layer = TABLE_LAYERS.get(name) or ("models" if name in MODEL_ASSETS else "reports")
+        metadata = {}
+        if name in TABLE_LAYERS:
+            columns = [TableColumn(column, str(dtype)) for column, dtype in file_schema(name, labels).items()]
+            metadata["dagster/column_schema"] = TableSchema(columns=columns)
+        return spec.merge_attributes(owners=[OWNER], tags={"layer": layer}, metadata=metadata)
+
+    return list(map_asset_specs(annotate, assets))
+
+
 def build_definitions(data_root: str | None = None, sentiment_labels: SentimentLabels | None = None) -> Definitions:
     """Definitions over a data root; the environment sets it in deployments, tests pass tmp paths."""
     root = data_root or os.environ.get("SHOPINSIGHT_DATA_ROOT", "data")
     storage = LakeStorage(root=root)
     labels = sentiment_labels or sentiment_labels_from_env()
     return Definitions(
-        assets=[
-            raw_orders,
-            catalogue,
-            raw_reviews,
-            validate_orders,
-            validate_reviews,
-            daily_sales,
-            category_trends,
-            sales_forecast,
-            insights,
-            insight_report,
-            customer_events,
-            recommender_model,
-            customer_recommendations,
-            purchase_propensity,
-            review_tokenizer,
-            review_token_shards,
-            sentiment_model,
-            review_scores,
-            aspect_tagger,
-            review_aspects,
-            aspect_sentiment,
-            product_sentiment,
-        ],
+        assets=catalogued(
+            [
+                raw_orders,
+                catalogue,
+                raw_reviews,
+                validate_orders,
+                validate_reviews,
+                daily_sales,
+                category_trends,
+                sales_forecast,
+                insights,
+                insight_report,
+                customer_events,
+                recommender_model,
+                customer_recommendations,
+                purchase_propensity,
+                review_tokenizer,
+                review_token_shards,
+                sentiment_model,
+                review_scores,
+                aspect_tagger,
+                review_aspects,
+                aspect_sentiment,
+                product_sentiment,
+            ],
+            labels.scheme().labels,
+        ),
         jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
         schedules=[nightly_schedule],
         sensors=[

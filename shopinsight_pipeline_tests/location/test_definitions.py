@@ -221,3 +221,24 @@ def test_the_location_has_one_name_wherever_dagster_is_started():
     named = location["python_module"]["location_name"]
     assert named == tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dagster"]["code_location_name"]
     assert named == LOCATION_NAME
+
+
+def test_every_asset_shows_an_owner_its_layer_and_every_table_its_columns_from_the_schemas():
+    """The catalog (issue 26.5): what an analyst sees on an asset's page comes from schemas.py and
+    storage.py, the one place each is written."""
+    from dagster import AssetKey
+
+    from shopinsight_pipeline.ml.text import LabelScheme
+    from shopinsight_pipeline.schemas import file_schema
+    from shopinsight_pipeline.storage import TABLE_LAYERS
+
+    graph = build_definitions("data").resolve_asset_graph()
+    for name in ASSETS:
+        node = graph.get(AssetKey(name))
+        assert node.owners and node.tags["layer"] in {"bronze", "silver", "gold", "models", "reports"}, name
+        if name in TABLE_LAYERS:
+            assert node.tags["layer"] == TABLE_LAYERS[name], name
+            columns = node.metadata["dagster/column_schema"].columns
+            documented = file_schema(name, LabelScheme().labels)
+            assert [(c.name, c.type) for c in columns] == [(n, str(t)) for n, t in documented.items()], name
+    assert graph.get(AssetKey("sentiment_model")).tags["layer"] == "models"
