@@ -43,7 +43,7 @@ from upath import UPath
 from shopinsight_pipeline.files import write_json_atomic
 from shopinsight_pipeline.resources import SentimentLabels
 from shopinsight_pipeline.schemas import file_schema
-from shopinsight_pipeline.storage import DAY_UNIT_OF, SHARDED_TABLES, LakeStorage
+from shopinsight_pipeline.storage import DAY_UNIT_OF, SHARDED_TABLES, STAGED_TABLES, LakeStorage
 
 
 def _element_type(typing_type: Any) -> Any:
@@ -156,8 +156,9 @@ class LakeParquetIOManager(UPathIOManager):
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         table = context.asset_key.path[-1]
-        if isinstance(obj, pl.DataFrame) and table in DAY_UNIT_OF:
-            self.storage.stage_partition(table, self._day(path), obj)  # published by validation
+        if isinstance(obj, pl.DataFrame) and table in STAGED_TABLES:
+            # published by validation (a day unit) or by the gold checks (gold_checks.py) once they pass
+            self.storage.stage_partition(table, self._day(path), obj)
         elif isinstance(obj, pl.DataFrame):
             self.storage.write_partition(table, self._day(path), obj)
         elif isinstance(obj, list) and all(isinstance(shard, pa.Table) for shard in obj):

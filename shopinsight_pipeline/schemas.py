@@ -5,6 +5,7 @@ silver and gold tables are typed. Assets and tests import these instead of repea
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
@@ -338,3 +339,65 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
     if missing:
         raise ValueError(f"frame lacks columns {missing}; has {frame.columns}")
     return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
+@dataclass(frozen=True)
+class TableRules:
+    """What a gold partition must satisfy before readers see it (gold_checks.py checks it on the
+    staged file): its key columns unique, its required columns non-null, values within ranges, and
+    at least `min_rows` rows (an empty day of a table that always has rows is a broken upstream)."""
+
+    keys: tuple[str, ...]
+    required: tuple[str, ...]
+    ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # column -> (low, high)
+    prefixed_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # per class column
+    min_rows: int = 0
+
+
+SHARE = (0.0, 1.0)
+NOT_NEGATIVE = (0.0, None)
+GOLD_RULES: dict[str, TableRules] = {
+    "daily_sales": TableRules(
+        keys=("date", "category"),
+        required=("date", "category", "orders", "units", "revenue", "return_rate"),
+        ranges={"orders": NOT_NEGATIVE, "units": NOT_NEGATIVE, "revenue": NOT_NEGATIVE, "return_rate": SHARE},
+        min_rows=1,
+    ),
+    "product_sentiment": TableRules(
+        keys=("date", "product_id"),
+        required=("date", "product_id", "reviews", "model_version"),
+        ranges={"reviews": NOT_NEGATIVE, "avg_rating": (1.0, 5.0), "model_rating_agreement": SHARE},
+        prefixed_ranges={"share_": SHARE, "mean_prob_": SHARE},
+    ),
+    "aspect_sentiment": TableRules(
+        keys=("date", "product_id", "aspect"),
+        required=("date", "product_id", "aspect", "mentions", "mentions_7d", "mentions_28d"),
+        prefixed_ranges={"negative_share": SHARE, "mentions": NOT_NEGATIVE, "negative_mentions": NOT_NEGATIVE},
+    ),
+    "category_trends": TableRules(
+        keys=("date", "category"),
+        required=("date", "category", "revenue", "units", "history_days"),
+        ranges={"revenue": NOT_NEGATIVE, "units": NOT_NEGATIVE},
+        min_rows=1,
+    ),
+    "sales_forecast": TableRules(
+        keys=("run_date", "category", "horizon_day"),
+        required=("run_date", "category", "target_date", "horizon_day"),
+        ranges={"horizon_day": (1.0, None)},
+    ),
+    "insights": TableRules(
+        keys=("run_date", "rank"),
+        required=("run_date", "rank", "type", "entity_type", "entity", "severity", "sentence"),
+        ranges={"rank": (1.0, None)},
+    ),
+    "customer_recommendations": TableRules(
+        keys=("run_date", "customer_id", "product_id"),
+        required=("run_date", "customer_id", "rank", "product_id", "score", "candidate", "reason"),
+        ranges={"rank": (1.0, None)},
+    ),
+    "purchase_propensity": TableRules(
+        keys=("run_date", "customer_id"),
+        required=("run_date", "customer_id", "recency_days", "tenure_days"),
+        ranges={"purchase_probability": SHARE, "recency_days": NOT_NEGATIVE, "orders_30d": NOT_NEGATIVE},
+    ),
+}

@@ -7,6 +7,7 @@ Layout under `root`:
     lake/models/...                                        (tokenizers, model registry, checkpoints)
     lake/_staging/<raw|validated|quarantined table>/date=.../part-0.parquet, lake/_staging/_publish/
                                                            (a day's delivery and split awaiting publish_day)
+    lake/_staging/<gold table>/<key>=.../part-0.parquet    (a gold partition awaiting its checks)
 
 Every write is all or nothing (files.py: a rename on a POSIX filesystem, a whole-object upload or a
 commit marker on an object store), so a reader never sees half a file and re-materializing a
@@ -83,6 +84,11 @@ DAY_UNITS: dict[str, tuple[str, str, str]] = {
     source: (f"raw_{source}", f"validated_{source}", f"quarantined_{source}") for source in ("orders", "reviews")
 }
 DAY_UNIT_OF: dict[str, str] = {table: source for source, tables in DAY_UNITS.items() for table in tables}
+# Write, audit, publish: the daily gold tables are written under lake/_staging/ too, checked there,
+# and published one partition at a time only when their blocking checks pass (gold_checks.py); a
+# failing day stays staged for inspection and readers keep the previous version.
+AUDITED_GOLD_TABLES: frozenset[str] = frozenset(table for table, layer in TABLE_LAYERS.items() if layer == "gold")
+STAGED_TABLES: frozenset[str] = frozenset(DAY_UNIT_OF) | AUDITED_GOLD_TABLES
 PARTITION_FILE = "part-0.parquet"
 
 
@@ -125,10 +131,29 @@ class LakeStorage(ConfigurableResource):
 
     # --- a day's raw, validated and quarantined tables, published together ---------------------------
     def staged_file(self, table: str, day: date) -> UPath:
-        """Where a day-unit table's new partition waits for publish_day: lake/_staging/<table>/..."""
-        if table not in DAY_UNIT_OF:
-            raise KeyError(f"{table} is not staged; staged tables: {sorted(DAY_UNIT_OF)}")
-        return self.root_path / "lake" / "_staging" / table / f"date={day.isoformat()}" / PARTITION_FILE
+        """Where a staged table's new partition waits for its checks and publication:
+        lake/_staging/<table>/<key>=YYYY-MM-DD/part-0.parquet (a day unit's for publish_day, a gold
+        table's for publish_partition). Readers of the lake never look under _staging/."""
+        if table not in STAGED_TABLES:
+            raise KeyError(f"{table} is not staged; staged tables: {sorted(STAGED_TABLES)}")
+        key = f"{partition_column(table)}={day.isoformat()}"
+        return self.root_path / "lake" / "_staging" / table / key / PARTITION_FILE
+
+    def newest_row_count(self, table: str, day: date) -> int:
+        """Rows of the partition a publish would make visible: the staged one if there is one, else
+        the published one (from the Parquet footer; no data pages are read)."""
+        staged = self.staged_file(table, day)
+        if staged.exists():
+            with staged.open("rb") as handle:
+                return pq.ParquetFile(handle).metadata.num_rows
+        return self.row_count(table, day)
+
+    def publish_partition(self, table: str, day: date) -> UPath:
+        """Make a staged (gold) partition the published one: one rename on a POSIX lake, a
+        whole-object copy on an object store, so a reader sees the old file or the new one."""
+        target = self.partition_file(table, day)
+        move_file(self.staged_file(table, day), target)
+        return target
 
     def stage_partition(self, table: str, day: date, frame: pl.DataFrame) -> UPath:
         """Write `table`'s new partition for `day` where readers do not look until publish_day."""

@@ -5,11 +5,12 @@ mentions of the day, the week and the month. Wiring only: the work is aspects/le
 tagging.py and summary.py."""
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
 from shopinsight_pipeline.aspects.learned import TaggerGateSettings
@@ -18,6 +19,7 @@ from shopinsight_pipeline.aspects.settings import TransformerTaggerSettings
 from shopinsight_pipeline.aspects.summary import HISTORY_DAYS, product_categories, summarize_aspect_sentiment
 from shopinsight_pipeline.aspects.tagging import PolaritySettings
 from shopinsight_pipeline.files import swap_folder
+from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
 from shopinsight_pipeline.markdown import frame_table, table
 from shopinsight_pipeline.partitions import ALLOW_MISSING, DAILY_ASSET, each_day, window, window_of
 from shopinsight_pipeline.score.serving import serving_version
@@ -263,6 +265,7 @@ CATEGORY_DAYS = HISTORY_DAYS + ORDER_LOOKBACK_DAYS
 
 
 @asset(
+    check_specs=gold_check_specs("aspect_sentiment"),
     ins={
         "review_aspects": window("review_aspects", HISTORY_DAYS),
         "validated_orders": window("validated_orders", CATEGORY_DAYS),
@@ -277,7 +280,8 @@ def aspect_sentiment(
     context: AssetExecutionContext,
     review_aspects: dict[str, pl.DataFrame],
     validated_orders: dict[str, pl.LazyFrame],
-) -> Output:
+    storage: LakeStorage,
+) -> Iterator[Output | AssetCheckResult]:
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         categories = product_categories(window_of(validated_orders, day, CATEGORY_DAYS))
         table = summarize_aspect_sentiment(window_of(review_aspects, day, HISTORY_DAYS), categories, day)
@@ -290,4 +294,4 @@ def aspect_sentiment(
             ),
         }
 
-    return each_day(context, compute)
+    yield from audited_days(context, storage, "aspect_sentiment", compute)

@@ -2,13 +2,15 @@
 time split, the best promoted), each run date's top-10 lists and purchase propensities. Wiring only:
 run config in `config.py`, the work in the stage's pure modules."""
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 from upath import UPath
 
 from shopinsight_pipeline.files import swap_folder
+from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
 from shopinsight_pipeline.markdown import frame_table, table
 from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, same_day_if_written, window, window_of
 from shopinsight_pipeline.recommend.config import PropensityConfig, RecommendationsConfig, RecommenderConfig
@@ -121,6 +123,7 @@ def save_serving_model(
 
 
 @asset(
+    check_specs=gold_check_specs("customer_recommendations"),
     ins={
         "customer_events": window("customer_events", HISTORY_DAYS),
         "recommender_model": AssetIn(),
@@ -140,7 +143,8 @@ def customer_recommendations(
     recommender_model: dict,
     insights: dict[str, pl.DataFrame],
     products_today: dict[str, pl.DataFrame],
-) -> Output:
+    storage: LakeStorage,
+) -> Iterator[Output | AssetCheckResult]:
     from shopinsight_pipeline.recommend.serve import flagged_products, reason_kinds, recommend_for_day
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
@@ -164,10 +168,11 @@ def customer_recommendations(
             "reasons": MetadataValue.md(frame_table(by_reason)),
         }
 
-    return each_day(context, compute)
+    yield from audited_days(context, storage, "customer_recommendations", compute)
 
 
 @asset(
+    check_specs=gold_check_specs("purchase_propensity"),
     ins={"customer_events": window("customer_events", PROPENSITY_HISTORY_DAYS)},
     **DAILY_ASSET,
     group_name="recommend",
@@ -177,8 +182,11 @@ def customer_recommendations(
     "evaluated on the last week of the history (ROC AUC, PR AUC, Brier vs the base rate, calibration).",
 )
 def purchase_propensity(
-    context: AssetExecutionContext, config: PropensityConfig, customer_events: dict[str, pl.LazyFrame]
-) -> Output:
+    context: AssetExecutionContext,
+    config: PropensityConfig,
+    customer_events: dict[str, pl.LazyFrame],
+    storage: LakeStorage,
+) -> Iterator[Output | AssetCheckResult]:
     from shopinsight_pipeline import charts
     from shopinsight_pipeline.recommend import propensity  # scikit-learn: in this step only
 
@@ -200,4 +208,4 @@ def purchase_propensity(
             ),
         }
 
-    return each_day(context, compute)
+    yield from audited_days(context, storage, "purchase_propensity", compute)

@@ -6,15 +6,17 @@ hands every run date's inputs to one pure function of its report module and turn
 returns into metadata.
 """
 
+from collections.abc import Iterator
 from datetime import date
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
 from pydantic import Field
 
 from shopinsight_pipeline import charts
+from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
 from shopinsight_pipeline.markdown import frame_table
-from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, window, window_of
+from shopinsight_pipeline.partitions import DAILY_ASSET, window, window_of
 from shopinsight_pipeline.reports.forecast import ForecastSettings, backtest_table, forecast_day
 
 # Re-exported: the reports' three run configs are imported from here (test_definitions checks their defaults).
@@ -22,16 +24,20 @@ from shopinsight_pipeline.reports.sales import summarize_daily_sales
 from shopinsight_pipeline.reports.sentiment import summarize_sentiment_day
 from shopinsight_pipeline.reports.trends import HISTORY_DAYS, TrendSettings, summarize_trends_day
 from shopinsight_pipeline.resources import SentimentLabels
+from shopinsight_pipeline.storage import LakeStorage
 
 
 @asset(
+    check_specs=gold_check_specs("daily_sales"),
     ins={"validated_orders": AssetIn()},
     **DAILY_ASSET,
     group_name="reports",
     kinds={"polars", "parquet"},
     description="Per day and category: orders, units, revenue, average order value, return rate.",
 )
-def daily_sales(context: AssetExecutionContext, validated_orders: dict[str, pl.DataFrame]) -> Output:
+def daily_sales(
+    context: AssetExecutionContext, validated_orders: dict[str, pl.DataFrame], storage: LakeStorage
+) -> Iterator[Output | AssetCheckResult]:
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         sales = summarize_daily_sales(validated_orders[day.isoformat()])
         return sales, {
@@ -40,10 +46,11 @@ def daily_sales(context: AssetExecutionContext, validated_orders: dict[str, pl.D
             "preview": MetadataValue.md(frame_table(sales) if sales.height else "no sales"),
         }
 
-    return each_day(context, compute)
+    yield from audited_days(context, storage, "daily_sales", compute)
 
 
 @asset(
+    check_specs=gold_check_specs("product_sentiment"),
     ins={"review_scores": AssetIn()},
     **DAILY_ASSET,
     group_name="reports",
@@ -51,8 +58,11 @@ def daily_sales(context: AssetExecutionContext, validated_orders: dict[str, pl.D
     description="Per product and day: reviews, average rating, model sentiment shares, model-rating agreement.",
 )
 def product_sentiment(
-    context: AssetExecutionContext, review_scores: dict[str, pl.DataFrame], sentiment_labels: SentimentLabels
-) -> Output:
+    context: AssetExecutionContext,
+    review_scores: dict[str, pl.DataFrame],
+    sentiment_labels: SentimentLabels,
+    storage: LakeStorage,
+) -> Iterator[Output | AssetCheckResult]:
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         result = summarize_sentiment_day(review_scores[day.isoformat()], sentiment_labels.labels, day)
         return result.table, {
@@ -61,7 +71,7 @@ def product_sentiment(
             "mean_agreement": result.mean_agreement,
         }
 
-    return each_day(context, compute)
+    yield from audited_days(context, storage, "product_sentiment", compute)
 
 
 class TrendConfig(Config):
@@ -72,6 +82,7 @@ class TrendConfig(Config):
 
 
 @asset(
+    check_specs=gold_check_specs("category_trends"),
     ins={"daily_sales": window("daily_sales", HISTORY_DAYS)},
     **DAILY_ASSET,
     group_name="reports",
@@ -80,8 +91,8 @@ class TrendConfig(Config):
     "growth, and an anomaly flag (robust z-score of the residual after weekly seasonality).",
 )
 def category_trends(
-    context: AssetExecutionContext, config: TrendConfig, daily_sales: dict[str, pl.DataFrame]
-) -> Output:
+    context: AssetExecutionContext, config: TrendConfig, daily_sales: dict[str, pl.DataFrame], storage: LakeStorage
+) -> Iterator[Output | AssetCheckResult]:
     settings = TrendSettings(anomaly_threshold=config.anomaly_threshold)
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
@@ -96,7 +107,7 @@ def category_trends(
             "preview": MetadataValue.md(frame_table(result.table) if result.table.height else "no sales"),
         }
 
-    return each_day(context, compute)
+    yield from audited_days(context, storage, "category_trends", compute)
 
 
 # Days of daily_sales sales_forecast may fit on: the declared window; history_days picks within it.
@@ -118,6 +129,7 @@ class ForecastConfig(Config):
 
 
 @asset(
+    check_specs=gold_check_specs("sales_forecast"),
     ins={"daily_sales": window("daily_sales", FORECAST_WINDOW_DAYS)},
     **DAILY_ASSET,
     group_name="reports",
@@ -126,8 +138,8 @@ class ForecastConfig(Config):
     "(damped additive ETS, seasonal-naive fallback), backtested against seasonal naive.",
 )
 def sales_forecast(
-    context: AssetExecutionContext, config: ForecastConfig, daily_sales: dict[str, pl.DataFrame]
-) -> Output:
+    context: AssetExecutionContext, config: ForecastConfig, daily_sales: dict[str, pl.DataFrame], storage: LakeStorage
+) -> Iterator[Output | AssetCheckResult]:
     settings = ForecastSettings(horizon=config.horizon, backtest_days=config.backtest_days)
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
@@ -147,4 +159,4 @@ def sales_forecast(
             metadata["chart"] = MetadataValue.md(charts.markdown_image(chart, "forecast"))
         return result.table, metadata
 
-    return each_day(context, compute)
+    yield from audited_days(context, storage, "sales_forecast", compute)

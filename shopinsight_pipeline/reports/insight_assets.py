@@ -4,14 +4,16 @@ Only the Dagster wiring lives here (inputs and their windows, run config, metada
 date's inputs go to one pure function (reports/insights.py, reports/report.py).
 """
 
+from collections.abc import Iterator
 from datetime import date
 
 import polars as pl
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, Output, asset
+from dagster import AssetCheckResult, AssetExecutionContext, Config, MaterializeResult, MetadataValue, Output, asset
 from pydantic import Field
 
 from shopinsight_pipeline import charts
-from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, run_days, same_day_if_written, window, window_of
+from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
+from shopinsight_pipeline.partitions import DAILY_ASSET, run_days, same_day_if_written, window, window_of
 from shopinsight_pipeline.reports.insights import CROSS_SELL_DAYS, InsightSettings, build_insights_for_day
 from shopinsight_pipeline.reports.quality import QUALITY_DAYS, quality_counts
 from shopinsight_pipeline.reports.report import build_report
@@ -50,6 +52,7 @@ INSIGHT_WINDOWS = {
 
 
 @asset(
+    check_specs=gold_check_specs("insights"),
     ins={
         "trends_today": same_day_if_written("category_trends"),
         "forecast_today": same_day_if_written("sales_forecast"),
@@ -83,7 +86,8 @@ def insights(
     recent_events: dict[str, pl.DataFrame],
     recent_aspects: dict[str, pl.DataFrame],
     products_today: dict[str, pl.DataFrame],
-) -> Output:
+    storage: LakeStorage,
+) -> Iterator[Output | AssetCheckResult]:
     quality = quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews)
     settings = InsightSettings(
         language=config.language, min_reviews=config.min_reviews, significance=config.significance
@@ -115,7 +119,7 @@ def insights(
             "notes": bullets(notes),
         }
 
-    return each_day(context, compute)
+    yield from audited_days(context, storage, "insights", compute)
 
 
 # Windows of the report: parameter -> (table, days ending on the run date).

@@ -23,9 +23,23 @@ from dagster import (
 )
 from pydantic import Field
 
-from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE, DAILY_ASSET, earlier_days, rows_by_day, run_days, window
-from shopinsight_pipeline.storage import LakeStorage
-from shopinsight_pipeline.validate.checks import ValidationTables, check_results, check_specs
+from shopinsight_pipeline.gold_checks import held_metadata
+from shopinsight_pipeline.partitions import (
+    BUSINESS_TIMEZONE,
+    DAILY_ASSET,
+    earlier_days,
+    partition_day,
+    rows_by_day,
+    run_days,
+    window,
+)
+from shopinsight_pipeline.storage import DAY_UNITS, LakeStorage
+from shopinsight_pipeline.validate.checks import (
+    ValidationTables,
+    check_results,
+    check_specs,
+    failed_days,
+)
 from shopinsight_pipeline.validate.settings import DUPLICATE_LOOKBACK_DAYS, ORDER_LOOKBACK_DAYS, RuleSettings
 
 
@@ -163,8 +177,8 @@ def _validate(
     earlier_validated: dict[str, pl.LazyFrame],
     referenced: dict[str, pl.LazyFrame] | None,
 ) -> Iterator[Output | AssetCheckResult]:
-    """Split the run's days, emit both tables, publish each day's three tables together, then the
-    four checks on what was published."""
+    """Split the run's days, emit both tables (staged), check the staged files, and publish each day
+    that passed every check: its three tables together."""
     from shopinsight_pipeline.validate.split import split_run  # great-expectations: in this step only
 
     run = split_run(
@@ -194,8 +208,18 @@ def _validate(
             "first_reasons": MetadataValue.md("\n".join(f"- {reason}" for reason in run.first_reasons(10)) or "none"),
         },
     )
-    # The IO manager has staged both tables by now: the day's raw, validated and quarantined become
-    # the published ones together, then the checks count the published files.
+    # Write, audit, publish: the IO manager has staged both tables by now; the checks judge the staged
+    # files, and only a day that every check passed has its raw, validated and quarantined published
+    # together. A failing day stays staged for inspection; readers keep its previous version.
+    results = check_results(storage, tables, run, config.max_reject_rate, config.gx_check_max_rows)
+    held = failed_days(results)
     for day in run.dates():
-        storage.publish_day(tables.entity, day)
-    yield from check_results(storage, tables, run, config.max_reject_rate, config.gx_check_max_rows)
+        if day.isoformat() not in held:
+            storage.publish_day(tables.entity, day)
+    if held:
+        context.log.error(f"{tables.entity} of {', '.join(held)} failed a blocking check and was not published")
+    units = DAY_UNITS[tables.entity]
+    staged_paths = {key: [storage.staged_file(table, partition_day(key)) for table in units] for key in held}
+    staged = {key: [str(path) for path in paths if path.exists()] for key, paths in staged_paths.items()}
+    for result in results:
+        yield result.with_metadata({**result.metadata, **held_metadata(result, staged)})

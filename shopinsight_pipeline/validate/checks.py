@@ -1,14 +1,15 @@
 """The four blocking checks of each validation asset, declared and evaluated.
 
-They prove the split after both tables are published: rows are conserved (counted from the files
-written, not from the frames in memory), the reject rate stays under the threshold,
-great-expectations itself finds the validated rows clean, and no required column holds a null. A
-check covers every day of the run: it fails when any day fails, and names the days.
+Write, audit, publish: they judge the day's staged files before anyone can read them: rows are
+conserved (counted from the files written, not from the frames in memory), the reject rate stays
+under the threshold, great-expectations itself finds the validated rows clean, and no required
+column holds a null. A check covers every day of the run: it fails when any day fails, and names
+the days (`failed_days`); the asset publishes only the days every check passed.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 
@@ -61,20 +62,35 @@ def check_specs(tables: ValidationTables) -> list[AssetCheckSpec]:
 
 def check_results(
     storage: LakeStorage, tables: ValidationTables, run: "RunSplit", max_reject_rate: float, gx_check_max_rows: int
-) -> Iterator[AssetCheckResult]:
-    """The four results, in the order of check_specs."""
-    yield rows_conserved(storage, tables, run)
-    yield reject_rate_within_threshold(tables, run, max_reject_rate)
-    yield great_expectations_suite(tables, run, gx_check_max_rows)
-    yield no_nulls_in_required_columns(tables, run)
+) -> list[AssetCheckResult]:
+    """The four results on the staged files, in the order of check_specs."""
+    return [
+        rows_conserved(storage, tables, run),
+        reject_rate_within_threshold(tables, run, max_reject_rate),
+        great_expectations_suite(tables, run, gx_check_max_rows),
+        no_nulls_in_required_columns(tables, run),
+    ]
+
+
+def failed_days(results: list[AssetCheckResult]) -> list[str]:
+    """The days (ISO) that at least one result failed: the days not to publish."""
+    failed = (cast(list[str], result.metadata["failed_days"].value) for result in results if not result.passed)
+    return sorted({day for days in failed for day in days})
+
+
+def _failed(days: Iterable[str]) -> dict[str, MetadataValue]:
+    return {"failed_days": MetadataValue.json(sorted(days))}
 
 
 def rows_conserved(storage: LakeStorage, tables: ValidationTables, run: "RunSplit") -> AssetCheckResult:
-    """Counted from the Parquet footers of the published files: what downstream assets will read."""
+    """Counted from the Parquet footers of the files a publish would make visible (the staged
+    ones; the published raw when no new delivery was staged): what downstream assets will read."""
     not_conserved: list[str] = []
     counts: dict[str, int] = {}
     for day in run.dates():
-        written = {table: storage.row_count(table, day) for table in (tables.raw, tables.validated, tables.quarantined)}
+        written = {
+            table: storage.newest_row_count(table, day) for table in (tables.raw, tables.validated, tables.quarantined)
+        }
         counts = {f"{table}_rows": rows for table, rows in written.items()}  # the metadata shows the last day's
         if written[tables.raw] != written[tables.validated] + written[tables.quarantined]:
             not_conserved.append(day.isoformat())
@@ -82,7 +98,7 @@ def rows_conserved(storage: LakeStorage, tables: ValidationTables, run: "RunSpli
         check_name="rows_conserved",
         asset_key=tables.validated,
         passed=not not_conserved,
-        metadata={**counts, "days_checked": len(run.days), "days_not_conserved": ", ".join(not_conserved) or "none"},
+        metadata={**counts, "days_checked": len(run.days), **_failed(not_conserved)},
     )
 
 
@@ -98,7 +114,7 @@ def reject_rate_within_threshold(tables: ValidationTables, run: "RunSplit", max_
         metadata={
             "reject_rate": max(rates.values()),
             "max_reject_rate": max_reject_rate,
-            "days_over_threshold": ", ".join(over) or "none",
+            **_failed(over),
             "rejects_by_rule": MetadataValue.md(run.rejects_table()),
         },
     )
@@ -124,6 +140,7 @@ def great_expectations_suite(tables: ValidationTables, run: "RunSplit", gx_check
             "rows_checked": rows_checked,
             "rows_validated": sum(day.accepted.height for day in run.days.values()),
             "failed_expectations": MetadataValue.md(failed or "none"),
+            **_failed(key for key, _ in failures),
         },
     )
 
@@ -140,5 +157,6 @@ def no_nulls_in_required_columns(tables: ValidationTables, run: "RunSplit") -> A
         metadata={
             "null_values": MetadataValue.json(nulls),
             "columns_checked": next(iter(run.days.values())).validated.width,
+            **_failed(nulls),
         },
     )

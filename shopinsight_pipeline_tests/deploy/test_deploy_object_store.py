@@ -222,32 +222,35 @@ def test_a_run_reads_an_unchanged_day_once_and_a_rewritten_day_again(bucket_root
         return pl.DataFrame({"date": [day], "category": ["books"], "revenue": [revenue]})
 
     for number, day in enumerate(days):
-        storage.write_partition("daily_sales", day, sales(float(number), day))
+        storage.write_partition("customer_events", day, sales(float(number), day))
     fetched: list[list[str]] = []
     read_at_once = LakeParquetIOManager._read_at_once
 
     def spy(self, table, keys):
-        if table == "daily_sales":
+        if table == "customer_events":
             fetched.append(list(keys))
         return read_at_once(self, table, keys)
 
     monkeypatch.setattr(LakeParquetIOManager, "_read_at_once", spy)
     seen: dict[str, dict[str, pl.DataFrame]] = {}
 
-    @asset(name="category_trends", partitions_def=daily_partitions, ins={"daily_sales": window("daily_sales", 3)})
-    def first_reader(daily_sales: dict[str, pl.DataFrame]) -> pl.DataFrame:
-        seen["first"] = daily_sales
-        storage.write_partition("daily_sales", days[0], sales(100.0, days[0]))  # as another process would
-        return pl.DataFrame({"days": [len(daily_sales)]})
+    # two readers under silver tables' names: a gold table's write waits in staging for its audit
+    @asset(
+        name="review_aspects", partitions_def=daily_partitions, ins={"customer_events": window("customer_events", 3)}
+    )
+    def first_reader(customer_events: dict[str, pl.DataFrame]) -> pl.DataFrame:
+        seen["first"] = customer_events
+        storage.write_partition("customer_events", days[0], sales(100.0, days[0]))  # as another process would
+        return pl.DataFrame({"days": [len(customer_events)]})
 
     @asset(
-        name="sales_forecast",
+        name="review_scores",
         partitions_def=daily_partitions,
-        ins={"daily_sales": window("daily_sales", 3), "category_trends": AssetIn()},
+        ins={"customer_events": window("customer_events", 3), "review_aspects": AssetIn()},
     )
-    def second_reader(daily_sales: dict[str, pl.DataFrame], category_trends: pl.DataFrame) -> pl.DataFrame:
-        seen["second"] = daily_sales
-        return category_trends
+    def second_reader(customer_events: dict[str, pl.DataFrame], review_aspects: pl.DataFrame) -> pl.DataFrame:
+        seen["second"] = customer_events
+        return review_aspects
 
     defs = Definitions(
         assets=[sales_of_the_day, first_reader, second_reader],
@@ -258,7 +261,7 @@ def test_a_run_reads_an_unchanged_day_once_and_a_rewritten_day_again(bucket_root
     def run() -> None:
         result = job.execute_in_process(
             partition_key=days[-1].isoformat(),
-            asset_selection=[AssetKey("category_trends"), AssetKey("sales_forecast")],
+            asset_selection=[AssetKey("review_aspects"), AssetKey("review_scores")],
             instance=DagsterInstance.ephemeral(),
         )
         assert result.success
@@ -281,8 +284,30 @@ def test_a_window_whose_days_differ_in_schema_is_read_day_by_day(bucket_root):
 
     storage = LakeStorage(root=bucket_root)
     days = sample_days(SPEC)
-    storage.write_partition("daily_sales", days[0], pl.DataFrame({"date": [days[0]], "revenue": [3]}))
-    storage.write_partition("daily_sales", days[1], pl.DataFrame({"date": [days[1]], "revenue": [4.5]}))
-    assert test_io_manager.run(bucket_root, {"sales_forecast"}, days[1]).success
+    storage.write_partition("customer_events", days[0], pl.DataFrame({"date": [days[0]], "revenue": [3]}))
+    storage.write_partition("customer_events", days[1], pl.DataFrame({"date": [days[1]], "revenue": [4.5]}))
+    assert test_io_manager.run(bucket_root, {"review_scores"}, days[1]).success
     frame = test_io_manager.received["frame"]
     assert frame.get_column("revenue").to_list() == [3.0, 4.5]
+
+
+def test_a_day_that_fails_a_blocking_check_on_the_object_store_stays_staged_and_unseen(bucket_root, tmp_path):
+    """Write, audit, publish on S3 as on a POSIX lake (issue 26.4): the previous version stays visible."""
+    import s3fs
+
+    write_sample(tmp_path, SPEC)
+    s3fs.S3FileSystem().put(str(tmp_path / "landing"), f"{bucket_root}/landing".removeprefix("s3://"), recursive=True)
+    day, instance, job = sample_days(SPEC)[0], DagsterInstance.ephemeral(), foundation_job(bucket_root)
+    assert materialize_days(bucket_root, [day], instance, job=job)[0].success
+    storage = LakeStorage(root=bucket_root)
+    before = storage.read_partition("validated_orders", day)
+
+    strict = {"ops": {"validate_orders": {"config": {"max_reject_rate": 0.0}}}}
+    [result] = materialize_days(bucket_root, [day], instance, run_config=strict, job=job)
+    assert not result.success
+    assert storage.staged_file("validated_orders", day).exists()
+    assert storage.read_partition("validated_orders", day).equals(before)
+    with open_lake(storage) as (connection, _):
+        assert connection.execute("select count(*) from validated_orders").fetchone()[0] == before.height
+    scanned = pl.scan_parquet(f"{bucket_root}/lake/silver/validated_orders/**/*.parquet", hive_partitioning=True)
+    assert scanned.select(pl.len()).collect().item() == before.height

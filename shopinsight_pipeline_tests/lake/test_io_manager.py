@@ -9,34 +9,36 @@ from dagster import AssetIn, DagsterInstance, Definitions, asset
 from shopinsight_pipeline.io_manager import LakeIOManager, RunFrames
 from shopinsight_pipeline.partitions import daily_partitions, window
 from shopinsight_pipeline.resources import SentimentLabels
-from shopinsight_pipeline.schemas import DAILY_SALES_SCHEMA
+from shopinsight_pipeline.schemas import CUSTOMER_EVENTS_SCHEMA
 from shopinsight_pipeline.storage import LakeStorage
 
+# The toy assets carry silver tables' names: a gold table's write waits in staging for its audit
+# (gold_checks.py), which these assets, testing the IO manager alone, do not run.
 START = date(2026, 8, 1)
 received: dict[str, object] = {}
 
 
-@asset(name="daily_sales", partitions_def=daily_partitions)
+@asset(name="customer_events", partitions_def=daily_partitions)
 def sales_of_the_day(context) -> pl.DataFrame:
     day = date.fromisoformat(context.partition_key)
     return pl.DataFrame({"date": [day], "category": ["books"], "revenue": [float(day.day)]})
 
 
-@asset(name="category_trends", partitions_def=daily_partitions, ins={"daily_sales": window("daily_sales", 3)})
-def three_days_as_dict(daily_sales: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    received["dict"] = daily_sales
-    return pl.DataFrame({"days": [len(daily_sales)]})
+@asset(name="review_aspects", partitions_def=daily_partitions, ins={"customer_events": window("customer_events", 3)})
+def three_days_as_dict(customer_events: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    received["dict"] = customer_events
+    return pl.DataFrame({"days": [len(customer_events)]})
 
 
-@asset(name="sales_forecast", partitions_def=daily_partitions, ins={"daily_sales": window("daily_sales", 3)})
-def three_days_as_frame(daily_sales: pl.DataFrame) -> pl.DataFrame:
-    received["frame"] = daily_sales
-    return pl.DataFrame({"rows": [daily_sales.height]})
+@asset(name="review_scores", partitions_def=daily_partitions, ins={"customer_events": window("customer_events", 3)})
+def three_days_as_frame(customer_events: pl.DataFrame) -> pl.DataFrame:
+    received["frame"] = customer_events
+    return pl.DataFrame({"rows": [customer_events.height]})
 
 
-@asset(name="insights", partitions_def=daily_partitions, ins={"daily_sales": AssetIn()})
-def same_day(daily_sales: pl.DataFrame) -> pl.DataFrame:
-    return daily_sales
+@asset(name="products", partitions_def=daily_partitions, ins={"customer_events": AssetIn()})
+def same_day(customer_events: pl.DataFrame) -> pl.DataFrame:
+    return customer_events
 
 
 def run(root, names, day: date, instance=None):
@@ -56,34 +58,34 @@ def run(root, names, day: date, instance=None):
 
 def test_a_window_gets_the_written_days_oldest_first_and_skips_the_missing(tmp_path):
     for day in (START, START + timedelta(days=2)):  # the day between is never written
-        assert run(tmp_path, {"daily_sales"}, day).success
+        assert run(tmp_path, {"customer_events"}, day).success
     last = START + timedelta(days=2)
-    assert run(tmp_path, {"category_trends", "sales_forecast"}, last).success
+    assert run(tmp_path, {"review_aspects", "review_scores"}, last).success
     assert list(received["dict"]) == [START.isoformat(), last.isoformat()]
     assert received["frame"].get_column("date").to_list() == [START, last]
-    written = LakeStorage(root=str(tmp_path)).read_partition("category_trends", last)
+    written = LakeStorage(root=str(tmp_path)).read_partition("review_aspects", last)
     assert written.item(0, "days") == 2
 
 
 def test_an_empty_window_is_an_empty_frame_of_the_documented_schema(tmp_path):
-    assert run(tmp_path, {"sales_forecast"}, START + timedelta(days=10)).success
+    assert run(tmp_path, {"review_scores"}, START + timedelta(days=10)).success
     assert received["frame"].is_empty()
-    assert dict(received["frame"].schema) == DAILY_SALES_SCHEMA
+    assert dict(received["frame"].schema) == CUSTOMER_EVENTS_SCHEMA
 
 
 def test_a_missing_same_day_input_fails_naming_the_path_and_what_to_run(tmp_path):
-    result = run(tmp_path, {"insights"}, START)
+    result = run(tmp_path, {"products"}, START)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.event_specific_data.error)
-    assert "daily_sales has no partition for 2026-08-01" in message
-    assert "date=2026-08-01" in message and "Materialize daily_sales" in message
+    assert "customer_events has no partition for 2026-08-01" in message
+    assert "date=2026-08-01" in message and "Materialize customer_events" in message
 
 
 def test_rematerializing_a_day_replaces_its_file(tmp_path):
     for _ in range(2):
-        assert run(tmp_path, {"daily_sales"}, START).success
-    folder = LakeStorage(root=str(tmp_path)).partition_file("daily_sales", START).parent
+        assert run(tmp_path, {"customer_events"}, START).success
+    folder = LakeStorage(root=str(tmp_path)).partition_file("customer_events", START).parent
     assert sorted(path.name for path in folder.iterdir()) == ["part-0.parquet"]
 
 

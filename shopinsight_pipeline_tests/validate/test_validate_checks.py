@@ -16,12 +16,12 @@ CHECKS = ["rows_conserved", "reject_rate_within_threshold", "great_expectations_
 
 
 class Counts:
-    """A LakeStorage stand-in: the rows each published table holds, per day."""
+    """A LakeStorage stand-in: the rows each staged (or published) table holds, per day."""
 
     def __init__(self, rows: dict[tuple[str, date], int]) -> None:
         self.rows = rows
 
-    def row_count(self, table: str, day: date) -> int:
+    def newest_row_count(self, table: str, day: date) -> int:
         return self.rows[(table, day)]
 
 
@@ -38,7 +38,7 @@ def orders_run(*rows_per_day: list[dict]) -> split.RunSplit:
 
 
 def written(run: split.RunSplit) -> Counts:
-    """The counts the published files would give for `run`."""
+    """The counts the staged files would give for `run`."""
     rows = {}
     for key, day in run.days.items():
         when = date.fromisoformat(key)
@@ -72,9 +72,9 @@ def test_a_clean_split_passes_every_check_and_says_what_it_looked_at():
     assert [r.check_name for r in results] == CHECKS
     assert all(r.passed for r in results), [r.check_name for r in results if not r.passed]
     conserved, rate, gx, nulls = (r.metadata for r in results)
-    assert conserved["days_checked"].value == 2 and conserved["days_not_conserved"].value == "none"
+    assert conserved["days_checked"].value == 2 and conserved["failed_days"].value == []
     assert conserved["validated_orders_rows"].value == 1  # the last day's counts
-    assert rate["reject_rate"].value == 0.5 and rate["days_over_threshold"].value == "none"
+    assert rate["reject_rate"].value == 0.5 and rate["failed_days"].value == []
     assert gx["rows_checked"].value == gx["rows_validated"].value == 2
     assert gx["failed_expectations"].value == "none"
     assert nulls["null_values"].value == {}
@@ -87,13 +87,16 @@ def test_each_check_fails_naming_the_days_that_failed():
     lost_a_row = written(run)
     lost_a_row.rows[("validated_orders", NEXT_DAY)] -= 1
     conserved = checks.rows_conserved(lost_a_row, ORDERS, run)
-    assert not conserved.passed and conserved.metadata["days_not_conserved"].value == NEXT_DAY.isoformat()
+    assert not conserved.passed and conserved.metadata["failed_days"].value == [NEXT_DAY.isoformat()]
     rate = checks.reject_rate_within_threshold(ORDERS, run, max_reject_rate=0.4)
-    assert not rate.passed and rate.metadata["days_over_threshold"].value == NEXT_DAY.isoformat()
+    assert not rate.passed and rate.metadata["failed_days"].value == [NEXT_DAY.isoformat()]
     first = run.days[DAY.isoformat()]
     first.validated = first.validated.with_columns(pl.lit(None, pl.Float64).alias("unit_price"))
     nulls = checks.no_nulls_in_required_columns(ORDERS, run)
     assert not nulls.passed and nulls.metadata["null_values"].value == {DAY.isoformat(): {"unit_price": 1}}
+    assert nulls.metadata["failed_days"].value == [DAY.isoformat()]
+    # the days not to publish: every day some check failed
+    assert checks.failed_days([conserved, rate, nulls]) == [DAY.isoformat(), NEXT_DAY.isoformat()]
 
 
 def test_great_expectations_fails_when_the_accepted_rows_break_the_suite():
