@@ -1,18 +1,25 @@
 """The code location `dagster dev` loads (see workspace.yaml and [tool.dagster])."""
 
+import hashlib
+import inspect
 import os
+import warnings
 from pathlib import Path
 
 from dagster import (
+    AnchorBasedFilePathMapping,
     AssetSpec,
+    BetaWarning,
     Definitions,
     ExecutorDefinition,
     PipesSubprocessClient,
     TableColumn,
     TableSchema,
     in_process_executor,
+    link_code_references_to_git,
     map_asset_specs,
     multiprocess_executor,
+    with_source_code_references,
 )
 
 from shopinsight_pipeline.alerts.sensors import (
@@ -42,7 +49,7 @@ from shopinsight_pipeline.recommend.assets import (
 from shopinsight_pipeline.reports.assets import category_trends, daily_sales, product_sentiment, sales_forecast
 from shopinsight_pipeline.reports.insight_assets import insight_report, insights
 from shopinsight_pipeline.resources import SentimentLabels
-from shopinsight_pipeline.schemas import file_schema
+from shopinsight_pipeline.schemas import column_descriptions, file_schema
 from shopinsight_pipeline.score.assets import review_scores
 from shopinsight_pipeline.sensors import landing_sensor, retrain_after_the_night
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
@@ -106,21 +113,92 @@ OWNER = os.environ.get("SHOPINSIGHT_OWNER", "team:data-engineering")  # a deploy
 MODEL_ASSETS = frozenset({"review_tokenizer", "sentiment_model", "aspect_tagger", "recommender_model"})
 
 
+PACKAGE = Path(__file__).resolve().parent
+# The modules whose code decides each asset's result (besides the asset's own module): an asset's
+# code_version is a digest of their source, so a change to how a table is computed shows in the UI
+# as "code version changed" on exactly the assets it touches, and their downstream as stale.
+VALIDATION_CODE = ("validate/rules.py", "validate/split.py", "validate/expectations.py", "validate/settings.py")
+RESULT_CODE: dict[str, tuple[str, ...]] = {
+    "raw_orders": ("ingest/landing.py",),
+    "raw_reviews": ("ingest/landing.py",),
+    "products": ("products/catalogue.py",),
+    "quarantined_products": ("products/catalogue.py",),
+    **{table: VALIDATION_CODE for table in ("validated_orders", "quarantined_orders")},
+    **{table: VALIDATION_CODE for table in ("validated_reviews", "quarantined_reviews")},
+    "daily_sales": ("reports/sales.py",),
+    "category_trends": ("reports/trends.py",),
+    "sales_forecast": ("reports/forecast.py",),
+    "insights": ("reports/insights.py", "reports/findings.py", "reports/causes.py", "reports/quality.py"),
+    "insight_report": ("reports/report.py", "charts.py"),
+    "product_sentiment": ("reports/sentiment.py",),
+    "review_tokenizer": ("ml/text.py", "ml/glosses.py"),
+    "review_token_shards": ("ml/text.py", "ml/shards.py"),
+    "sentiment_model": ("ml/train.py", "ml/fit.py", "ml/training_run.py", "ml/refit.py", "ml/significance.py"),
+    "review_scores": ("ml/scoring.py", "ml/inference.py", "score/serving.py"),
+    "customer_events": ("recommend/events.py",),
+    "recommender_model": ("recommend/candidates.py", "recommend/sequence.py", "recommend/gate.py"),
+    "customer_recommendations": ("recommend/serve.py", "recommend/baskets.py"),
+    "purchase_propensity": ("recommend/propensity.py",),
+    "aspect_tagger": ("aspects/learned.py", "aspects/transformer.py", "aspects/gate.py"),
+    "review_aspects": ("aspects/tagging.py", "aspects/clauses.py", "aspects/lexicon.py", "aspects/taxonomy.yaml"),
+    "aspect_sentiment": ("aspects/summary.py",),
+}
+
+
+def code_version(asset: str, asset_module: str) -> str:
+    """A digest of the asset's module and the modules that compute its result (RESULT_CODE)."""
+    digest = hashlib.sha256()
+    for relative in sorted({asset_module, *RESULT_CODE[asset]}):
+        digest.update(relative.encode())
+        digest.update((PACKAGE / relative).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def catalogued(assets: list, labels: tuple[str, ...]) -> list:
     """The assets as the catalog shows them (issue 26.5): an owner, the layer as a tag (bronze,
-    silver, gold, models, reports) and, for every lake table, its columns and types from schemas.py
-    (the one source of the tables' columns; `dagster/column_schema`)."""
+    silver, gold, models, reports), a code_version, a link to the code that defines it and, for
+    every lake table, its columns and types from schemas.py (the one source of the tables'
+    columns; `dagster/column_schema`)."""
 
     def annotate(spec: AssetSpec) -> AssetSpec:
         name = spec.key.path[-1]
         layer = TABLE_LAYERS.get(name) or ("models" if name in MODEL_ASSETS else "reports")
         metadata = {}
         if name in TABLE_LAYERS:
-            columns = [TableColumn(column, str(dtype)) for column, dtype in file_schema(name, labels).items()]
+            described = column_descriptions(name, labels)
+            columns = [
+                TableColumn(column, str(dtype), description=described[column])
+                for column, dtype in file_schema(name, labels).items()
+            ]
             metadata["dagster/column_schema"] = TableSchema(columns=columns)
-        return spec.merge_attributes(owners=[OWNER], tags={"layer": layer}, metadata=metadata)
+        annotated = spec.merge_attributes(owners=[OWNER], tags={"layer": layer}, metadata=metadata)
+        return annotated.replace_attributes(code_version=code_version(name, modules[spec.key]))
 
-    return list(map_asset_specs(annotate, assets))
+    # each asset's own module, from the function that computes it
+    modules = {
+        key: str(Path(inspect.getfile(definition.op.compute_fn.decorated_fn)).relative_to(PACKAGE))
+        for definition in assets
+        for key in definition.keys
+    }
+    return linked_to_code(list(map_asset_specs(annotate, assets)))
+
+
+# The catalog's links to source are Dagster beta (LocalFileCodeReference, CodeReferencesMetadataValue):
+# chosen knowingly, so the warning is not printed on every code load.
+warnings.filterwarnings("ignore", message=".*(CodeReference|code_references|FilePathMapping).*", category=BetaWarning)
+
+
+def linked_to_code(assets: list) -> list:
+    """Each asset links to the file and line that define it; with SHOPINSIGHT_GIT_URL (e.g.
+    https://github.com/shop/shopinsight) set, to that file in the repository's branch
+    SHOPINSIGHT_GIT_BRANCH (default main) instead of this machine's checkout."""
+    referenced = with_source_code_references(assets)
+    git_url = os.environ.get("SHOPINSIGHT_GIT_URL")
+    if not git_url:
+        return list(referenced)
+    mapping = AnchorBasedFilePathMapping(local_file_anchor=PACKAGE.parent, file_anchor_path_in_repository="")
+    branch = os.environ.get("SHOPINSIGHT_GIT_BRANCH", "main")
+    return list(link_code_references_to_git(referenced, git_url=git_url, git_branch=branch, file_path_mapping=mapping))
 
 
 def build_definitions(data_root: str | None = None, sentiment_labels: SentimentLabels | None = None) -> Definitions:

@@ -14,6 +14,9 @@ import os
 
 from dagster import (
     AssetSelection,
+    Backoff,
+    Jitter,
+    RetryPolicy,
     RunRequest,
     ScheduleEvaluationContext,
     SkipReason,
@@ -39,13 +42,32 @@ DAILY = (
     - FRESHNESS
 )
 
+
+def step_retry_policy() -> RetryPolicy:
+    """A step that fails on an error it raised is run again after a pause, twice by default: one
+    transient object-store or network error (a reset connection, a throttled request) must not fail
+    the night. Deployment settings: SHOPINSIGHT_STEP_RETRIES and SHOPINSIGHT_STEP_RETRY_DELAY_S (the
+    first pause; it doubles, with jitter). A failed blocking check is Dagster's own error, never
+    retried: the same data would fail it again."""
+    return RetryPolicy(
+        max_retries=int(os.environ.get("SHOPINSIGHT_STEP_RETRIES", "2")),
+        delay=float(os.environ.get("SHOPINSIGHT_STEP_RETRY_DELAY_S", "30")),
+        backoff=Backoff.EXPONENTIAL,
+        jitter=Jitter.PLUS_MINUS,
+    )
+
+
+STEP_RETRY = step_retry_policy()
+
 nightly_partition_job = define_asset_job(
     name="nightly_partition_job",
     selection=DAILY,
+    op_retry_policy=STEP_RETRY,
     description="Ingest, validate, tokenize, score and report one day. Launch a range from the UI to backfill.",
 )
 prepare_partition_job = define_asset_job(
     name="prepare_partition_job",
+    op_retry_policy=STEP_RETRY,
     selection=DAILY - SCORING - FORECAST,
     description="One day up to token shards, daily_sales, category_trends and customer_events (everything that "
     "needs no model; sales_forecast, insights, insight_report and customer_recommendations are left to the "
@@ -53,12 +75,14 @@ prepare_partition_job = define_asset_job(
 )
 score_partition_job = define_asset_job(
     name="score_partition_job",
+    op_retry_policy=STEP_RETRY,
     selection=SCORING - FRESHNESS,
     description="Score one day with the promoted model: review_scores, review_aspects, aspect_sentiment and "
     "product_sentiment.",
 )
 retrain_job = define_asset_job(
     name="retrain_job",
+    op_retry_policy=STEP_RETRY,
     selection=UNPARTITIONED - FRESHNESS,
     description="Refresh the tokenizer, fine-tune the sentiment model and compare the recommender candidates; "
     "each promotes its best.",

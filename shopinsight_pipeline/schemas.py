@@ -401,3 +401,14 @@ GOLD_RULES: dict[str, TableRules] = {
         ranges={"purchase_probability": SHARE, "recency_days": NOT_NEGATIVE, "orders_30d": NOT_NEGATIVE},
     ),
 }
+
+
+def column_descriptions(table: str, labels: Sequence[str]) -> dict[str, str]:
+    """Each column of `table`'s files (file_schema order) with its description from column_docs.py,
+    the one source of what a column means (the catalog and the README's column reference)."""
+    from shopinsight_pipeline.column_docs import COLUMN_DESCRIPTIONS, PATTERN_DESCRIPTIONS
+
+    described = dict(COLUMN_DESCRIPTIONS[table])
+    for pattern, text in PATTERN_DESCRIPTIONS.get(table, {}).items():
+        described |= {pattern.format(label=label): text.replace("{label}", label) for label in labels}
+    return {column: described[column] for column in file_schema(table, labels)}

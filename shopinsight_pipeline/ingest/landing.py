@@ -39,6 +39,18 @@ class BronzeRead:
     blank_lines: int = 0
     warnings: list[str] = field(default_factory=list)
     invalid_utf8_lines: int = 0  # lines kept as rows that validation quarantines as invalid_utf8
+    columns: tuple[str, ...] = ()  # the columns the export delivered: the CSV header, the JSON keys seen
+
+
+def column_drift(declared: tuple[str, ...], delivered: tuple[str, ...]) -> dict[str, list[str]]:
+    """How a delivery's columns differ from the declared ones: a source system that added, renamed
+    or dropped a column (empty lists: as declared; an empty file delivers no columns to judge)."""
+    if not delivered:
+        return {"added": [], "missing": []}
+    return {
+        "added": [name for name in delivered if name not in declared],
+        "missing": [name for name in declared if name not in delivered],
+    }
 
 
 def decode(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> tuple[str, str]:
@@ -172,6 +184,8 @@ def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = 
         raise LandingFileError(f"{source_file} line 1: the header is not valid UTF-8 ({decoded.bad_lines[1]})")
     layout = header_layout(lines.item(0, "line"), source_file)
     read.warnings += layout.warnings(source_file)
+    positions = {**layout.known, **layout.unknown}
+    read.columns = tuple(sorted(positions, key=lambda name: positions[name]))
     body = _join_quoted_newlines(lines.slice(1), decoded.utf8)
     blank = _blank_lines(body.get_column("line"))
     read.blank_lines = int(blank.sum())
@@ -406,7 +420,7 @@ def read_reviews_jsonl(data: bytes, source_file: str, encodings: tuple[str, ...]
     if not text.strip():
         read.warnings.append(f"{source_file} is empty (no reviews)")
         return read
-    records = []
+    records, keys_seen = [], dict[str, None]()
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last record; it does not start a blank one
@@ -415,8 +429,9 @@ def read_reviews_jsonl(data: bytes, source_file: str, encodings: tuple[str, ...]
         if not line.strip():
             read.blank_lines += 1
             continue
-        records.append((*_review_values(line), decoded.bad_lines.get(line_number), source_file, line_number))
+        records.append((*_review_values(line, keys_seen), decoded.bad_lines.get(line_number), source_file, line_number))
     read.frame = pl.DataFrame(records, schema=RAW_REVIEWS_SCHEMA, orient="row")
+    read.columns = tuple(keys_seen)
     return read
 
 
@@ -443,9 +458,9 @@ def _json_type(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _review_values(line: str) -> tuple:
+def _review_values(line: str, keys_seen: dict[str, None]) -> tuple:
     """The text of each known field, the parse error, type errors and repeated keys if any, and
-    unknown keys as JSON."""
+    unknown keys as JSON. The line's keys are added to `keys_seen` (first seen first)."""
     repeated: list[str] = []
 
     def keep_pairs(pairs: list[tuple[str, object]]) -> dict:
@@ -470,6 +485,7 @@ def _review_values(line: str) -> tuple:
         return unparsed(f"invalid JSON: {str(error).splitlines()[0]}")
     if not isinstance(record, dict):
         return unparsed(f"expected a JSON object, got {type(record).__name__}")
+    keys_seen.update(dict.fromkeys(record))
     try:
         values = [_as_text(record.get(name)) for name in REVIEW_FIELDS]
         unknown = {key: value for key, value in record.items() if key not in REVIEW_FIELDS}

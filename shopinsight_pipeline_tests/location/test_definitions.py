@@ -14,6 +14,8 @@ from dagster import AssetCheckKey, AssetKey, build_schedule_context
 
 from shopinsight_pipeline.definitions import build_definitions, sentiment_labels_from_env
 from shopinsight_pipeline.freshness import DAILY_GOLD, MODELS
+from shopinsight_pipeline.schemas import GOLD_RULES
+from shopinsight_pipeline.table_audit import AUDITS
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = {
@@ -64,6 +66,11 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
     expected_checks.add(AssetCheckKey(AssetKey("products"), "catalogue_rows_conserved"))
     # freshness (freshness.py): every daily gold table and every model
     expected_checks |= {AssetCheckKey(AssetKey(name), "freshness_check") for name in (*DAILY_GOLD, *MODELS)}
+    # write, audit, publish (gold_checks.py): the four audits of every gold table; raw: column drift
+    expected_checks |= {AssetCheckKey(AssetKey(name), audit) for name in GOLD_RULES for audit in AUDITS}
+    expected_checks |= {
+        AssetCheckKey(AssetKey(raw), "landing_columns_as_declared") for raw in ("raw_orders", "raw_reviews")
+    }
     assert set(graph.asset_check_keys) == expected_checks
     for name in JOBS:
         job = defs.resolve_job_def(name)
@@ -229,7 +236,7 @@ def test_every_asset_shows_an_owner_its_layer_and_every_table_its_columns_from_t
     from dagster import AssetKey
 
     from shopinsight_pipeline.ml.text import LabelScheme
-    from shopinsight_pipeline.schemas import file_schema
+    from shopinsight_pipeline.schemas import column_descriptions, file_schema
     from shopinsight_pipeline.storage import TABLE_LAYERS
 
     graph = build_definitions("data").resolve_asset_graph()
@@ -241,4 +248,43 @@ def test_every_asset_shows_an_owner_its_layer_and_every_table_its_columns_from_t
             columns = node.metadata["dagster/column_schema"].columns
             documented = file_schema(name, LabelScheme().labels)
             assert [(c.name, c.type) for c in columns] == [(n, str(t)) for n, t in documented.items()], name
+            described = column_descriptions(name, LabelScheme().labels)
+            assert [c.description for c in columns] == list(described.values()), name
+            assert all(c.description for c in columns), name
+        # where code decides the result: a version, and a link to the code that defines the asset
+        assert node.code_version and len(node.code_version) == 12, name
+        [reference] = node.metadata["dagster/code_references"].code_references
+        assert Path(reference.file_path).is_file() and reference.line_number > 0, name
     assert graph.get(AssetKey("sentiment_model")).tags["layer"] == "models"
+
+
+def test_a_code_version_changes_with_the_code_that_computes_the_asset_and_only_there(tmp_path, monkeypatch):
+    import shutil
+
+    from shopinsight_pipeline import definitions
+
+    before = {name: definitions.code_version(name, module) for name, module in VERSIONED.items()}
+    copy = tmp_path / "shopinsight_pipeline"
+    shutil.copytree(definitions.PACKAGE, copy)
+    with (copy / "reports" / "sales.py").open("a", encoding="utf-8") as sales:
+        sales.write("\n# revenue is now net of returns\n")
+    monkeypatch.setattr(definitions, "PACKAGE", copy)
+    after = {name: definitions.code_version(name, module) for name, module in VERSIONED.items()}
+    assert after["daily_sales"] != before["daily_sales"]
+    assert after["category_trends"] == before["category_trends"]  # downstream: stale, not changed
+
+
+VERSIONED = {"daily_sales": "reports/assets.py", "category_trends": "reports/assets.py"}
+
+
+def test_the_readme_column_reference_is_the_one_the_schemas_generate():
+    from shopinsight_pipeline.devtools import readme_columns
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme == readme_columns.with_reference(readme), (
+        "README.md's column reference differs from schemas.py/column_docs.py: "
+        "run python -m shopinsight_pipeline.devtools.readme_columns"
+    )
+    for table in ("raw_orders", "daily_sales", "review_scores"):  # every layer is there, class columns once
+        assert f"#### `{table}` (" in readme
+    assert "| `prob_<class>` |" in readme

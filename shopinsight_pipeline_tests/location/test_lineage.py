@@ -21,7 +21,14 @@ def test_every_asset_reads_exactly_the_tables_it_declares(ml_lake, tiny_model_di
         opened.append(table)
         return original(self, table, day, *arguments)
 
+    staged_or_published = LakeStorage.read_staged_or_published
+
+    def recording_staged(self, table, day):  # validation reads a staged delivery before the published one
+        opened.append(table)
+        return staged_or_published(self, table, day)
+
     monkeypatch.setattr(LakeStorage, "partition_files", recording)
+    monkeypatch.setattr(LakeStorage, "read_staged_or_published", recording_staged)
     definitions = build_definitions(str(ml_lake.root))
     graph = definitions.resolve_asset_graph()
     config = {
