@@ -5,6 +5,15 @@ launched itself: they appear in the Overview timeline and can be re-executed fro
 from the Overview. Here a run is created with the origin of the location `workspace.yaml` loads
 (`remote_job_origin`) and of the code that rebuilds its job (`job_code_origin`), then executed in
 this process, steps in one process as every run of this project.
+
+Private Dagster APIs, on purpose and only here. No public API creates a run that carries a code
+location's origin without a webserver to launch it: `execute_job` and `execute_in_process` file runs
+with no origin (the Overview leaves them out), and launching through the GraphQL client needs a
+running webserver and daemon, which `make run` does not start. So this module uses, from
+`dagster._core`: ReconstructableRepository (rebuild a job from the module), the code-location and
+repository origin records (what the UI files a run under), LoadableTargetOrigin, and execute_run.
+shopinsight_pipeline_tests/location/test_private_dagster_api.py checks each of them and the
+arguments used here, and fails naming this file when a Dagster upgrade changes one.
 """
 
 import os
@@ -21,8 +30,6 @@ from dagster._core.remote_origin import (
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG as RANGE_END
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG as RANGE_START
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from shopinsight_pipeline.devtools import PROJECT_ROOT
@@ -41,6 +48,8 @@ def workspace_location_name() -> str:
 LOCATION_NAME = workspace_location_name()
 REPOSITORY_NAME = "__repository__"  # the repository a Definitions object makes
 ASSET_JOB = "__ASSET_JOB"  # the implicit job of every asset: materializing a selection of assets
+# The tags a backfill's range run carries (Dagster's documented run tags, written out here).
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 @dataclass

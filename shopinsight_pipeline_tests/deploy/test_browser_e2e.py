@@ -4,6 +4,7 @@ it and ordered by Dagster from the declared lineage, then the UI and the insight
 headless Chromium (screenshots kept next to the test's temp lake)."""
 
 import csv
+import html
 import json
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from shopinsight_pipeline.devtools.location_runs import LocationRuns
 from shopinsight_pipeline.devtools.scorers import register_corpus_scorer
 from shopinsight_pipeline.ml.registry import ModelRegistry
 from shopinsight_pipeline.sample import SampleSpec, write_sample
+from shopinsight_pipeline.schemas import column_descriptions
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline_tests.conftest import PERMISSIVE
 
@@ -137,3 +139,11 @@ def test_ui_loads_backfills_two_days_in_lineage_order_and_renders(tmp_path, tiny
         assert shot.returncode == 0 and graph_png.stat().st_size > 10_000, shot.stderr
         shot = chromium(f"--screenshot={report_png}", report.as_uri())
         assert shot.returncode == 0 and report_png.stat().st_size > 10_000, shot.stderr
+
+        # the catalog (issue 26.5): a gold table's page lists its columns with their meanings
+        page = chromium(
+            "--virtual-time-budget=20000", "--dump-dom", f"http://127.0.0.1:{server.port}/assets/daily_sales"
+        )
+        assert page.returncode == 0, page.stderr
+        for column, meaning in column_descriptions("daily_sales", []).items():
+            assert column in page.stdout and html.escape(meaning, quote=False) in page.stdout, column
