@@ -34,7 +34,7 @@ from shopinsight_pipeline.schemas import ORDER_FIELDS, PRODUCT_FIELDS
 
 MANIFEST_NAME = "_planted.json"
 # Bumped when the generator changes what it writes: a landing zone of another version is rewritten.
-SAMPLE_VERSION = 4
+SAMPLE_VERSION = 5  # 5: personal details planted in a few reviews (personal_data_planted)
 
 # name: (typical unit price in CNY, share of orders, daily growth of demand, return rate)
 CATEGORIES: dict[str, tuple[float, float, float, float]] = {
@@ -605,6 +605,34 @@ def generate_reviews(
     return reviews
 
 
+# Personal details customers type into reviews (issue 27.1): each kind as people write it. The
+# resident ID and the card pass their checksums (the masker checks them); the rest is invented.
+PERSONAL_DETAILS: dict[str, tuple[str, ...]] = {
+    "PHONE": ("有问题打我电话13912345678", "联系方式 +86 138-0013-8000", "店家请回电 0755-86012345"),
+    "EMAIL": ("发票请发到 zhang.wei88@example.com", "邮箱 li_na@mail.example.cn 谢谢"),
+    "ID": ("实名信息 11010519491231002X 已填",),
+    "CARD": ("退款请打到卡号 6222 0200 0000 0000 000",),
+    "HANDLE": ("加我微信：lucy_8899 详聊", "QQ 123456789 找我"),
+    "URL": ("同款链接 https://shop.example.com/item?id=10086&uid=778899",),
+}
+PERSONAL_DATA_SHARE = 0.004  # of reviews that get one personal detail appended
+
+
+def plant_personal_data(spec: SampleSpec, reviews: dict[date, list[dict]]) -> list[dict]:
+    """Append a personal detail to a few reviews, in place, with a generator of its own (the rest of
+    the sample is as before); returns what was planted, for the manifest's `personal_data_planted`."""
+    rng = random.Random(spec.seed + 27)
+    kinds = sorted(PERSONAL_DETAILS)
+    planted = []
+    for day in sorted(reviews):
+        for review in reviews[day]:
+            if rng.random() < PERSONAL_DATA_SHARE:
+                kind = rng.choice(kinds)
+                review["review_text"] = f"{review['review_text']}，{rng.choice(PERSONAL_DETAILS[kind])}"
+                planted.append({"review_id": review["review_id"], "day": day.isoformat(), "kind": kind})
+    return planted
+
+
 def plant_aspect_causes(
     spec: SampleSpec, reviews: dict[date, list[dict]], products: list[Product], corpus: dict[str, list[str]]
 ) -> list[dict]:
@@ -732,6 +760,7 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     corpus = load_review_corpus()
     reviews = generate_reviews(spec, orders, corpus, rng)
     causes = plant_aspect_causes(spec, reviews, products, corpus)
+    personal_data = plant_personal_data(spec, reviews)
     planted: list[dict] = []
     clean_ids: list[str] = []
     rejected_ids: set[str] = set()  # orders a defect keeps out of validated_orders: their reviews refer to nothing
@@ -809,6 +838,7 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
         "planted": planted,
         "aspect_causes": causes,
         "catalogue_planted": catalogue_planted,
+        "personal_data_planted": personal_data,
     }
     manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest

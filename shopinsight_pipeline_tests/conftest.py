@@ -9,6 +9,9 @@ os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# Tests fail steps on purpose; the jobs' retries (jobs.step_retry_policy) would run each of those
+# steps again after 30 s and 60 s. The retry itself is tested with its own policy (test_step_retry.py).
+os.environ["SHOPINSIGHT_STEP_RETRIES"] = "0"
 
 import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, define_asset_job

@@ -50,9 +50,10 @@ def build_raw_asset(name: str, source: str, reader: Reader, declared: tuple[str,
         for day in run_days(context):
             path = storage.landing_file(source, day)
             if not path.exists():
-                raise Failure(
+                raise Failure(  # not retried: a file that is not there is not there 30 s later
                     description=f"no {source} landing file for {day.isoformat()}: expected {path}",
                     metadata={"expected_path": str(path)},
+                    allow_retries=False,
                 )
             read = reader(path.read_bytes(), path.name)
             for warning in read.warnings:

@@ -195,7 +195,12 @@ def _validate(
     yield Output(
         validated,
         output_name=tables.validated,
-        metadata={**rows_by_day(validated), "earlier_days_checked_for_duplicates": run.earlier_days_checked},
+        metadata={
+            **rows_by_day(validated),
+            "earlier_days_checked_for_duplicates": run.earlier_days_checked,
+            # personal data replaced in review text by a placeholder, by kind (privacy/masking.py)
+            **({"personal_data_masked": MetadataValue.json(run.masked)} if run.masked else {}),
+        },
     )
     quarantined = run.quarantined()
     yield Output(

@@ -32,6 +32,20 @@ class ValidationTables:
 def check_specs(tables: ValidationTables) -> list[AssetCheckSpec]:
     """Blocking: a failed check stops every asset downstream of the validated table."""
     validated = tables.validated
+    masking = [
+        AssetCheckSpec(
+            "no_personal_data_in_text",
+            asset=validated,
+            blocking=True,
+            description="no phone number, e-mail, resident ID, card number, WeChat/QQ handle or URL with a query "
+            "string survives in review_text (privacy/masking.py masks them at validation)",
+        )
+    ]
+    return [*_four_specs(tables), *(masking if tables.entity == "reviews" else [])]
+
+
+def _four_specs(tables: ValidationTables) -> list[AssetCheckSpec]:
+    validated = tables.validated
     return [
         AssetCheckSpec(
             "rows_conserved",
@@ -64,12 +78,13 @@ def check_results(
     storage: LakeStorage, tables: ValidationTables, run: "RunSplit", max_reject_rate: float, gx_check_max_rows: int
 ) -> list[AssetCheckResult]:
     """The four results on the staged files, in the order of check_specs."""
-    return [
+    results = [
         rows_conserved(storage, tables, run),
         reject_rate_within_threshold(tables, run, max_reject_rate),
         great_expectations_suite(tables, run, gx_check_max_rows),
         no_nulls_in_required_columns(tables, run),
     ]
+    return results + ([no_personal_data_in_text(tables, run)] if tables.entity == "reviews" else [])
 
 
 def failed_days(results: list[AssetCheckResult]) -> list[str]:
@@ -158,5 +173,25 @@ def no_nulls_in_required_columns(tables: ValidationTables, run: "RunSplit") -> A
             "null_values": MetadataValue.json(nulls),
             "columns_checked": next(iter(run.days.values())).validated.width,
             **_failed(nulls),
+        },
+    )
+
+
+def no_personal_data_in_text(tables: ValidationTables, run: "RunSplit") -> AssetCheckResult:
+    """The masker's own patterns find nothing left in the validated texts: a path that skipped
+    masking, or a placeholder that did not replace what it found, stops here."""
+    from shopinsight_pipeline.privacy.masking import KINDS, surviving_personal_data
+
+    survivors = {
+        key: found for key, day in run.days.items() if (found := surviving_personal_data(day.validated["review_text"]))
+    }
+    return AssetCheckResult(
+        check_name="no_personal_data_in_text",
+        asset_key=tables.validated,
+        passed=not survivors,
+        metadata={
+            "masked_by_kind": MetadataValue.json({kind: run.masked.get(kind, 0) for kind in KINDS}),
+            "texts_still_holding": MetadataValue.json(survivors),
+            **_failed(survivors),
         },
     )

@@ -8,7 +8,7 @@ imports great-expectations (through rules.py): the Dagster shell imports it insi
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TypeVar
 
@@ -17,6 +17,7 @@ import polars as pl
 
 from shopinsight_pipeline.calendar import window_of
 from shopinsight_pipeline.markdown import table
+from shopinsight_pipeline.privacy.masking import mask_column
 from shopinsight_pipeline.schemas import conform
 from shopinsight_pipeline.validate import rules
 from shopinsight_pipeline.validate.settings import DUPLICATE_LOOKBACK_DAYS, ORDER_LOOKBACK_DAYS, RuleSettings
@@ -34,6 +35,7 @@ class DaySplit:
     accepted: pl.DataFrame  # the prepared rows behind `validated`: what great-expectations re-checks
     rejects_by_rule: dict[str, int]
     suite: gx.ExpectationSuite  # the day's suite (the partition-day rule names the day)
+    masked: dict[str, int] = field(default_factory=dict)  # personal data replaced in review text, by kind
 
     @property
     def reject_rate(self) -> float:
@@ -60,6 +62,15 @@ class RunSplit:
     def reject_rate(self) -> float:
         """The worst day's: a run over a range passes the threshold only if every day does."""
         return max(day.reject_rate for day in self.days.values())
+
+    @property
+    def masked(self) -> dict[str, int]:
+        """Personal data replaced in the run's review texts (validated and quarantined), by kind."""
+        totals: dict[str, int] = {}
+        for day in self.days.values():
+            for kind, count in day.masked.items():
+                totals[kind] = totals.get(kind, 0) + count
+        return totals
 
     @property
     def rejects_by_rule(self) -> dict[str, int]:
@@ -97,14 +108,28 @@ def split_day(
     suite = entity_rules.suite(day, settings)
     prepared = entity_rules.prepare(raw, earlier_ids, settings, known_ids)
     outcome = rules.split(prepared, raw, suite, entity_rules.id_column)
+    validated = conform(entity_rules.to_validated(outcome.accepted), entity_rules.validated_schema)
+    quarantined = conform(outcome.rejected, entity_rules.quarantined_schema)
+    masked: dict[str, int] = {}
+    if "review_text" in validated.columns:  # silver and all after it see review text masked; bronze keeps it
+        validated, masked = _masked_text(validated, masked)
+        quarantined, masked = _masked_text(quarantined, masked)
     return DaySplit(
         raw_rows=raw.height,
-        validated=conform(entity_rules.to_validated(outcome.accepted), entity_rules.validated_schema),
-        quarantined=conform(outcome.rejected, entity_rules.quarantined_schema),
+        validated=validated,
+        quarantined=quarantined,
         accepted=outcome.accepted,
         rejects_by_rule=outcome.rejects_by_rule,
         suite=suite,
+        masked=masked,
     )
+
+
+def _masked_text(frame: pl.DataFrame, counts: dict[str, int]) -> tuple[pl.DataFrame, dict[str, int]]:
+    """`frame` with review_text masked (privacy/masking.py), and `counts` plus what was replaced."""
+    column = mask_column(frame.get_column("review_text"))
+    totals = {kind: counts.get(kind, 0) + column.counts[kind] for kind in column.counts}
+    return frame.with_columns(column.values), totals
 
 
 def split_run(

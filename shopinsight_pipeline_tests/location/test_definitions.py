@@ -62,6 +62,7 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
     expected_checks = {
         AssetCheckKey(AssetKey(f"validated_{entity}"), name) for entity in ("orders", "reviews") for name in CHECKS
     }
+    expected_checks.add(AssetCheckKey(AssetKey("validated_reviews"), "no_personal_data_in_text"))
     expected_checks.add(AssetCheckKey(AssetKey("sentiment_model"), "champion_challenger"))
     expected_checks.add(AssetCheckKey(AssetKey("products"), "catalogue_rows_conserved"))
     # freshness (freshness.py): every daily gold table and every model

@@ -12,7 +12,9 @@ from shopinsight_pipeline_tests.conftest import FOUNDATION, PERMISSIVE, SMALL_SP
 
 
 def retrying_foundation(root, monkeypatch):
-    """The foundation assets in a job with the project's retry policy, its pause set to nothing."""
+    """The foundation assets in a job with the project's default retry policy, its pause set to
+    nothing (conftest turns retries off for the other tests)."""
+    monkeypatch.delenv("SHOPINSIGHT_STEP_RETRIES")
     monkeypatch.setenv("SHOPINSIGHT_STEP_RETRY_DELAY_S", "0")
     job = define_asset_job(
         "retrying_foundation",
@@ -27,10 +29,13 @@ def restarts(result) -> list[str]:
     return [event.step_key for event in result.all_events if event.event_type_value == "STEP_RESTARTED"]
 
 
-def test_the_projects_jobs_retry_their_steps():
+def test_the_projects_jobs_retry_their_steps(monkeypatch):
     for job in (jobs.nightly_partition_job, jobs.prepare_partition_job, jobs.score_partition_job, jobs.retrain_job):
         assert job.op_retry_policy is jobs.STEP_RETRY
-    assert jobs.STEP_RETRY.max_retries == 2
+    monkeypatch.delenv("SHOPINSIGHT_STEP_RETRIES")
+    monkeypatch.delenv("SHOPINSIGHT_STEP_RETRY_DELAY_S", raising=False)
+    default = jobs.step_retry_policy()
+    assert (default.max_retries, default.delay) == (2, 30.0)
 
 
 def test_a_store_that_fails_once_costs_a_retry_not_the_night(tmp_path, monkeypatch):

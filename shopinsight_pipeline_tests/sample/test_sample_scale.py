@@ -30,8 +30,10 @@ from shopinsight_pipeline.sample import (
 # SAMPLE_VERSION and updates this digest with it: version 3 plants the aspect causes (issue 24.7) in
 # 666 review lines and changes nothing else (the orders files and the planted defects are identical);
 # version 4 adds the daily catalogue files (landing/products/, broken lines on two days) and changes
-# nothing else (diffed).
-DEFAULT_SAMPLE_DIGEST = "50f547918e6469f844caa9f002ab1faf54b2381bb6f50c2f2e03d839bbde3b1c"
+# nothing else (diffed); version 5 appends a personal detail to 84 reviews (personal_data_planted)
+# and changes nothing else (diffed: 82 review lines in 44 reviews files; orders, catalogues and the
+# other manifest entries identical).
+DEFAULT_SAMPLE_DIGEST = "63acbcf81f9c309ca3da2a057ea4f8d9ef821406e209f9938e3c7249e2a9e81b"
 WIDE = 150  # products per category: ids of three digits
 
 

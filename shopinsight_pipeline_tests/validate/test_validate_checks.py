@@ -57,9 +57,12 @@ def test_the_asset_names_its_tables_literally_and_declares_the_four_blocking_che
         "quarantined_orders",
     )
     assert REVIEWS.validated == "validated_reviews" and REVIEWS.quarantined == "quarantined_reviews"
-    for asset, tables in ((validate_orders, ORDERS), (validate_reviews, REVIEWS)):
+    for asset, tables, names in (
+        (validate_orders, ORDERS, CHECKS),
+        (validate_reviews, REVIEWS, [*CHECKS, "no_personal_data_in_text"]),  # review text is masked
+    ):
         specs = list(asset.check_specs)
-        assert [spec.name for spec in specs] == CHECKS
+        assert [spec.name for spec in specs] == names
         assert all(spec.blocking and spec.asset_key.path == [tables.validated] for spec in specs)
     assert [spec.name for spec in checks.check_specs(ORDERS)] == CHECKS
 
