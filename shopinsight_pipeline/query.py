@@ -4,9 +4,12 @@
         [--format table|csv|json] [--out result.csv|result.parquet]
         [--time-limit 300] [--memory-limit 4GB]
 
-Views: every table of the lake that has at least one partition (daily_sales, product_sentiment,
-review_scores, validated_orders, ...), read with Hive partitioning so the partition key (`date`,
-or `run_date` for the run-date tables) is a column. The table format prints every string in full
+Views: every gold table of the lake that has at least one partition (daily_sales, insights,
+product_sentiment, ...), read with Hive partitioning so the partition key (`date`, or `run_date`
+for the run-date tables) is a column. Silver and bronze tables hold personal data (customer ids,
+and in bronze review text as customers typed it): they are operator-only, served with `--layer
+silver` / `--layer bronze` where the deployment enables them (SHOPINSIGHT_QUERY_LAYERS, e.g.
+`gold,silver,bronze`; default `gold`). The table format prints every string in full
 and numbers without exponents; `--format csv` or `json` prints machine-readable rows, and `--out`
 writes CSV or Parquet (by extension) instead of printing. Rows are streamed: the table format reads
 only the rows it prints, csv, json and --out write batch by batch.
@@ -54,6 +57,36 @@ SELECT_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "CTE_NODE", "RECU
 BATCH_ROWS = 10_000
 DEFAULT_TIME_LIMIT_S = 300.0
 DEFAULT_MEMORY_LIMIT = "4GB"
+LAYERS = ("gold", "silver", "bronze")
+ANALYST_LAYERS = frozenset({"gold"})
+
+
+class LayerRefused(PermissionError):
+    """A layer the deployment does not serve to the query command."""
+
+
+def enabled_layers() -> frozenset[str]:
+    """The layers this deployment lets the query command serve (SHOPINSIGHT_QUERY_LAYERS, an
+    operator's setting); gold always."""
+    configured = os.environ.get("SHOPINSIGHT_QUERY_LAYERS", "gold")
+    named = {layer.strip() for layer in configured.split(",") if layer.strip()}
+    unknown = named - set(LAYERS)
+    if unknown:
+        raise ValueError(f"SHOPINSIGHT_QUERY_LAYERS names unknown layers {sorted(unknown)}; known: {list(LAYERS)}")
+    return frozenset(named) | ANALYST_LAYERS
+
+
+def served_layers(asked: list[str] | None) -> frozenset[str]:
+    """Gold, plus the layers asked for with --layer, each of which the deployment must enable."""
+    wanted = ANALYST_LAYERS | set(asked or [])
+    refused = sorted(wanted - enabled_layers())
+    if refused:
+        raise LayerRefused(
+            f"{' and '.join(refused)} tables hold personal data and are operator-only: this deployment serves "
+            f"{', '.join(sorted(enabled_layers()))} (an operator enables more with SHOPINSIGHT_QUERY_LAYERS, "
+            "e.g. gold,silver,bronze)"
+        )
+    return frozenset(wanted)
 
 
 class QueryRefused(ValueError):
@@ -159,11 +192,14 @@ def _quoted(text: str) -> str:
 
 
 def connect(
-    storage: LakeStorage, temp_directory: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT
+    storage: LakeStorage,
+    temp_directory: Path,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    layers: frozenset[str] = frozenset(LAYERS),
 ) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
-    """An in-memory DuckDB with one view per materialized table, then locked down: files only under
-    the lake and read-only, spills into `temp_directory`, no extensions, no configuration changes.
-    Returns the view names. The views list the written partitions' files (storage.partition_days
+    """An in-memory DuckDB with one view per materialized table of `layers`, then locked down: files
+    only under the lake and read-only, spills into `temp_directory`, no extensions, no
+    configuration changes. Returns the view names. The views list the written partitions' files (storage.partition_days
     skips folders that are no partition, such as `date=2026-08-01.bak`)."""
     connection = duckdb.connect()
     # Timestamps are stored in UTC: show them so, whatever the analyst's machine is set to.
@@ -173,7 +209,7 @@ def connect(
     # the next run will make it, so the day's raw, validated and quarantined tables still agree
     unfinished = {source: storage.pending_publishes(source) for source in DAY_UNITS}
     views = []
-    for table in TABLE_LAYERS:
+    for table in (name for name, layer in TABLE_LAYERS.items() if layer in layers):
         pending = unfinished.get(DAY_UNIT_OF.get(table, ""), {})
         pending_days = {day for day, plan in pending.items() if table in plan}
         files = []
@@ -200,13 +236,14 @@ def connect(
 
 @contextmanager
 def open_lake(
-    storage: LakeStorage, memory_limit: str = DEFAULT_MEMORY_LIMIT
+    storage: LakeStorage, memory_limit: str = DEFAULT_MEMORY_LIMIT, layers: frozenset[str] = frozenset(LAYERS)
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, list[str]]]:
-    """connect() with a private spill folder (mode 0700) that is removed, with the connection, after."""
+    """connect() with a private spill folder (mode 0700) that is removed, with the connection, after.
+    Every layer by default (the operators' code and tests); the command line serves gold unless told."""
     temp_directory = Path(tempfile.mkdtemp(prefix="shopinsight-query-"))
     connection = None
     try:
-        connection, views = connect(storage, temp_directory, memory_limit)
+        connection, views = connect(storage, temp_directory, memory_limit, layers)
         yield connection, views
     finally:
         if connection is not None:
@@ -339,7 +376,19 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MEMORY_LIMIT,
         help=f"DuckDB's memory limit, beyond which it spills or fails (default {DEFAULT_MEMORY_LIMIT})",
     )
+    parser.add_argument(
+        "--layer",
+        action="append",
+        choices=("silver", "bronze"),
+        help="also serve the silver or bronze tables (personal data: operator-only; the deployment must enable "
+        "the layer with SHOPINSIGHT_QUERY_LAYERS)",
+    )
     args = parser.parse_args(argv)
+    try:
+        layers = served_layers(args.layer)
+    except (LayerRefused, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".parquet"):
         print(f"error: --out must end in .csv or .parquet, got {args.out}", file=sys.stderr)
         return 2
@@ -350,9 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     storage = LakeStorage(root=args.root)
-    with open_lake(storage, args.memory_limit) as (connection, views):
+    with open_lake(storage, args.memory_limit, layers) as (connection, views):
         if not views:
-            print(f"error: no tables under {Path(args.root) / 'lake'}; run `make run` first", file=sys.stderr)
+            shown = ", ".join(sorted(layers))
+            print(f"error: no {shown} tables under {Path(args.root) / 'lake'}; run `make run` first", file=sys.stderr)
             return 2
         with time_limit(connection, args.time_limit) as fired:
             try:
@@ -386,7 +436,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return 2
             except duckdb.Error as error:
-                print(f"error: {error}\nviews: {', '.join(views)}", file=sys.stderr)
+                hidden = sorted(
+                    f"{table} ({layer})"
+                    for table, layer in TABLE_LAYERS.items()
+                    if layer not in layers and table in args.sql
+                )
+                note = f"\nnot served here: {', '.join(hidden)} (--layer, operator-only)" if hidden else ""
+                print(f"error: {error}\nviews: {', '.join(views)}{note}", file=sys.stderr)
                 return 2
     return 0
 

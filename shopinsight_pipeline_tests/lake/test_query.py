@@ -231,3 +231,24 @@ def test_a_stray_folder_beside_the_partitions_is_skipped_with_a_warning(lake, tm
     printed = pl.read_csv(capsys.readouterr().out.encode())
     expected = pl.read_parquet(lake.root / "lake/gold/daily_sales", hive_partitioning=True)
     assert printed.row(0) == (expected.get_column("date").n_unique(), expected.height)
+
+
+def test_analysts_get_gold_tables_and_silver_or_bronze_only_where_an_operator_enabled_them(lake, capsys, monkeypatch):
+    """Issue 27.5: silver and bronze hold personal data; the command serves gold unless told and allowed."""
+    monkeypatch.delenv("SHOPINSIGHT_QUERY_LAYERS", raising=False)
+    root = ["--root", str(lake.root)]
+    assert main(["select count(*) from validated_orders", *root]) == 2
+    error = capsys.readouterr().err
+    assert "not served here: validated_orders (silver)" in error and "raw_orders" not in error.split("views:")[1]
+    assert main(["select count(*) from validated_orders", "--layer", "silver", *root]) == 2
+    refused = capsys.readouterr().err
+    assert "operator-only" in refused and "SHOPINSIGHT_QUERY_LAYERS" in refused
+
+    monkeypatch.setenv("SHOPINSIGHT_QUERY_LAYERS", "gold,silver")
+    assert main(["select count(*) as n from validated_orders", "--layer", "silver", "--format", "csv", *root]) == 0
+    assert int(capsys.readouterr().out.splitlines()[1]) > 0
+    assert main(["select count(*) from raw_orders", "--layer", "bronze", *root]) == 2  # bronze is not enabled
+    assert "bronze tables hold personal data" in capsys.readouterr().err
+    monkeypatch.setenv("SHOPINSIGHT_QUERY_LAYERS", "gold,platinum")
+    assert main(["select 1", *root]) == 2
+    assert "unknown layers ['platinum']" in capsys.readouterr().err
