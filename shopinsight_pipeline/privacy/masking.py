@@ -55,7 +55,7 @@ _WECHAT = re.compile(
     r"(?:微信号?|威信|[vV]信|[vV][xX]|[wW][xX]|weixin|wechat|WeChat|加[vV])\s*(?:号|id|ID)?\s*(?:是|为)?\s*[:：]?\s*"
     r"([A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])"
 )
-_QQ = re.compile(r"(?:QQ|qq|Qq|扣扣)\s*(?:号|群)?\s*(?:是|为)?\s*[:：]?\s*([1-9]\d{4,11})" + _NOT_DIGIT_AFTER)
+_QQ = re.compile(r"(?:QQ|qq|Qq|扣扣)\s*(?:号|群)?\s*(?:是|为|联系)?\s*[:：]?\s*([1-9]\d{4,11})" + _NOT_DIGIT_AFTER)
 
 # A review that holds none of these characters holds nothing to mask: checked in polars first.
 CANDIDATE = r"[0-9０-９@＠]|https?://|www\.|微信|威信|[vV]信|[vVwW][xX]|加[vV]|wechat|weixin|QQ|qq|扣扣"
