@@ -191,7 +191,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
     },
     "customer_recommendations": {
         "run_date": "the run date the lists were computed for, from purchases up to and including it",
-        "customer_id": "a customer with a purchase in the 30 days up to the run date",
+        "customer_pseudonym": "the customer's pseudonym (keyed hash of the shop's id; the same in every gold table "
+        "and night): one with a purchase in the 30 days up to the run date",
         "rank": "position in the customer's list, 1 best, up to 10",
         "product_id": "product recommended; "
         "by default never one a negative_share_jump or top_complaint insight names that day",
@@ -202,7 +203,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
     },
     "purchase_propensity": {
         "run_date": "the run date: features as of this day, from customer events up to and including it",
-        "customer_id": "a customer with a purchase in the 146 days of events up to the run date",
+        "customer_pseudonym": "the customer's pseudonym (as in customer_recommendations): one with a purchase in "
+        "the 146 days of events up to the run date",
         "purchase_probability": "calibrated probability of at least one purchase in the 7 days after the run date; "
         "null while history is too short",
         "churn_risk": "a regular (2+ orders in 90 days), over 1.5× its usual gap since the last purchase, "
@@ -276,6 +278,10 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "model_rating_agreement": "share of the reviews with a rating_label whose predicted_label equals it; "
         "null if none has one (e.g. 3 stars only)",
         "model_version": "registry version of the sentiment scorer that scored the reviews",
+    },
+    "customer_pseudonyms": {
+        "customer_id": "the shop's customer id (restricted: operators only, never served to analysts)",
+        "customer_pseudonym": "the pseudonym gold tables show for that customer",
     },
 }
 

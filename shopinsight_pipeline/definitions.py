@@ -42,13 +42,14 @@ from shopinsight_pipeline.jobs import (
 from shopinsight_pipeline.products.assets import catalogue
 from shopinsight_pipeline.recommend.assets import (
     customer_events,
+    customer_pseudonyms,
     customer_recommendations,
     purchase_propensity,
     recommender_model,
 )
 from shopinsight_pipeline.reports.assets import category_trends, daily_sales, product_sentiment, sales_forecast
 from shopinsight_pipeline.reports.insight_assets import insight_report, insights
-from shopinsight_pipeline.resources import SentimentLabels
+from shopinsight_pipeline.resources import CustomerPseudonyms, SentimentLabels
 from shopinsight_pipeline.schemas import column_descriptions, file_schema
 from shopinsight_pipeline.score.assets import review_scores
 from shopinsight_pipeline.sensors import landing_sensor, retrain_after_the_night
@@ -136,9 +137,10 @@ RESULT_CODE: dict[str, tuple[str, ...]] = {
     "sentiment_model": ("ml/train.py", "ml/fit.py", "ml/training_run.py", "ml/refit.py", "ml/significance.py"),
     "review_scores": ("ml/scoring.py", "ml/inference.py", "score/serving.py"),
     "customer_events": ("recommend/events.py",),
+    "customer_pseudonyms": ("privacy/pseudonyms.py",),
     "recommender_model": ("recommend/candidates.py", "recommend/sequence.py", "recommend/gate.py"),
-    "customer_recommendations": ("recommend/serve.py", "recommend/baskets.py"),
-    "purchase_propensity": ("recommend/propensity.py",),
+    "customer_recommendations": ("recommend/serve.py", "recommend/baskets.py", "privacy/pseudonyms.py"),
+    "purchase_propensity": ("recommend/propensity.py", "privacy/pseudonyms.py"),
     "aspect_tagger": ("aspects/learned.py", "aspects/transformer.py", "aspects/gate.py"),
     "review_aspects": ("aspects/tagging.py", "aspects/clauses.py", "aspects/lexicon.py", "aspects/taxonomy.yaml"),
     "aspect_sentiment": ("aspects/summary.py",),
@@ -220,6 +222,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
                 insights,
                 insight_report,
                 customer_events,
+                customer_pseudonyms,
                 recommender_model,
                 customer_recommendations,
                 purchase_propensity,
@@ -250,6 +253,8 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
         resources={
             "storage": storage,
             "sentiment_labels": labels,
+            # a deployment secret (docs/DEPLOY.md); the embedded sample runs without one
+            "pseudonyms": CustomerPseudonyms(key=os.environ.get("SHOPINSIGHT_PSEUDONYM_KEY") or None),
             "io_manager": LakeIOManager(storage=storage, sentiment_labels=labels),
             "pipes_client": PipesSubprocessClient(),
         },

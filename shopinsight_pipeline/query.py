@@ -57,7 +57,7 @@ SELECT_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "CTE_NODE", "RECU
 BATCH_ROWS = 10_000
 DEFAULT_TIME_LIMIT_S = 300.0
 DEFAULT_MEMORY_LIMIT = "4GB"
-LAYERS = ("gold", "silver", "bronze")
+LAYERS = ("gold", "silver", "bronze", "restricted")  # restricted: customer id -> pseudonym
 ANALYST_LAYERS = frozenset({"gold"})
 
 
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--layer",
         action="append",
-        choices=("silver", "bronze"),
+        choices=("silver", "bronze", "restricted"),
         help="also serve the silver or bronze tables (personal data: operator-only; the deployment must enable "
         "the layer with SHOPINSIGHT_QUERY_LAYERS)",
     )

@@ -33,3 +33,29 @@ class SentimentLabels(ConfigurableResource):
 
     def scheme(self) -> LabelScheme:
         return LabelScheme(tuple(self.labels), {int(rating): label for rating, label in self.rating_to_label.items()})
+
+
+# The embedded sample's pseudonym key: the sample's customers are invented, and `make run` must work
+# with no setting. Any other lake refuses to run without its own key.
+SAMPLE_PSEUDONYM_KEY = "shopinsight-embedded-sample"
+
+
+class CustomerPseudonyms(ConfigurableResource):
+    """The secret key of the customers' pseudonyms in gold tables (privacy/pseudonyms.py): a
+    deployment setting, SHOPINSIGHT_PSEUDONYM_KEY. Keep it in the deployment's secret store; a new
+    key gives every customer a new pseudonym (the gold tables' history then no longer joins)."""
+
+    key: str | None = Field(default=None, description="HMAC key of the pseudonyms; None: the embedded sample's only.")
+
+    def key_for(self, storage) -> bytes:
+        """The key; without one, the sample's, and only on a lake built from the embedded sample."""
+        if self.key:
+            return self.key.encode("utf-8")
+        manifest = storage.root_path / "landing" / "_planted.json"
+        if manifest.exists():
+            return SAMPLE_PSEUDONYM_KEY.encode("utf-8")
+        raise PermissionError(
+            "SHOPINSIGHT_PSEUDONYM_KEY is not set: gold tables show customers by a keyed pseudonym, and only the "
+            f"embedded sample (a lake with {manifest}) runs without a key of its own. Set it to a long random "
+            "secret from the deployment's secret store (e.g. `openssl rand -hex 32`)."
+        )

@@ -190,10 +190,13 @@ CUSTOMER_EVENTS_SCHEMA: dict[str, pl.DataType] = {
     "rating": pl.Int8(),  # review stars; null otherwise
 }
 
+# Per day (restricted): each customer with an event and the pseudonym gold tables show for them.
+CUSTOMER_PSEUDONYMS_SCHEMA: dict[str, pl.DataType] = {"customer_id": pl.String(), "customer_pseudonym": pl.String()}
+
 # Per run date: the top-k products of each active customer, with the candidate and a readable reason.
 CUSTOMER_RECOMMENDATIONS_SCHEMA: dict[str, pl.DataType] = {
     "run_date": pl.Date(),
-    "customer_id": pl.String(),
+    "customer_pseudonym": pl.String(),  # keyed HMAC of the shop's customer id (privacy/pseudonyms.py)
     "rank": pl.Int32(),
     "product_id": pl.String(),
     "score": pl.Float64(),
@@ -204,7 +207,7 @@ CUSTOMER_RECOMMENDATIONS_SCHEMA: dict[str, pl.DataType] = {
 # Per run date: each customer's chance of a purchase in the next 7 days and the features behind it.
 PURCHASE_PROPENSITY_SCHEMA: dict[str, pl.DataType] = {
     "run_date": pl.Date(),
-    "customer_id": pl.String(),
+    "customer_pseudonym": pl.String(),
     "purchase_probability": pl.Float64(),  # null while the history is too short to learn from
     "churn_risk": pl.Boolean(),
     "recency_days": pl.Float64(),
@@ -218,6 +221,13 @@ PURCHASE_PROPENSITY_SCHEMA: dict[str, pl.DataType] = {
     "reviews_90d": pl.Float64(),
     "mean_review_weight": pl.Float64(),
 }
+
+
+def keyed_by_customer_id(schema: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """A gold customer table's layout as the pure code computes it: the shop's customer_id where the
+    table stores the pseudonym (the asset replaces it before writing: privacy/pseudonyms.py)."""
+    return {("customer_id" if name == "customer_pseudonym" else name): dtype for name, dtype in schema.items()}
+
 
 # Token ids of one review per row (no padding); the tokenizer's name and hash ride in the file's metadata.
 SHARD_SCHEMA = pa.schema(
@@ -320,6 +330,7 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "customer_events": CUSTOMER_EVENTS_SCHEMA,
         "customer_recommendations": CUSTOMER_RECOMMENDATIONS_SCHEMA,
         "purchase_propensity": PURCHASE_PROPENSITY_SCHEMA,
+        "customer_pseudonyms": CUSTOMER_PSEUDONYMS_SCHEMA,
         "review_token_shards": dict(pl.DataFrame(SHARD_SCHEMA.empty_table()).schema),
         "review_aspects": REVIEW_ASPECTS_SCHEMA,
         "aspect_sentiment": ASPECT_SENTIMENT_SCHEMA,
@@ -391,13 +402,13 @@ GOLD_RULES: dict[str, TableRules] = {
         ranges={"rank": (1.0, None)},
     ),
     "customer_recommendations": TableRules(
-        keys=("run_date", "customer_id", "product_id"),
-        required=("run_date", "customer_id", "rank", "product_id", "score", "candidate", "reason"),
+        keys=("run_date", "customer_pseudonym", "product_id"),
+        required=("run_date", "customer_pseudonym", "rank", "product_id", "score", "candidate", "reason"),
         ranges={"rank": (1.0, None)},
     ),
     "purchase_propensity": TableRules(
-        keys=("run_date", "customer_id"),
-        required=("run_date", "customer_id", "recency_days", "tenure_days"),
+        keys=("run_date", "customer_pseudonym"),
+        required=("run_date", "customer_pseudonym", "recency_days", "tenure_days"),
         ranges={"purchase_probability": SHARE, "recency_days": NOT_NEGATIVE, "orders_30d": NOT_NEGATIVE},
     ),
 }

@@ -66,6 +66,8 @@ TABLE_LAYERS: dict[str, str] = {
     "customer_events": "silver",
     "customer_recommendations": "gold",
     "purchase_propensity": "gold",
+    # customer id -> pseudonym: operator-only (marketing sends resolve a pseudonym here)
+    "customer_pseudonyms": "restricted",
 }
 # Tables computed for a run date from a window of days are partitioned by run_date=; every other
 # table by date=. A file that holds a column named like its key holds the folder's value there, and no

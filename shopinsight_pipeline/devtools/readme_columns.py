@@ -24,7 +24,7 @@ def _cell(text: str) -> str:
 def render() -> str:
     """One table per lake table, bronze to gold: column, type and what it means."""
     parts = []
-    for layer in ("bronze", "silver", "gold"):
+    for layer in ("bronze", "silver", "gold", "restricted"):
         for table in (name for name, table_layer in TABLE_LAYERS.items() if table_layer == layer):
             types = file_schema(table, [CLASS])
             rows = [

@@ -13,6 +13,7 @@ from shopinsight_pipeline.files import swap_folder
 from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
 from shopinsight_pipeline.markdown import frame_table, table
 from shopinsight_pipeline.partitions import DAILY_ASSET, each_day, same_day_if_written, window, window_of
+from shopinsight_pipeline.privacy.pseudonyms import mapping, pseudonymized
 from shopinsight_pipeline.recommend.config import PropensityConfig, RecommendationsConfig, RecommenderConfig
 from shopinsight_pipeline.recommend.events import derive_customer_events, empty_events, purchases_of
 from shopinsight_pipeline.recommend.settings import (
@@ -22,6 +23,7 @@ from shopinsight_pipeline.recommend.settings import (
     RecommenderSettings,
     SequenceSettings,
 )
+from shopinsight_pipeline.resources import CustomerPseudonyms
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline.validate.settings import ORDER_LOOKBACK_DAYS
 
@@ -144,8 +146,11 @@ def customer_recommendations(
     insights: dict[str, pl.DataFrame],
     products_today: dict[str, pl.DataFrame],
     storage: LakeStorage,
+    pseudonyms: CustomerPseudonyms,
 ) -> Iterator[Output | AssetCheckResult]:
     from shopinsight_pipeline.recommend.serve import flagged_products, reason_kinds, recommend_for_day
+
+    key = pseudonyms.key_for(storage)
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         history = window_of(customer_events, day, HISTORY_DAYS)
@@ -161,7 +166,7 @@ def customer_recommendations(
             products_today.get(day.isoformat()),
         )
         by_reason = reason_kinds(lists)
-        return lists, {
+        return pseudonymized(lists, key), {
             "customers": lists.get_column("customer_id").n_unique(),
             "candidate": recommender_model["champion"],
             "flagged_products_excluded": ", ".join(flagged) or ("none" if findings is not None else "no insights"),
@@ -186,16 +191,19 @@ def purchase_propensity(
     config: PropensityConfig,
     customer_events: dict[str, pl.LazyFrame],
     storage: LakeStorage,
+    pseudonyms: CustomerPseudonyms,
 ) -> Iterator[Output | AssetCheckResult]:
     from shopinsight_pipeline import charts
     from shopinsight_pipeline.recommend import propensity  # scikit-learn: in this step only
 
     settings = config.settings()
+    key = pseudonyms.key_for(storage)
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         days = window_of(customer_events, day, PROPENSITY_HISTORY_DAYS)
         events = pl.concat(list(days.values())).collect() if days else empty_events()
         scored, metrics, note = propensity.propensity_for_day(events, day, settings)
+        scored = pseudonymized(scored, key)
         if metrics is None:
             context.log.warning(f"{day}: {note}; probabilities are null")
             return scored, {"note": note}
@@ -209,3 +217,26 @@ def purchase_propensity(
         }
 
     yield from audited_days(context, storage, "purchase_propensity", compute)
+
+
+@asset(
+    ins={"customer_events": AssetIn()},
+    **DAILY_ASSET,
+    group_name="recommend",
+    kinds={"polars", "parquet"},
+    description="Restricted (operators only): each customer with an event on the day and the pseudonym the gold "
+    "tables show for them, for the sends that need the shop's id (a marketing mail from customer_recommendations).",
+)
+def customer_pseudonyms(
+    context: AssetExecutionContext,
+    customer_events: dict[str, pl.DataFrame],
+    storage: LakeStorage,
+    pseudonyms: CustomerPseudonyms,
+) -> Output:
+    key = pseudonyms.key_for(storage)
+
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        table = mapping(customer_events[day.isoformat()].get_column("customer_id"), key)
+        return table, {"customers": table.height}
+
+    return each_day(context, compute)

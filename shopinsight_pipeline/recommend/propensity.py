@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from shopinsight_pipeline.recommend.settings import PropensitySettings
-from shopinsight_pipeline.schemas import PURCHASE_PROPENSITY_SCHEMA, conform
+from shopinsight_pipeline.schemas import PURCHASE_PROPENSITY_SCHEMA, conform, keyed_by_customer_id
 
 FEATURES = [
     "recency_days",
@@ -201,5 +201,5 @@ def propensity_for_day(
             purchase_probability=pl.lit(None, pl.Float64),
             churn_risk=pl.lit(None, pl.Boolean),
         )
-        return conform(unscored, PURCHASE_PROPENSITY_SCHEMA), None, str(too_short)
-    return conform(score(model, events, day, settings), PURCHASE_PROPENSITY_SCHEMA), metrics, None
+        return conform(unscored, keyed_by_customer_id(PURCHASE_PROPENSITY_SCHEMA)), None, str(too_short)
+    return conform(score(model, events, day, settings), keyed_by_customer_id(PURCHASE_PROPENSITY_SCHEMA)), metrics, None

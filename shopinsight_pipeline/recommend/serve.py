@@ -7,7 +7,7 @@ import polars as pl
 
 from shopinsight_pipeline.recommend.gate import fit_candidate
 from shopinsight_pipeline.recommend.settings import RecommenderSettings
-from shopinsight_pipeline.schemas import CUSTOMER_RECOMMENDATIONS_SCHEMA, conform
+from shopinsight_pipeline.schemas import CUSTOMER_RECOMMENDATIONS_SCHEMA, conform, keyed_by_customer_id
 
 
 def active_customers(purchases: pl.DataFrame, day: date, active_days: int) -> list[str]:
@@ -34,7 +34,7 @@ def recommend_for_day(
         history = history.join(catalogue.select("product_id", "product_name"), on="product_id", how="left")
     customers = active_customers(history, day, active_days)
     if not customers:
-        return pl.DataFrame(schema=CUSTOMER_RECOMMENDATIONS_SCHEMA)
+        return pl.DataFrame(schema=keyed_by_customer_id(CUSTOMER_RECOMMENDATIONS_SCHEMA))
     settings = RecommenderSettings(**choice["settings"])
     options = {}
     if choice["champion"] == "sequence":  # the weights recommender_model published; no retraining here
@@ -46,7 +46,7 @@ def recommend_for_day(
         options = {"model": trained, "model_products": products, "sequence_settings": sequence_settings}
     model = fit_candidate(choice["champion"], history, day + timedelta(days=1), settings, flagged, **options)
     lists = model.recommend(customers, k).with_columns(run_date=pl.lit(day))
-    return conform(lists, CUSTOMER_RECOMMENDATIONS_SCHEMA).sort("customer_id", "rank")
+    return conform(lists, keyed_by_customer_id(CUSTOMER_RECOMMENDATIONS_SCHEMA)).sort("customer_id", "rank")
 
 
 def flagged_products(findings: pl.DataFrame | None, types: Sequence[str]) -> list[str]:

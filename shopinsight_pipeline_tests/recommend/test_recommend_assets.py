@@ -10,6 +10,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from shopinsight_pipeline.definitions import build_definitions
+from shopinsight_pipeline.privacy.pseudonyms import pseudonyms_of
+from shopinsight_pipeline.resources import SAMPLE_PSEUDONYM_KEY
 from shopinsight_pipeline.schemas import (
     CUSTOMER_EVENTS_SCHEMA,
     CUSTOMER_RECOMMENDATIONS_SCHEMA,
@@ -35,6 +37,9 @@ def lake(lake: Lake, tmp_path_factory) -> Lake:
     )
     assert result.success
     return Lake(root, lake.manifest, lake.days)
+
+
+SAMPLE_KEY = SAMPLE_PSEUDONYM_KEY.encode()
 
 
 def read_all(storage: LakeStorage, table: str) -> pl.DataFrame:
@@ -108,14 +113,17 @@ def test_recommendations_never_repeat_a_just_bought_product_nor_name_a_flagged_o
     assert dict(lists.schema) == CUSTOMER_RECOMMENDATIONS_SCHEMA
     assert lists.height > 0 and flagged not in set(lists["product_id"])
     events = read_all(storage, "customer_events").filter(pl.col("event") == "purchase")
-    active = events.filter(pl.col("date") > day - timedelta(days=30))["customer_id"].unique()
-    assert set(lists["customer_id"]) == set(active)
-    last_bought = events.group_by("customer_id", "product_id").agg(pl.col("date").max().alias("last"))
-    repeated = lists.join(last_bought, on=["customer_id", "product_id"]).filter(
+    # gold shows pseudonyms: the sample's key, recomputed here from the shop's ids in customer_events
+    events = events.with_columns(pseudonyms_of(events["customer_id"], SAMPLE_KEY))
+    active = events.filter(pl.col("date") > day - timedelta(days=30))["customer_pseudonym"].unique()
+    assert set(lists["customer_pseudonym"]) == set(active)
+    assert not set(lists["customer_pseudonym"]) & set(events["customer_id"])  # no shop id reaches gold
+    last_bought = events.group_by("customer_pseudonym", "product_id").agg(pl.col("date").max().alias("last"))
+    repeated = lists.join(last_bought, on=["customer_pseudonym", "product_id"]).filter(
         (pl.lit(day) - pl.col("last")).dt.total_days() < 14
     )
     assert repeated["reason"].str.starts_with("re-order cycle due").all(), repeated
-    assert lists.group_by("customer_id").agg(pl.col("rank").max())["rank"].max() <= 10
+    assert lists.group_by("customer_pseudonym").agg(pl.col("rank").max())["rank"].max() <= 10
     [materialization] = result.asset_materializations_for_node("customer_recommendations")
     assert materialization.metadata["flagged_products_excluded"].value == flagged
 
@@ -132,7 +140,7 @@ def test_propensity_on_too_short_a_history_lists_every_customer_and_says_why(lak
     table = storage.read_partition("purchase_propensity", day)
     assert dict(table.schema) == PURCHASE_PROPENSITY_SCHEMA
     buyers = read_all(storage, "customer_events").filter(pl.col("event") == "purchase")["customer_id"].unique()
-    assert set(table["customer_id"]) == set(buyers)
+    assert set(table["customer_pseudonym"]) == set(pseudonyms_of(buyers, SAMPLE_KEY))
     assert table["purchase_probability"].null_count() == table.height
     [materialization] = result.asset_materializations_for_node("purchase_propensity")
     assert "too little history" in materialization.metadata["note"].value
@@ -157,3 +165,18 @@ def test_a_serving_sequence_model_is_published_and_read_back_by_the_recommendati
     assert result.success
     lists = storage.read_partition("customer_recommendations", day)
     assert lists.height > 0 and set(lists["candidate"]) == {"sequence"}
+
+
+def test_customer_pseudonyms_maps_each_days_customers_to_the_pseudonyms_gold_shows(lake):
+    """The restricted mapping: operations resolve a pseudonym of customer_recommendations to the shop's id."""
+    day = lake.days[-1]
+    names = ["customer_pseudonyms", "purchase_propensity"]
+    assert materialize_assets(lake.root, DagsterInstance.ephemeral(), names, partition_key=day.isoformat()).success
+    storage = LakeStorage(root=str(lake.root))
+    restricted = storage.read_partition("customer_pseudonyms", day)
+    todays = storage.read_partition("customer_events", day)["customer_id"].unique()
+    assert set(restricted["customer_id"]) == set(todays)
+    assert restricted["customer_pseudonym"].to_list() == pseudonyms_of(restricted["customer_id"], SAMPLE_KEY).to_list()
+    shown = storage.read_partition("purchase_propensity", day)
+    resolved = shown.join(restricted, on="customer_pseudonym", how="inner")
+    assert resolved.height > 0 and set(resolved["customer_id"]) <= set(todays)
