@@ -18,6 +18,7 @@ from dagster import (
     in_process_executor,
     link_code_references_to_git,
     map_asset_specs,
+    mem_io_manager,
     multiprocess_executor,
     with_source_code_references,
 )
@@ -50,6 +51,7 @@ from shopinsight_pipeline.recommend.assets import (
 from shopinsight_pipeline.reports.assets import category_trends, daily_sales, product_sentiment, sales_forecast
 from shopinsight_pipeline.reports.insight_assets import insight_report, insights
 from shopinsight_pipeline.resources import CustomerPseudonyms, SentimentLabels
+from shopinsight_pipeline.retention_job import retention_job, retention_schedule
 from shopinsight_pipeline.schemas import column_descriptions, file_schema
 from shopinsight_pipeline.score.assets import review_scores
 from shopinsight_pipeline.sensors import landing_sensor, retrain_after_the_night
@@ -237,8 +239,8 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             ],
             labels.scheme().labels,
         ),
-        jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
-        schedules=[nightly_schedule],
+        jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job, retention_job],
+        schedules=[nightly_schedule, retention_schedule],
         sensors=[
             landing_sensor,
             retrain_after_the_night,
@@ -257,6 +259,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             "pseudonyms": CustomerPseudonyms(key=os.environ.get("SHOPINSIGHT_PSEUDONYM_KEY") or None),
             "io_manager": LakeIOManager(storage=storage, sentiment_labels=labels),
             "pipes_client": PipesSubprocessClient(),
+            "report_io_manager": mem_io_manager,  # an op's report (the retention job's), not a lake table
         },
     )
 

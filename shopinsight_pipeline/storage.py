@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import re
+import shutil
 import warnings
 from datetime import date
 from pathlib import Path
@@ -140,6 +141,28 @@ class LakeStorage(ConfigurableResource):
             raise KeyError(f"{table} is not staged; staged tables: {sorted(STAGED_TABLES)}")
         key = f"{partition_column(table)}={day.isoformat()}"
         return self.root_path / "lake" / "_staging" / table / key / PARTITION_FILE
+
+    def staged_days(self, table: str) -> list[date]:
+        """Days with a staged partition of `table` (awaiting validation or its checks), oldest first."""
+        folder = self.staged_file(table, date(2000, 1, 1)).parent.parent
+        if not folder.exists():
+            return []
+        days = (_partition_day(path.name, partition_column(table)) for path in folder.iterdir())
+        return sorted(day for day in days if day is not None)
+
+    def delete_partition(self, table: str, day: date) -> None:
+        """Remove `table`'s partition of `day`, published and staged (retention, erasure): the
+        folder goes whole, so no reader sees part of it."""
+        folders = [self.partition_file(table, day).parent]
+        if table in STAGED_TABLES:
+            folders.append(self.staged_file(table, day).parent)
+        for folder in folders:
+            if not folder.exists():
+                continue
+            if is_local(folder):
+                shutil.rmtree(str(folder))
+            else:
+                folder.fs.rm(folder.path, recursive=True)
 
     def newest_row_count(self, table: str, day: date) -> int:
         """Rows of the partition a publish would make visible: the staged one if there is one, else
