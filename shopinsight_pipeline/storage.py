@@ -147,7 +147,10 @@ class LakeStorage(ConfigurableResource):
         folder = self.staged_file(table, date(2000, 1, 1)).parent.parent
         if not folder.exists():
             return []
-        days = (_partition_day(path.name, partition_column(table)) for path in folder.iterdir())
+        # a published day leaves its folder behind, empty: only a folder with its file is staged
+        days = (
+            _partition_day(path.parent.name, partition_column(table)) for path in folder.glob(f"*/{PARTITION_FILE}")
+        )
         return sorted(day for day in days if day is not None)
 
     def delete_partition(self, table: str, day: date) -> None:

@@ -1,0 +1,259 @@
+"""Erasing customers from every layer (issue 27.3): the right to erasure.
+
+    python -m shopinsight_pipeline.erasure C01234 [C05678 ...] --requested-by dpo@shop.example \
+        --reason "request 2026-118" [--root data]
+
+(or the `erase_customers_job` in the UI, with the same as run config). For the customers named it
+removes their order lines from the landing files, and their rows from every table of the lake, all
+days, published and staged: orders and the reviews of those orders in bronze, silver and the
+quarantine, customer_events, the review-derived tables (token shards, scores, aspects), the gold
+customer tables (by pseudonym) and the restricted mapping. It then recomputes daily_sales of the days
+their orders were in, writes an audit entry (who asked, when, why, how many customers and rows per
+table: never the ids or their data) under lake/restricted/erasures/, and records the erasure in
+lake/models/erasures.json: every model trained before it saw their data and is stale until the next
+training run, which reads the lake without them.
+
+All or nothing is not possible across hundreds of files; instead the plan (the ids to remove, in
+every form tables hold them) is written first, each file is rewritten atomically, and a run that
+dies midway is finished by running the same request again (the plan is picked up, partitions
+already clean are left alone). A request that finds nothing reports it and writes nothing.
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from shopinsight_pipeline.files import read_json, write_bytes_atomic, write_json_atomic
+from shopinsight_pipeline.privacy.erasure import (
+    Removed,
+    Subjects,
+    ids_in,
+    orders_csv_without,
+    reviews_jsonl_without,
+    without_subjects,
+)
+from shopinsight_pipeline.privacy.pseudonyms import pseudonym
+from shopinsight_pipeline.storage import SHARDED_TABLES, STAGED_TABLES, TABLE_LAYERS, LakeStorage
+
+MODELS = ("review_tokenizer", "sentiment_model", "aspect_tagger", "recommender_model")
+# Tables computed from the erased rows that hold no customer: re-materialize their days to drop the
+# customers' contributions (daily_sales is recomputed here; the rest are listed in the audit).
+DERIVED = ("category_trends", "sales_forecast", "product_sentiment", "aspect_sentiment", "insights")
+
+
+class ErasureInProgress(RuntimeError):
+    """Another erasure request was cut short: finish it first (run it again)."""
+
+
+@dataclass
+class ErasureReport:
+    request_id: str
+    found: bool
+    removed: dict[str, int]
+    daily_sales_days: list[str]
+    audit_path: str | None
+
+
+def _request_id(customer_ids: list[str]) -> str:
+    """Names the request without naming the customers (a digest of the sorted ids)."""
+    return hashlib.sha256("\n".join(sorted(customer_ids)).encode()).hexdigest()[:16]
+
+
+def _partitions(storage: LakeStorage, table: str) -> list[tuple[date, bool]]:
+    """(day, staged) of every published and staged partition of `table`."""
+    published = [(day, False) for day in storage.partition_days(table)]
+    staged = [(day, True) for day in storage.staged_days(table)] if table in STAGED_TABLES else []
+    return published + staged
+
+
+def _read(storage: LakeStorage, table: str, day: date, staged: bool) -> pl.DataFrame:
+    if staged:
+        with storage.staged_file(table, day).open("rb") as handle:
+            return pl.read_parquet(handle)
+    return storage.read_partition(table, day)
+
+
+def find_subjects(storage: LakeStorage, customer_ids: list[str], key: bytes) -> Subjects:
+    """The customers' orders and reviews, from the landing files and every order and review table."""
+    customers = frozenset(customer_ids)
+    orders: set[str] = set()
+    for table in ("raw_orders", "validated_orders", "quarantined_orders", "customer_events"):
+        for day, staged in _partitions(storage, table):
+            frame = _read(storage, table, day, staged)
+            orders |= ids_in(frame, "order_id", pl.col("customer_id").is_in(list(customers)))
+    for path in sorted((storage.root_path / "landing" / "orders").glob("orders_*.csv")):
+        _, removed_lines = orders_csv_without(path.read_bytes(), customers)
+        if removed_lines:  # a landing day not ingested yet: read its order ids from the file
+            frame = pl.read_csv(path.read_bytes(), infer_schema=False, truncate_ragged_lines=True)
+            if "customer_id" in frame.columns and "order_id" in frame.columns:
+                orders |= ids_in(frame, "order_id", pl.col("customer_id").str.strip_chars().is_in(list(customers)))
+    reviews: set[str] = set()
+    for table in ("raw_reviews", "validated_reviews", "quarantined_reviews"):
+        for day, staged in _partitions(storage, table):
+            frame = _read(storage, table, day, staged)
+            reviews |= ids_in(frame, "review_id", pl.col("order_id").is_in(list(orders)))
+    return Subjects(
+        customer_ids=customers,
+        pseudonyms=frozenset(pseudonym(customer, key) for customer in customers),
+        order_ids=frozenset(orders),
+        review_ids=frozenset(reviews),
+    )
+
+
+def _holds_any(storage: LakeStorage, subjects: Subjects) -> bool:
+    """Whether any table holds something of the subjects (an unknown id: no)."""
+    if subjects.order_ids or subjects.review_ids:
+        return True
+    for table in ("customer_events", "customer_recommendations", "purchase_propensity", "customer_pseudonyms"):
+        for day, staged in _partitions(storage, table):
+            if without_subjects(_read(storage, table, day, staged), subjects)[1]:
+                return True
+    return False
+
+
+def _erase_table(storage: LakeStorage, table: str, subjects: Subjects, removed: Removed) -> set[date]:
+    """Rewrite every partition of `table` that holds the subjects' rows; the days rewritten."""
+    days = set()
+    for day, staged in _partitions(storage, table):
+        if table in SHARDED_TABLES:
+            shards = [pq.read_table(str(path)) for path in storage.partition_files(table, day)]
+            kept = [pl.from_arrow(shard) for shard in shards]
+            filtered = [without_subjects(frame, subjects) for frame in kept]  # type: ignore[arg-type]
+            count = sum(number for _, number in filtered)
+            if count:
+                rewritten = [
+                    frame.to_arrow().replace_schema_metadata(shard.schema.metadata)
+                    for (frame, _), shard in zip(filtered, shards, strict=True)
+                ]
+                storage.write_partition_shards(table, day, rewritten)
+        else:
+            frame, count = without_subjects(_read(storage, table, day, staged), subjects)
+            if count and staged:
+                storage.stage_partition(table, day, frame)
+            elif count:
+                storage.write_partition(table, day, frame)
+        if count:
+            removed.add(table, count)
+            days.add(day)
+    return days
+
+
+def erase_customers(
+    storage: LakeStorage,
+    customer_ids: list[str],
+    key: bytes,
+    requested_by: str,
+    reason: str,
+    log: Callable[[str], object] = print,
+) -> ErasureReport:
+    """Remove the customers from the lake and the landing zone (see the module's docstring)."""
+    from shopinsight_pipeline.reports.sales import summarize_daily_sales  # the one definition of the totals
+
+    if not customer_ids:
+        raise ValueError("name at least one customer id to erase")
+    request_id = _request_id(customer_ids)
+    folder = storage.root_path / "lake" / "restricted" / "erasures"
+    pending = folder / "pending.json"
+    if pending.exists():
+        plan = read_json(pending, "erasure plan")
+        if plan["request_id"] != request_id:
+            raise ErasureInProgress(
+                f"erasure request {plan['request_id']} was cut short: run it again (same customers) before "
+                f"another; its plan is {pending}"
+            )
+        subjects, removed = Subjects.from_json(plan["subjects"]), Removed(dict(plan.get("removed", {})))
+        log(f"resuming erasure request {request_id}")
+    else:
+        subjects, removed = find_subjects(storage, customer_ids, key), Removed()
+        if not _holds_any(storage, subjects):
+            log(f"nothing found for {len(customer_ids)} customer(s): nothing changed")
+            return ErasureReport(request_id, False, {}, [], None)
+        plan = {"request_id": request_id, "requested_at": datetime.now(UTC).isoformat(), "subjects": subjects.to_json()}
+        write_json_atomic(plan, pending)
+
+    order_days = set(plan.get("order_days", []))  # a resumed run keeps what the first one found
+    for table in TABLE_LAYERS:
+        days = _erase_table(storage, table, subjects, removed)
+        if table == "validated_orders":
+            order_days |= {day.isoformat() for day in days}
+        plan = {**plan, "removed": removed.rows, "order_days": sorted(order_days)}
+        write_json_atomic(plan, pending)
+    for path in sorted((storage.root_path / "landing" / "orders").glob("orders_*.csv")):
+        content, count = orders_csv_without(path.read_bytes(), subjects.customer_ids)
+        if count:
+            write_bytes_atomic(content, path)
+            removed.add("landing/orders", count)
+    for path in sorted((storage.root_path / "landing" / "reviews").glob("reviews_*.jsonl")):
+        content, count = reviews_jsonl_without(path.read_bytes(), subjects.order_ids, subjects.review_ids)
+        if count:
+            write_bytes_atomic(content, path)
+            removed.add("landing/reviews", count)
+    recomputed = []
+    for day in map(date.fromisoformat, sorted(order_days)):
+        if day in storage.partition_days("validated_orders") and day in storage.partition_days("daily_sales"):
+            sales = summarize_daily_sales(storage.read_partition("validated_orders", day))
+            storage.write_partition("daily_sales", day, sales)
+            recomputed.append(day.isoformat())
+    completed = datetime.now(UTC).isoformat()
+    audit = {
+        "request_id": request_id,
+        "requested_by": requested_by,
+        "reason": reason,
+        "requested_at": plan["requested_at"],
+        "completed_at": completed,
+        "customers": len(subjects.customer_ids),
+        "removed_rows": dict(sorted(removed.rows.items())),
+        "daily_sales_recomputed": recomputed,
+        "to_rematerialize": {table: recomputed for table in DERIVED},
+        "stale_models": list(MODELS),
+    }
+    audit_path = folder / "audit" / f"{completed[:19].replace(':', '')}-{request_id}.json"
+    write_json_atomic(audit, audit_path)
+    ledger_path = storage.models_path / "erasures.json"
+    ledger = read_json(ledger_path, "erasure ledger") if ledger_path.exists() else {"erasures": []}
+    ledger["erasures"] = [*ledger["erasures"], {"request_id": request_id, "completed_at": completed}]
+    ledger["last_erasure"] = completed  # every model trained before this saw the erased customers
+    write_json_atomic(ledger, ledger_path)
+    pending.unlink()
+    log(f"erasure {request_id}: {sum(removed.rows.values())} rows and lines removed; audit {audit_path}")
+    return ErasureReport(request_id, True, dict(removed.rows), recomputed, str(audit_path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shopinsight_pipeline.erasure", description=__doc__.splitlines()[0])
+    parser.add_argument("customer_ids", nargs="+")
+    parser.add_argument("--requested-by", required=True, help="who asked (recorded in the audit entry)")
+    parser.add_argument("--reason", default="", help="the request's reference (recorded in the audit entry)")
+    parser.add_argument("--root", default="data", help="data root (default: data)")
+    args = parser.parse_args(argv)
+    import os
+
+    from shopinsight_pipeline.resources import CustomerPseudonyms
+
+    storage = LakeStorage(root=args.root)
+    key = CustomerPseudonyms(key=os.environ.get("SHOPINSIGHT_PSEUDONYM_KEY") or None).key_for(storage)
+    try:
+        report = erase_customers(
+            storage,
+            args.customer_ids,
+            key,
+            args.requested_by,
+            args.reason,
+            log=lambda line: print(line, file=sys.stderr),
+        )
+    except ErasureInProgress as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps({"found": report.found, "removed": report.removed, "audit": report.audit_path}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
