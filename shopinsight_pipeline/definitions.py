@@ -30,6 +30,11 @@ from shopinsight_pipeline.alerts.sensors import (
     alert_on_stale_assets,
 )
 from shopinsight_pipeline.aspects.assets import aspect_sentiment, aspect_tagger, review_aspects
+from shopinsight_pipeline.erasure_job import (
+    erase_customers_job,
+    rematerialize_after_erasure,
+    rematerialize_after_erasure_job,
+)
 from shopinsight_pipeline.freshness import freshness_checks, freshness_checks_sensor
 from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
 from shopinsight_pipeline.io_manager import LakeIOManager
@@ -239,7 +244,15 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             ],
             labels.scheme().labels,
         ),
-        jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job, retention_job],
+        jobs=[
+            nightly_partition_job,
+            prepare_partition_job,
+            score_partition_job,
+            retrain_job,
+            retention_job,
+            erase_customers_job,
+            rematerialize_after_erasure_job,
+        ],
         schedules=[nightly_schedule, retention_schedule],
         sensors=[
             landing_sensor,
@@ -249,6 +262,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             alert_on_refused_challenger,
             alert_on_high_findings,
             alert_on_stale_assets,
+            rematerialize_after_erasure,
         ],
         asset_checks=freshness_checks,
         executor=executor_from_environment(),
@@ -259,7 +273,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             "pseudonyms": CustomerPseudonyms(key=os.environ.get("SHOPINSIGHT_PSEUDONYM_KEY") or None),
             "io_manager": LakeIOManager(storage=storage, sentiment_labels=labels),
             "pipes_client": PipesSubprocessClient(),
-            "report_io_manager": mem_io_manager,  # an op's report (the retention job's), not a lake table
+            "report_io_manager": mem_io_manager,  # an op's report (retention, erasure), not a lake table
         },
     )
 

@@ -1,6 +1,6 @@
 """Erasing customers from every layer (issue 27.3): the right to erasure.
 
-    python -m shopinsight_pipeline.erasure C01234 [C05678 ...] --requested-by dpo@shop.example \
+    python -m shopinsight_pipeline.erase C01234 [C05678 ...] --requested-by dpo@shop.example \
         --reason "request 2026-118" [--root data]
 
 (or the `erase_customers_job` in the UI, with the same as run config). For the customers named it
@@ -9,9 +9,16 @@ days, published and staged: orders and the reviews of those orders in bronze, si
 quarantine, customer_events, the review-derived tables (token shards, scores, aspects), the gold
 customer tables (by pseudonym) and the restricted mapping. It then recomputes daily_sales of the days
 their orders were in, writes an audit entry (who asked, when, why, how many customers and rows per
-table: never the ids or their data) under lake/restricted/erasures/, and records the erasure in
-lake/models/erasures.json: every model trained before it saw their data and is stale until the next
-training run, which reads the lake without them.
+table, the partitions rewritten and those of the derived tables to re-materialize: never the ids or
+their data) under lake/restricted/erasures/, and records the erasure in lake/models/erasures.json:
+every model trained before it saw their data and is stale until the next training run, which reads
+the lake without them. The derived tables (trends, forecasts, sentiment, aspects, insights and the
+report, whose windows held their orders or reviews) are re-materialized by the
+`rematerialize_after_erasure` sensor after the job; after the CLI, by the command it prints.
+
+Landing originals are overwritten, unless `keep_originals_days` (a legal hold; the retention
+setting SHOPINSIGHT_ERASURE_HOLD_DAYS, 0 by default) keeps a copy under
+lake/restricted/erasure_hold/until-<day>/ that the retention job deletes after that day.
 
 All or nothing is not possible across hundreds of files; instead the plan (the ids to remove, in
 every form tables hold them) is written first, each file is rewritten atomically, and a run that
@@ -19,13 +26,11 @@ dies midway is finished by running the same request again (the plan is picked up
 already clean are left alone). A request that finds nothing reports it and writes nothing.
 """
 
-import argparse
 import hashlib
-import json
-import sys
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -43,9 +48,9 @@ from shopinsight_pipeline.privacy.pseudonyms import pseudonym
 from shopinsight_pipeline.storage import SHARDED_TABLES, STAGED_TABLES, TABLE_LAYERS, LakeStorage
 
 MODELS = ("review_tokenizer", "sentiment_model", "aspect_tagger", "recommender_model")
-# Tables computed from the erased rows that hold no customer: re-materialize their days to drop the
-# customers' contributions (daily_sales is recomputed here; the rest are listed in the audit).
-DERIVED = ("category_trends", "sales_forecast", "product_sentiment", "aspect_sentiment", "insights")
+HOLD_DAYS = int(os.environ.get("SHOPINSIGHT_ERASURE_HOLD_DAYS", "0"))  # a deployment setting (legal hold)
+# The derived partitions to re-materialize, from the partitions the erasure rewrote (table -> days).
+Downstream = Callable[[dict[str, set[date]]], dict[str, list[str]]]
 
 
 class ErasureInProgress(RuntimeError):
@@ -59,9 +64,11 @@ class ErasureReport:
     removed: dict[str, int]
     daily_sales_days: list[str]
     audit_path: str | None
+    to_rematerialize: dict[str, list[str]]
+    rewritten: dict[str, list[str]]
 
 
-def _request_id(customer_ids: list[str]) -> str:
+def request_id_of(customer_ids: list[str]) -> str:
     """Names the request without naming the customers (a digest of the sorted ids)."""
     return hashlib.sha256("\n".join(sorted(customer_ids)).encode()).hexdigest()[:16]
 
@@ -152,13 +159,16 @@ def erase_customers(
     requested_by: str,
     reason: str,
     log: Callable[[str], object] = print,
+    downstream: Downstream | None = None,
+    keep_originals_days: int = HOLD_DAYS,
 ) -> ErasureReport:
-    """Remove the customers from the lake and the landing zone (see the module's docstring)."""
+    """Remove the customers from the lake and the landing zone (see the module's docstring).
+    `downstream` names the derived partitions to re-materialize (erasure_job.derived_partitions)."""
     from shopinsight_pipeline.reports.sales import summarize_daily_sales  # the one definition of the totals
 
     if not customer_ids:
         raise ValueError("name at least one customer id to erase")
-    request_id = _request_id(customer_ids)
+    request_id = request_id_of(customer_ids)
     folder = storage.root_path / "lake" / "restricted" / "erasures"
     pending = folder / "pending.json"
     if pending.exists():
@@ -174,33 +184,44 @@ def erase_customers(
         subjects, removed = find_subjects(storage, customer_ids, key), Removed()
         if not _holds_any(storage, subjects):
             log(f"nothing found for {len(customer_ids)} customer(s): nothing changed")
-            return ErasureReport(request_id, False, {}, [], None)
+            return ErasureReport(request_id, False, {}, [], None, {}, {})
         plan = {"request_id": request_id, "requested_at": datetime.now(UTC).isoformat(), "subjects": subjects.to_json()}
         write_json_atomic(plan, pending)
 
-    order_days = set(plan.get("order_days", []))  # a resumed run keeps what the first one found
+    # a resumed run keeps what the first one rewrote
+    rewritten = {table: set(map(date.fromisoformat, days)) for table, days in plan.get("rewritten", {}).items()}
     for table in TABLE_LAYERS:
         days = _erase_table(storage, table, subjects, removed)
-        if table == "validated_orders":
-            order_days |= {day.isoformat() for day in days}
-        plan = {**plan, "removed": removed.rows, "order_days": sorted(order_days)}
+        if days:
+            rewritten[table] = rewritten.get(table, set()) | days
+        plan = {**plan, "removed": removed.rows, "rewritten": _as_lists(rewritten)}
         write_json_atomic(plan, pending)
-    for path in sorted((storage.root_path / "landing" / "orders").glob("orders_*.csv")):
-        content, count = orders_csv_without(path.read_bytes(), subjects.customer_ids)
-        if count:
-            write_bytes_atomic(content, path)
-            removed.add("landing/orders", count)
-    for path in sorted((storage.root_path / "landing" / "reviews").glob("reviews_*.jsonl")):
-        content, count = reviews_jsonl_without(path.read_bytes(), subjects.order_ids, subjects.review_ids)
-        if count:
-            write_bytes_atomic(content, path)
-            removed.add("landing/reviews", count)
+    hold = storage.root_path / "lake" / "restricted" / "erasure_hold"
+    hold_until = (date.fromisoformat(plan["requested_at"][:10]) + timedelta(days=keep_originals_days)).isoformat()
+    landing = storage.root_path / "landing"
+    cleaners = {
+        "orders": lambda content: orders_csv_without(content, subjects.customer_ids),
+        "reviews": lambda content: reviews_jsonl_without(content, subjects.order_ids, subjects.review_ids),
+    }
+    for source, without in cleaners.items():
+        for path in sorted((landing / source).glob(f"{source}_*")):
+            content, count = without(path.read_bytes())
+            if count:
+                if keep_originals_days > 0:  # the held copy first: a crash after it re-holds the same file
+                    held = hold / f"until-{hold_until}" / path.relative_to(storage.root_path)
+                    if not held.exists():
+                        write_bytes_atomic(path.read_bytes(), held)
+                write_bytes_atomic(content, path)
+                removed.add(f"landing/{source}", count)
+    order_days = {day.isoformat() for day in rewritten.get("validated_orders", set())}
     recomputed = []
     for day in map(date.fromisoformat, sorted(order_days)):
         if day in storage.partition_days("validated_orders") and day in storage.partition_days("daily_sales"):
             sales = summarize_daily_sales(storage.read_partition("validated_orders", day))
             storage.write_partition("daily_sales", day, sales)
             recomputed.append(day.isoformat())
+            rewritten.setdefault("daily_sales", set()).add(day)
+    to_rematerialize = downstream(rewritten) if downstream else {}
     completed = datetime.now(UTC).isoformat()
     audit = {
         "request_id": request_id,
@@ -211,8 +232,10 @@ def erase_customers(
         "customers": len(subjects.customer_ids),
         "removed_rows": dict(sorted(removed.rows.items())),
         "daily_sales_recomputed": recomputed,
-        "to_rematerialize": {table: recomputed for table in DERIVED},
+        "rewritten_partitions": _as_lists(rewritten),
+        "to_rematerialize": to_rematerialize,  # the CLI's; after the job, its sensor derives them from the above
         "stale_models": list(MODELS),
+        "originals_held_until": hold_until if keep_originals_days > 0 else None,
     }
     audit_path = folder / "audit" / f"{completed[:19].replace(':', '')}-{request_id}.json"
     write_json_atomic(audit, audit_path)
@@ -223,37 +246,10 @@ def erase_customers(
     write_json_atomic(ledger, ledger_path)
     pending.unlink()
     log(f"erasure {request_id}: {sum(removed.rows.values())} rows and lines removed; audit {audit_path}")
-    return ErasureReport(request_id, True, dict(removed.rows), recomputed, str(audit_path))
+    return ErasureReport(
+        request_id, True, dict(removed.rows), recomputed, str(audit_path), to_rematerialize, _as_lists(rewritten)
+    )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shopinsight_pipeline.erasure", description=__doc__.splitlines()[0])
-    parser.add_argument("customer_ids", nargs="+")
-    parser.add_argument("--requested-by", required=True, help="who asked (recorded in the audit entry)")
-    parser.add_argument("--reason", default="", help="the request's reference (recorded in the audit entry)")
-    parser.add_argument("--root", default="data", help="data root (default: data)")
-    args = parser.parse_args(argv)
-    import os
-
-    from shopinsight_pipeline.resources import CustomerPseudonyms
-
-    storage = LakeStorage(root=args.root)
-    key = CustomerPseudonyms(key=os.environ.get("SHOPINSIGHT_PSEUDONYM_KEY") or None).key_for(storage)
-    try:
-        report = erase_customers(
-            storage,
-            args.customer_ids,
-            key,
-            args.requested_by,
-            args.reason,
-            log=lambda line: print(line, file=sys.stderr),
-        )
-    except ErasureInProgress as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps({"found": report.found, "removed": report.removed, "audit": report.audit_path}, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def _as_lists(days_by_table: dict[str, set[date]]) -> dict[str, list[str]]:
+    return {table: sorted(day.isoformat() for day in days) for table, days in sorted(days_by_table.items())}

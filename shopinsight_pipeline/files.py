@@ -74,6 +74,16 @@ def move_file(source: UPath, target: UPath) -> None:
     source.fs.rm_file(source.path)
 
 
+def remove_folder(folder: UPath | Path) -> None:
+    """Delete a folder and what it holds, local or on an object store (absent: nothing to do)."""
+    if not folder.exists():
+        return
+    if is_local(folder):
+        shutil.rmtree(str(folder))
+    else:
+        folder.fs.rm(folder.path, recursive=True)  # type: ignore[union-attr]
+
+
 def write_bytes_atomic(content: bytes, target: UPath | Path) -> None:
     """A small file (a manifest, a pointer) with the same all-or-nothing rule as tables."""
     if not is_local(target):

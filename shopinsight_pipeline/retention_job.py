@@ -1,5 +1,6 @@
 """The retention job: deletes the landing files and bronze partitions older than the retention
-period (SHOPINSIGHT_RETENTION_DAYS, 90 by default), every night once its schedule is turned on.
+period (SHOPINSIGHT_RETENTION_DAYS, 90 by default), every night once its schedule is turned on, and
+the landing originals an erasure held (lake/restricted/erasure_hold/until-<day>) once that day passed.
 
 Off by default: the embedded sample's days are months old, and a first run on a real shop deletes
 what is older than the period, which the operator should choose on purpose. Each run records what
@@ -26,6 +27,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from shopinsight_pipeline.files import remove_folder
 from shopinsight_pipeline.partitions import BUSINESS_TIMEZONE
 from shopinsight_pipeline.privacy.retention import expired
 from shopinsight_pipeline.storage import DAY_UNITS, LANDING_SOURCES, LakeStorage
@@ -72,6 +74,13 @@ def purge_expired_originals(context: OpExecutionContext, config: RetentionConfig
                     metadata={"purged_days": MetadataValue.json(deleted[table]), "retention_days": config.keep_days},
                 )
             )
+    hold = storage.root_path / "lake" / "restricted" / "erasure_hold"  # erasure.py's legal hold of originals
+    for folder in sorted(hold.glob("until-*")) if hold.exists() else []:
+        held_until = _day_of(folder.name.replace("until-", "until_", 1))
+        if held_until is not None and held_until < today:
+            if not config.dry_run:
+                remove_folder(folder)
+            deleted.setdefault("erasure_hold", []).append(held_until.isoformat())
     counts = {place: len(days) for place, days in deleted.items()}
     context.log.info(f"{'would delete' if config.dry_run else 'deleted'} (days before {today}): {counts or 'nothing'}")
     return Output(

@@ -20,7 +20,6 @@ import functools
 import hashlib
 import os
 import re
-import shutil
 import warnings
 from datetime import date
 from pathlib import Path
@@ -41,6 +40,7 @@ from shopinsight_pipeline.files import (
     move_file,
     publish_copy,
     read_json,
+    remove_folder,
     swap_folder,
     write_json_atomic,
     write_parquet_atomic,
@@ -160,12 +160,7 @@ class LakeStorage(ConfigurableResource):
         if table in STAGED_TABLES:
             folders.append(self.staged_file(table, day).parent)
         for folder in folders:
-            if not folder.exists():
-                continue
-            if is_local(folder):
-                shutil.rmtree(str(folder))
-            else:
-                folder.fs.rm(folder.path, recursive=True)
+            remove_folder(folder)
 
     def newest_row_count(self, table: str, day: date) -> int:
         """Rows of the partition a publish would make visible: the staged one if there is one, else

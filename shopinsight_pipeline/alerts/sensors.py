@@ -38,8 +38,10 @@ from shopinsight_pipeline.alerts.delivery import (
     run_failure_alert,
     stale_alert,
 )
+from shopinsight_pipeline.erasure_job import erase_customers_job, rematerialize_after_erasure_job
 from shopinsight_pipeline.freshness import freshness_checks
 from shopinsight_pipeline.jobs import nightly_partition_job, prepare_partition_job, retrain_job, score_partition_job
+from shopinsight_pipeline.retention_job import retention_job
 from shopinsight_pipeline.storage import LakeStorage, MissingPartitionError
 
 PARTITION_TAG, RANGE_START, RANGE_END = (
@@ -72,7 +74,15 @@ def failure_message(event) -> str:
 
 @run_failure_sensor(
     name="alert_on_run_failure",
-    monitored_jobs=[nightly_partition_job, prepare_partition_job, score_partition_job, retrain_job],
+    monitored_jobs=[
+        nightly_partition_job,
+        prepare_partition_job,
+        score_partition_job,
+        retrain_job,
+        retention_job,
+        erase_customers_job,
+        rematerialize_after_erasure_job,
+    ],
     default_status=DefaultSensorStatus.RUNNING,
     description="Mails (SHOPINSIGHT_SMTP_*) and posts to a chat webhook (SHOPINSIGHT_ALERT_WEBHOOK_URL) when a run "
     "of the project's jobs fails: job, partition, failed steps with their messages, a link to the run.",

@@ -2,79 +2,20 @@
 in any Parquet file, landing file or model folder, row conservation and the daily_sales totals still
 hold, an unknown customer changes nothing, and an erasure killed midway is finished by a re-run."""
 
-import hashlib
 import json
-import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
+from datetime import date
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance
 
-from shopinsight_pipeline.erasure import main
+from shopinsight_pipeline.erase import main
 from shopinsight_pipeline.privacy.erasure import Subjects, orders_csv_without, reviews_jsonl_without, without_subjects
 from shopinsight_pipeline.privacy.pseudonyms import pseudonym
 from shopinsight_pipeline.resources import SAMPLE_PSEUDONYM_KEY
 from shopinsight_pipeline.storage import LakeStorage
-from shopinsight_pipeline_tests.conftest import materialize_assets
-
-
-@pytest.fixture(scope="module")
-def customer_lake(lake, tmp_path_factory) -> Path:
-    """A copy of the foundation lake with the customer tables of its last day (events, propensity,
-    the restricted mapping): the erasure tests change it, each on its own copy."""
-    root = tmp_path_factory.mktemp("customer-lake") / "root"
-    shutil.copytree(lake.root, root)
-    instance = DagsterInstance.ephemeral()
-    for day in lake.days:
-        assert materialize_assets(root, instance, ["customer_events"], partition_key=day.isoformat()).success
-    names = ["customer_pseudonyms", "purchase_propensity"]
-    assert materialize_assets(root, instance, names, partition_key=lake.days[-1].isoformat()).success
-    return root
-
-
-def copy_of(customer_lake: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    shutil.copytree(customer_lake, root)
-    return root
-
-
-def a_reviewer(root: Path) -> str:
-    """A customer with an order and a review in the validated tables (so every table holds them)."""
-    storage = LakeStorage(root=str(root))
-    orders = pl.concat(
-        [storage.read_partition("validated_orders", d) for d in storage.partition_days("validated_orders")]
-    )
-    reviews = pl.concat(
-        [storage.read_partition("validated_reviews", d) for d in storage.partition_days("validated_reviews")]
-    )
-    reviewed = orders.join(reviews.select("order_id"), on="order_id")
-    return reviewed.get_column("customer_id").sort().item(0)
-
-
-def traces(root: Path, needles: list[str]) -> list[str]:
-    """Every place under the lake and the landing zone where one of `needles` is found: a text cell
-    of any Parquet file (read, not grepped: dictionary pages compress), any other file's bytes."""
-    found = []
-    alternatives = "|".join(re.escape(needle) for needle in needles)
-    pattern = re.compile(rf"(^|[^0-9A-Za-z_])({alternatives})($|[^0-9A-Za-z_])")  # the whole id, not a prefix
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix == ".parquet":
-            frame = pl.read_parquet(path)
-            for name, dtype in frame.schema.items():
-                if dtype == pl.String and frame.get_column(name).str.contains(pattern.pattern).fill_null(False).any():
-                    found.append(f"{path.relative_to(root)}:{name}")
-        elif pattern.search(path.read_bytes().decode("utf-8", "replace")):
-            found.append(str(path.relative_to(root)))
-    return found
-
-
-def digest(root: Path) -> str:
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    return hashlib.sha256(b"".join(str(p.relative_to(root)).encode() + p.read_bytes() for p in files)).hexdigest()
+from shopinsight_pipeline_tests.privacy.erasure_lake import a_reviewer, copy_of, digest, traces
 
 
 def test_an_erased_customer_leaves_no_trace_and_the_books_still_balance(customer_lake, tmp_path, capsys):
@@ -88,6 +29,7 @@ def test_an_erased_customer_leaves_no_trace_and_the_books_still_balance(customer
         for day in storage.partition_days("daily_sales")
     }
 
+    # default: the derived partitions (here category_trends) are re-materialized after the erasure
     assert main([customer, "--requested-by", "dpo@shop.example", "--reason", "ticket 118", "--root", str(root)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["found"] and report["removed"]["landing/orders"] >= 1 and report["removed"]["validated_orders"] >= 1
@@ -105,6 +47,13 @@ def test_an_erased_customer_leaves_no_trace_and_the_books_still_balance(customer
         assert storage.read_partition("daily_sales", day)["revenue"].sum() == pytest.approx(orders["line_total"].sum())
     after = {day: storage.read_partition("daily_sales", day)["revenue"].sum() for day in before}
     assert sum(after.values()) < sum(before.values())  # their purchases left the totals
+    assert report["to_rematerialize"]["category_trends"]
+    for day in map(date.fromisoformat, report["to_rematerialize"]["category_trends"]):  # trends: today's sales
+        trends = storage.read_partition("category_trends", day).select("category", "revenue").sort("category")
+        sales = storage.read_partition("daily_sales", day).select("category", "revenue").sort("category")
+        assert trends.join(sales, on="category", how="left")["revenue_right"].fill_null(0.0).to_list() == (
+            pytest.approx(trends["revenue"].to_list())
+        )
 
     [audit_file] = (root / "lake" / "restricted" / "erasures" / "audit").glob("*.json")
     audit = json.loads(audit_file.read_text())
@@ -116,22 +65,22 @@ def test_an_erased_customer_leaves_no_trace_and_the_books_still_balance(customer
     assert not (root / "lake" / "restricted" / "erasures" / "pending.json").exists()
 
     unchanged = digest(root)  # asked again: nothing is left to find
-    assert main([customer, "--requested-by", "dpo@shop.example", "--root", str(root)]) == 0
+    assert main([customer, "--requested-by", "dpo@shop.example", "--root", str(root), "--no-rematerialize"]) == 0
     assert json.loads(capsys.readouterr().out)["found"] is False and digest(root) == unchanged
 
 
 def test_an_unknown_customer_is_reported_as_nothing_found_and_changes_nothing(customer_lake, tmp_path, capsys):
     root = copy_of(customer_lake, tmp_path)
     before = digest(root)
-    assert main(["C99999999", "--requested-by", "dpo@shop.example", "--root", str(root)]) == 0
-    assert json.loads(capsys.readouterr().out) == {"found": False, "removed": {}, "audit": None}
+    assert main(["C99999999", "--requested-by", "dpo@shop.example", "--root", str(root), "--no-rematerialize"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"found": False, "removed": {}, "audit": None, "to_rematerialize": {}}
     assert digest(root) == before
 
 
 # Runs the erasure, dying (as SIGKILL would) at the N-th atomic rename, N = argv[3].
 KILLED = """
 import os, sys
-from shopinsight_pipeline.erasure import main
+from shopinsight_pipeline.erase import main
 crash_at, calls = int(sys.argv[3]), 0
 real = os.replace
 def counted(*args):
@@ -141,7 +90,7 @@ def counted(*args):
         os._exit(137)
     return real(*args)
 os.replace = counted
-sys.exit(main([sys.argv[2], "--requested-by", "dpo", "--root", sys.argv[1]]))
+sys.exit(main([sys.argv[2], "--requested-by", "dpo", "--root", sys.argv[1], "--no-rematerialize"]))
 """
 
 
@@ -154,7 +103,7 @@ def test_an_erasure_killed_midway_is_finished_by_running_it_again(customer_lake,
     )
     assert killed.returncode == 137, killed.stderr.decode()[-2000:]
     assert (root / "lake" / "restricted" / "erasures" / "pending.json").exists()  # the plan survived
-    assert main([customer, "--requested-by", "dpo", "--root", str(root)]) == 0
+    assert main([customer, "--requested-by", "dpo", "--root", str(root), "--no-rematerialize"]) == 0
     assert json.loads(capsys.readouterr().out)["found"]
     alias = pseudonym(customer, SAMPLE_PSEUDONYM_KEY.encode())
     assert traces(root, [customer, alias]) == []
