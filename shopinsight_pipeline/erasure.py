@@ -41,6 +41,7 @@ from shopinsight_pipeline.privacy.erasure import (
     Subjects,
     ids_in,
     orders_csv_without,
+    orders_in_csv,
     reviews_jsonl_without,
     without_subjects,
 )
@@ -96,11 +97,7 @@ def find_subjects(storage: LakeStorage, customer_ids: list[str], key: bytes) -> 
             frame = _read(storage, table, day, staged)
             orders |= ids_in(frame, "order_id", pl.col("customer_id").is_in(list(customers)))
     for path in sorted((storage.root_path / "landing" / "orders").glob("orders_*.csv")):
-        _, removed_lines = orders_csv_without(path.read_bytes(), customers)
-        if removed_lines:  # a landing day not ingested yet: read its order ids from the file
-            frame = pl.read_csv(path.read_bytes(), infer_schema=False, truncate_ragged_lines=True)
-            if "customer_id" in frame.columns and "order_id" in frame.columns:
-                orders |= ids_in(frame, "order_id", pl.col("customer_id").str.strip_chars().is_in(list(customers)))
+        orders |= orders_in_csv(path.read_bytes(), customers)  # a landing day not ingested yet too
     reviews: set[str] = set()
     for table in ("raw_reviews", "validated_reviews", "quarantined_reviews"):
         for day, staged in _partitions(storage, table):

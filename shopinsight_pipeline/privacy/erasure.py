@@ -70,25 +70,50 @@ def without_subjects(frame: pl.DataFrame, subjects: Subjects) -> tuple[pl.DataFr
     return kept, frame.height - kept.height
 
 
-def orders_csv_without(data: bytes, customer_ids: frozenset[str]) -> tuple[bytes, int]:
-    """An orders landing file without the lines of these customers: every other line kept byte for
-    byte (a quoted field is read as CSV; a line too short to have a customer is kept)."""
+def _needles(ids: frozenset[str]) -> set[bytes]:
+    """The bytes an id is written as in a file: as is, and as JSON escapes it."""
+    return {value.encode() for value in ids} | {json.dumps(value)[1:-1].encode() for value in ids}
+
+
+def _orders_csv_split(data: bytes, customer_ids: frozenset[str]) -> tuple[list[bytes], list[list[str]]]:
+    """The lines of an orders landing file that are not these customers' (header first), and the
+    fields of those that are. A file that does not name one of them is not parsed."""
+    if not any(needle in data for needle in _needles(customer_ids)):
+        return [data], []  # none of them in the file (most files, most requests)
     lines = data.split(b"\n")
     if not lines or not lines[0].strip():
-        return data, 0
+        return [data], []
     header = next(csv.reader([lines[0].decode("utf-8", "replace").lstrip("\ufeff")]))
     names = [name.strip() for name in header]
     if "customer_id" not in names:
-        return data, 0
+        return [data], []
     position = names.index("customer_id")
-    kept, removed = [lines[0]], 0
+    kept, theirs = [lines[0]], []
     for line in lines[1:]:
         fields = next(csv.reader([line.decode("utf-8", "replace")]), [])
         if len(fields) > position and fields[position].strip() in customer_ids:
-            removed += 1
+            theirs.append([field.strip() for field in fields])
             continue
         kept.append(line)
-    return b"\n".join(kept), removed
+    return kept, [names, *theirs] if theirs else []
+
+
+def orders_csv_without(data: bytes, customer_ids: frozenset[str]) -> tuple[bytes, int]:
+    """An orders landing file without the lines of these customers: every other line kept byte for
+    byte (a quoted field is read as CSV; a line too short to have a customer is kept)."""
+    kept, theirs = _orders_csv_split(data, customer_ids)
+    if not theirs:
+        return data, 0
+    return b"\n".join(kept), len(theirs) - 1
+
+
+def orders_in_csv(data: bytes, customer_ids: frozenset[str]) -> set[str]:
+    """The order ids of these customers' lines in an orders landing file (a day not ingested yet)."""
+    _, theirs = _orders_csv_split(data, customer_ids)
+    if not theirs or "order_id" not in theirs[0]:
+        return set()
+    position = theirs[0].index("order_id")
+    return {fields[position] for fields in theirs[1:] if len(fields) > position and fields[position]}
 
 
 def reviews_jsonl_without(data: bytes, order_ids: frozenset[str], review_ids: frozenset[str]) -> tuple[bytes, int]:
@@ -96,6 +121,8 @@ def reviews_jsonl_without(data: bytes, order_ids: frozenset[str], review_ids: fr
     that does not parse is dropped when it holds one of the ids as a JSON string)."""
     kept, removed = [], 0
     quoted = {json.dumps(value).encode() for value in order_ids | review_ids}
+    if not any(needle in data for needle in _needles(order_ids | review_ids)):
+        return data, 0  # none of their ids in the file: nothing to parse
     for line in data.split(b"\n"):
         try:
             record = json.loads(line) if line.strip() else None

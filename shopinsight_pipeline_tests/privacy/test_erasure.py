@@ -11,7 +11,13 @@ import polars as pl
 import pytest
 
 from shopinsight_pipeline.erase import main
-from shopinsight_pipeline.privacy.erasure import Subjects, orders_csv_without, reviews_jsonl_without, without_subjects
+from shopinsight_pipeline.privacy.erasure import (
+    Subjects,
+    orders_csv_without,
+    orders_in_csv,
+    reviews_jsonl_without,
+    without_subjects,
+)
 from shopinsight_pipeline.privacy.pseudonyms import pseudonym
 from shopinsight_pipeline.resources import SAMPLE_PSEUDONYM_KEY
 from shopinsight_pipeline.storage import LakeStorage
@@ -118,6 +124,12 @@ def test_rows_and_landing_lines_are_matched_by_every_form_the_customer_takes():
     assert none == 0 and untouched.equals(pl.DataFrame({"x": [1]}))
     csv_file = b'order_id,customer_id,note\nO1,C1,x\nO2,"C2",y\nO3, C1 ,z\nshort\n'
     assert orders_csv_without(csv_file, frozenset({"C1"})) == (b'order_id,customer_id,note\nO2,"C2",y\nshort\n', 2)
+    assert orders_in_csv(csv_file, frozenset({"C1"})) == {"O1", "O3"}  # the orders of a day not ingested yet
+    assert orders_in_csv(csv_file, frozenset({"C7"})) == set()
+    assert orders_csv_without(csv_file, frozenset({"C7"})) == (csv_file, 0)
+    escaped = b'{"review_id":"R\\u00e9","order_id":"O5"}\n{"review_id":"R2","order_id":"O6"}'  # JSON writes R\u00e9
+    kept = b'{"review_id":"R2","order_id":"O6"}'
+    assert reviews_jsonl_without(escaped, frozenset(), frozenset({"R\u00e9"})) == (kept, 1)
     jsonl = (
         b'{"review_id":"R1","order_id":"O5"}\n{"review_id":"R7","order_id":"O1"}\n'
         b'{"review_id":"R8","order_id":"O8"}\n{"order_id":"O1", trunc'
