@@ -34,7 +34,9 @@ from shopinsight_pipeline.sample import SampleSpec, write_sample
 from shopinsight_pipeline.storage import LakeStorage
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-PERMISSIVE = {"ops": {f"validate_{e}": {"config": {"max_reject_rate": 1.0}} for e in ("orders", "reviews")}}
+PERMISSIVE = {
+    "ops": {f"validate_{e}": {"config": {"max_reject_rate": 1.0}} for e in ("orders", "reviews", "inventory")}
+}
 
 
 def prepare(root: Path, spec: SampleSpec) -> list[str]:

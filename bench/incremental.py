@@ -35,7 +35,9 @@ from shopinsight_pipeline.storage import LakeStorage
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 # The first days of a sample hold a handful of reviews, two of them planted defects can exceed the 10%
 # reject threshold: the history is timed, not judged.
-PERMISSIVE = {"ops": {f"validate_{e}": {"config": {"max_reject_rate": 1.0}} for e in ("orders", "reviews")}}
+PERMISSIVE = {
+    "ops": {f"validate_{e}": {"config": {"max_reject_rate": 1.0}} for e in ("orders", "reviews", "inventory")}
+}
 HISTORY_CONFIG = {**QUIET, **PERMISSIVE}
 # The new day's recommendations read a recommender; training it is not what is timed. Both histories
 # serve co-occurrence (the costlier count-based candidate): with the gate free to choose, the 60-day

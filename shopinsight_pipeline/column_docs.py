@@ -48,6 +48,22 @@ _RAW_REVIEW_FIELDS = {
     "line_number": _LINE_NUMBER,
 }
 
+_RAW_INVENTORY_FIELDS = {
+    "product_id": "product id, text as it arrived in the stock CSV (null if the line has too few fields)",
+    "on_hand": "units on the shelf at the end of the day, as text (valid: a whole number, 0 or more)",
+    "on_order": "units ordered from the supplier and not yet delivered, as text (valid: a whole number, 0 or more)",
+    "expected_arrival": "when what is on order arrives, as text (valid: YYYY-MM-DD; required when on_order > 0)",
+    "lead_time_days": "the supplier's current days from order to delivery, as text (valid: a whole number 0 to 365)",
+    "unit_cost": "what one unit costs the shop, as text (valid: a decimal, 0 or more)",
+    "field_count": "fields on the line, not counting unknown header columns: 6 when well formed "
+    "(else wrong_field_count)",
+    "extra_fields": "unknown columns' values as a JSON object, then ' | ' and any fields past the header's end; "
+    "else null",
+    "decode_error": _DECODE_ERROR,
+    "source_file": "name of the stock file the row was read from, e.g. inventory_2026-08-03.csv",
+    "line_number": _LINE_NUMBER,
+}
+
 _QUARANTINE = {"rejected_rules": _REJECTED_RULES, "reason": _REASON}
 
 COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
@@ -80,6 +96,19 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "source_file": _SOURCE_FILE,
         "line_number": _LINE_NUMBER,
     },
+    "raw_inventory": _RAW_INVENTORY_FIELDS,
+    "validated_inventory": {
+        "date": "the business day whose end the stock was counted at: the file's and the partition's day",
+        "product_id": "a product of the day's catalogue, once per day (a later line of it is quarantined)",
+        "on_hand": "units on the shelf at the end of the day (0: out of stock; never negative)",
+        "on_order": "units ordered from the supplier and not yet delivered",
+        "expected_arrival": "when the next delivery of what is on order arrives; null when nothing is on order",
+        "lead_time_days": "the supplier's current days from an order to its delivery",
+        "unit_cost": "what one unit costs the shop, in the shop's currency",
+        "source_file": "name of the stock file the row was read from, e.g. inventory_2026-08-03.csv",
+        "line_number": _LINE_NUMBER,
+    },
+    "quarantined_inventory": {**_RAW_INVENTORY_FIELDS, **_QUARANTINE},
     "quarantined_orders": {**_RAW_ORDER_FIELDS, **_QUARANTINE},
     "quarantined_reviews": {**_RAW_REVIEW_FIELDS, **_QUARANTINE},
     "products": {
@@ -135,6 +164,20 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "anomaly": "true when |robust_z| > anomaly_threshold (3.5 by default); false when robust_z is null",
         "history_days": "days of history behind the row: from the category's first sale in the 56-day window to date",
         "note": "why columns are null, e.g. 'only 20 days of history: longer windows are null'; null with all 56 days",
+    },
+    "product_demand_forecast": {
+        "run_date": "the run date the forecast was made on, from the validated orders and stock counts up to it",
+        "product_id": "a product with a sale in the 91 days up to run_date (one without: no rows, a note in the "
+        "metadata)",
+        "category": "the product's category in the run date's catalogue ('unknown' if it is not there)",
+        "target_date": "the day forecast: run_date + horizon_day",
+        "horizon_day": "days ahead of run_date, 1 to 28",
+        "method": "the method that serves this product, chosen on the backtest: seasonal_naive, sba (Croston, "
+        "Syntetos-Boylan) or tsb (Teunter-Syntetos-Babai)",
+        "mean": "expected units demanded on target_date (demand: what customers would buy with stock on the shelf)",
+        "p10": "10% quantile of the day's demand (not below 0)",
+        "p50": "median of the day's demand (not below 0; often 0 for a product that sells on few days)",
+        "p90": "90% quantile of the day's demand: p10 to p90 is the 80% interval",
     },
     "sales_forecast": {
         "run_date": "the run date the forecast was made on, from daily_sales up to and including it",

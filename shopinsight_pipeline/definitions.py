@@ -36,7 +36,8 @@ from shopinsight_pipeline.erasure_job import (
     rematerialize_after_erasure_job,
 )
 from shopinsight_pipeline.freshness import freshness_checks, freshness_checks_sensor
-from shopinsight_pipeline.ingest.assets import raw_orders, raw_reviews
+from shopinsight_pipeline.ingest.assets import raw_inventory, raw_orders, raw_reviews
+from shopinsight_pipeline.inventory.assets import product_demand_forecast
 from shopinsight_pipeline.io_manager import LakeIOManager
 from shopinsight_pipeline.jobs import (
     nightly_partition_job,
@@ -63,7 +64,7 @@ from shopinsight_pipeline.sensors import landing_sensor, retrain_after_the_night
 from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
 from shopinsight_pipeline.tokenize.assets import review_token_shards, review_tokenizer
 from shopinsight_pipeline.train.assets import sentiment_model
-from shopinsight_pipeline.validate.assets import validate_orders, validate_reviews
+from shopinsight_pipeline.validate.assets import validate_inventory, validate_orders, validate_reviews
 
 SENTIMENT_SCHEMES = {"polarity": SentimentLabels, "three_class": SentimentLabels.three_class}
 
@@ -129,10 +130,12 @@ VALIDATION_CODE = ("validate/rules.py", "validate/split.py", "validate/expectati
 RESULT_CODE: dict[str, tuple[str, ...]] = {
     "raw_orders": ("ingest/landing.py",),
     "raw_reviews": ("ingest/landing.py",),
+    "raw_inventory": ("ingest/landing.py",),
     "products": ("products/catalogue.py",),
     "quarantined_products": ("products/catalogue.py",),
     **{table: VALIDATION_CODE for table in ("validated_orders", "quarantined_orders")},
     **{table: VALIDATION_CODE for table in ("validated_reviews", "quarantined_reviews")},
+    **{table: VALIDATION_CODE for table in ("validated_inventory", "quarantined_inventory")},
     "daily_sales": ("reports/sales.py",),
     "category_trends": ("reports/trends.py",),
     "sales_forecast": ("reports/forecast.py",),
@@ -151,6 +154,7 @@ RESULT_CODE: dict[str, tuple[str, ...]] = {
     "aspect_tagger": ("aspects/learned.py", "aspects/transformer.py", "aspects/gate.py"),
     "review_aspects": ("aspects/tagging.py", "aspects/clauses.py", "aspects/lexicon.py", "aspects/taxonomy.yaml"),
     "aspect_sentiment": ("aspects/summary.py",),
+    "product_demand_forecast": ("inventory/demand.py", "ml/significance.py"),
 }
 
 
@@ -221,13 +225,16 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
                 raw_orders,
                 catalogue,
                 raw_reviews,
+                raw_inventory,
                 validate_orders,
                 validate_reviews,
+                validate_inventory,
                 daily_sales,
                 category_trends,
                 sales_forecast,
                 insights,
                 insight_report,
+                product_demand_forecast,
                 customer_events,
                 customer_pseudonyms,
                 recommender_model,

@@ -31,13 +31,18 @@ UNPARTITIONED = AssetSelection.assets("review_tokenizer", "sentiment_model", "as
 SCORING = AssetSelection.assets("review_scores", "review_aspects", "aspect_sentiment", "product_sentiment")
 # model fits, and what reads them (recommendations read the recommender and the day's insights)
 FORECAST = AssetSelection.assets(
-    "sales_forecast", "insights", "insight_report", "customer_recommendations", "purchase_propensity"
+    "sales_forecast",
+    "insights",
+    "insight_report",
+    "customer_recommendations",
+    "purchase_propensity",
+    "product_demand_forecast",
 )
 # Freshness checks are the freshness sensor's to evaluate (freshness.py), against the clock: a job
 # that backfills August must not judge November's freshness at its end.
 FRESHNESS = AssetSelection.checks(*freshness_checks)
 DAILY = (
-    AssetSelection.groups("ingest", "validate", "tokenize", "score", "aspects", "reports", "recommend")
+    AssetSelection.groups("ingest", "validate", "tokenize", "score", "aspects", "reports", "recommend", "inventory")
     - UNPARTITIONED
     - FRESHNESS
 )

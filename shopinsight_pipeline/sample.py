@@ -30,11 +30,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shopinsight_pipeline.calendar import BUSINESS_TIMEZONE, SAMPLE_DAYS, SAMPLE_START
+from shopinsight_pipeline.sample_stock import inventory_csv, plant_inventory_defects, simulate_stock
 from shopinsight_pipeline.schemas import ORDER_FIELDS, PRODUCT_FIELDS
 
 MANIFEST_NAME = "_planted.json"
 # Bumped when the generator changes what it writes: a landing zone of another version is rewritten.
-SAMPLE_VERSION = 5  # 5: personal details planted in a few reviews (personal_data_planted)
+SAMPLE_VERSION = 6  # 6: a stock feed, orders served from stock (inventory_planted); 5: personal details
 
 # name: (typical unit price in CNY, share of orders, daily growth of demand, return rate)
 CATEGORIES: dict[str, tuple[float, float, float, float]] = {
@@ -759,22 +760,46 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     orders = generate_orders(spec, products, rng)
     corpus = load_review_corpus()
     reviews = generate_reviews(spec, orders, corpus, rng)
+    # Served from stock: an order the shelf could not serve leaves the sample, and its review with it
+    # (drawn all the same, so every other review is the one the seed always gave).
+    stock = simulate_stock(orders, products, spec.products_per_category)
+    orders = stock.served
+    reviews = {
+        day: [review for review in todays if review["order_id"] not in stock.lost_order_ids]
+        for day, todays in reviews.items()
+    }
     causes = plant_aspect_causes(spec, reviews, products, corpus)
     personal_data = plant_personal_data(spec, reviews)
     planted: list[dict] = []
     clean_ids: list[str] = []
     rejected_ids: set[str] = set()  # orders a defect keeps out of validated_orders: their reviews refer to nothing
-    for source in ("orders", "reviews", "products"):
+    for source in ("orders", "reviews", "products", "inventory"):
         (landing / source).mkdir(parents=True, exist_ok=True)
     catalogue = catalogue_rows(products, spec.products_per_category)
     catalogue_planted: list[dict] = []
+    uncatalogued: dict[date, set[str]] = {}  # products whose catalogue line a defect rejects, per day
     for offset, day in enumerate(sorted(orders)):  # the shop exports its whole catalogue every night
         name = f"products/products_{day.isoformat()}.csv"
         export = catalogue
         if offset in CATALOGUE_DEFECT_DAYS:
             export, defects = plant_catalogue_defects(catalogue)
             catalogue_planted += [{"file": name, "line": line, "kind": kind} for line, kind in defects]
+            uncatalogued[day] = {export[line - 1][0] for line, kind in defects if kind != "duplicate_product_id"}
         (landing / name).write_bytes(catalogue_csv(export))
+
+    stock_rng = random.Random(spec.seed + 28)  # its own stream: orders and reviews stay as they were
+    inventory_planted: list[dict] = []
+    for day in sorted(stock.rows):
+        name = f"inventory/inventory_{day.isoformat()}.csv"
+        counted, dirty = plant_inventory_defects(stock.rows[day], name, spec.dirty_rate / 2, stock_rng)
+        # a product whose catalogue line was rejected that day is not in the day's catalogue
+        dirty += [
+            {"file": name, "line": line, "kind": "product_not_in_catalogue"}
+            for line, row in enumerate(counted, start=2)
+            if row["product_id"] in uncatalogued.get(day, set())
+        ]
+        inventory_planted += sorted(dirty, key=lambda entry: entry["line"])
+        (landing / name).write_bytes(inventory_csv(counted))
 
     for offset, day in enumerate(sorted(orders)):
         name = f"orders/orders_{day.isoformat()}.csv"
@@ -839,6 +864,7 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
         "aspect_causes": causes,
         "catalogue_planted": catalogue_planted,
         "personal_data_planted": personal_data,
+        "inventory_planted": {**stock.planted, "defects": inventory_planted},
     }
     manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest

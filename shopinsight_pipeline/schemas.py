@@ -33,6 +33,15 @@ REVIEW_FIELDS: tuple[str, ...] = (
 # The catalogue a shop exports each day (landing/products/products_YYYY-MM-DD.csv): the products
 # dimension that puts names beside ids in insights, the report and recommendation reasons.
 PRODUCT_FIELDS: tuple[str, ...] = ("product_id", "product_name", "category", "brand", "list_price")
+# The stock export (issue 28): per product, end-of-day stock, units on order and when they arrive.
+INVENTORY_FIELDS: tuple[str, ...] = (
+    "product_id",
+    "on_hand",
+    "on_order",
+    "expected_arrival",
+    "lead_time_days",
+    "unit_cost",
+)
 
 # Identifier columns: joined on downstream, so a control character in one is a defect of its own.
 ORDER_ID_COLUMNS: tuple[str, ...] = ("order_id", "customer_id", "product_id")
@@ -66,6 +75,14 @@ RAW_REVIEWS_SCHEMA: dict[str, pl.DataType] = {
 
 UTC_TIMESTAMP = pl.Datetime("us", "UTC")
 
+RAW_INVENTORY_SCHEMA: dict[str, pl.DataType] = {
+    **{field: pl.String() for field in INVENTORY_FIELDS},
+    "field_count": pl.Int32(),  # fields found on the line; != len(INVENTORY_FIELDS) means malformed
+    "extra_fields": pl.String(),
+    "decode_error": pl.String(),
+    **LINEAGE_SCHEMA,
+}
+
 VALIDATED_ORDERS_SCHEMA: dict[str, pl.DataType] = {
     "order_id": pl.String(),
     "customer_id": pl.String(),
@@ -92,12 +109,24 @@ VALIDATED_REVIEWS_SCHEMA: dict[str, pl.DataType] = {
     **LINEAGE_SCHEMA,
 }
 
+VALIDATED_INVENTORY_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),  # the day the stock was counted (end of day): the file's day
+    "product_id": pl.String(),
+    "on_hand": pl.Int32(),
+    "on_order": pl.Int32(),
+    "expected_arrival": pl.Date(),  # null when nothing is on order
+    "lead_time_days": pl.Int32(),
+    "unit_cost": pl.Float64(),
+    **LINEAGE_SCHEMA,
+}
+
 # Quarantine keeps the bronze row untouched plus why it was rejected.
 QUARANTINE_COLUMNS: dict[str, pl.DataType] = {
     "rejected_rules": pl.List(pl.String()),
     "reason": pl.String(),
 }
 QUARANTINED_ORDERS_SCHEMA = {**RAW_ORDERS_SCHEMA, **QUARANTINE_COLUMNS}
+QUARANTINED_INVENTORY_SCHEMA = {**RAW_INVENTORY_SCHEMA, **QUARANTINE_COLUMNS}
 QUARANTINED_REVIEWS_SCHEMA = {**RAW_REVIEWS_SCHEMA, **QUARANTINE_COLUMNS}
 
 PRODUCTS_SCHEMA: dict[str, pl.DataType] = {
@@ -157,6 +186,20 @@ FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "revenue_method": pl.String(),
     "units_method": pl.String(),
     "note": pl.String(),
+}
+
+# product_demand_forecast: per run date, product and day ahead (inventory/demand.py).
+PRODUCT_DEMAND_FORECAST_SCHEMA: dict[str, pl.DataType] = {
+    "run_date": pl.Date(),
+    "product_id": pl.String(),
+    "category": pl.String(),
+    "target_date": pl.Date(),  # run_date + horizon_day; the partition key is run_date
+    "horizon_day": pl.Int32(),
+    "method": pl.String(),
+    "mean": pl.Float64(),
+    "p10": pl.Float64(),
+    "p50": pl.Float64(),
+    "p90": pl.Float64(),
 }
 
 INSIGHTS_SCHEMA: dict[str, pl.DataType] = {
@@ -321,12 +364,16 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "validated_reviews": VALIDATED_REVIEWS_SCHEMA,
         "quarantined_orders": QUARANTINED_ORDERS_SCHEMA,
         "quarantined_reviews": QUARANTINED_REVIEWS_SCHEMA,
+        "raw_inventory": RAW_INVENTORY_SCHEMA,
+        "validated_inventory": VALIDATED_INVENTORY_SCHEMA,
+        "quarantined_inventory": QUARANTINED_INVENTORY_SCHEMA,
         "products": PRODUCTS_SCHEMA,
         "quarantined_products": QUARANTINED_PRODUCTS_SCHEMA,
         "daily_sales": DAILY_SALES_SCHEMA,
         "category_trends": TRENDS_SCHEMA,
         "sales_forecast": FORECAST_SCHEMA,
         "insights": INSIGHTS_SCHEMA,
+        "product_demand_forecast": PRODUCT_DEMAND_FORECAST_SCHEMA,
         "customer_events": CUSTOMER_EVENTS_SCHEMA,
         "customer_recommendations": CUSTOMER_RECOMMENDATIONS_SCHEMA,
         "purchase_propensity": PURCHASE_PROPENSITY_SCHEMA,
@@ -395,6 +442,11 @@ GOLD_RULES: dict[str, TableRules] = {
         keys=("run_date", "category", "horizon_day"),
         required=("run_date", "category", "target_date", "horizon_day"),
         ranges={"horizon_day": (1.0, None)},
+    ),
+    "product_demand_forecast": TableRules(
+        keys=("run_date", "product_id", "horizon_day"),
+        required=("run_date", "product_id", "target_date", "horizon_day", "method", "mean", "p10", "p50", "p90"),
+        ranges={"horizon_day": (1.0, None), "mean": NOT_NEGATIVE, "p10": NOT_NEGATIVE, "p50": NOT_NEGATIVE},
     ),
     "insights": TableRules(
         keys=("run_date", "rank"),

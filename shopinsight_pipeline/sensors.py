@@ -1,5 +1,5 @@
 """landing_sensor: start the nightly job for a day as soon as all its landing files are there
-(orders, reviews and the product catalogue). retrain_after_the_night: start retrain_job once the
+(orders, reviews, the product catalogue and the stock count). retrain_after_the_night: start retrain_job once the
 night's partitions the models learn from are written (below).
 
 Off by default (the nightly schedule covers the usual case); turn it on under Automation when
@@ -37,7 +37,8 @@ def complete_days(storage: LakeStorage, today: date, lookback: int = LOOKBACK_DA
     job=nightly_partition_job,
     minimum_interval_seconds=300,
     default_status=DefaultSensorStatus.STOPPED,
-    description="Runs nightly_partition_job for a day when its orders, reviews and products files have all landed.",
+    description="Runs nightly_partition_job for a day when its orders, reviews, products and inventory files have "
+    "all landed.",
 )
 def landing_sensor(context: SensorEvaluationContext, storage: LakeStorage):
     first = date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d"))

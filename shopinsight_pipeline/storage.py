@@ -53,6 +53,9 @@ TABLE_LAYERS: dict[str, str] = {
     "validated_reviews": "silver",
     "quarantined_orders": "silver",
     "quarantined_reviews": "silver",
+    "raw_inventory": "bronze",
+    "validated_inventory": "silver",
+    "quarantined_inventory": "silver",
     "products": "silver",
     "quarantined_products": "silver",
     "daily_sales": "gold",
@@ -64,6 +67,7 @@ TABLE_LAYERS: dict[str, str] = {
     "category_trends": "gold",
     "sales_forecast": "gold",
     "insights": "gold",
+    "product_demand_forecast": "gold",
     "customer_events": "silver",
     "customer_recommendations": "gold",
     "purchase_propensity": "gold",
@@ -74,17 +78,18 @@ TABLE_LAYERS: dict[str, str] = {
 # table by date=. A file that holds a column named like its key holds the folder's value there, and no
 # other column shares a key's name, so DuckDB and polars with Hive partitioning read what the file says.
 RUN_DATE_TABLES: frozenset[str] = frozenset(
-    {"sales_forecast", "insights", "customer_recommendations", "purchase_propensity"}
+    {"sales_forecast", "insights", "customer_recommendations", "purchase_propensity", "product_demand_forecast"}
 )
 # Tables whose partition is a folder of shards (part-0, part-1, ...) rather than one file.
 SHARDED_TABLES: frozenset[str] = frozenset({"review_token_shards"})
-LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl", "products": "csv"}
+LANDING_SOURCES: dict[str, str] = {"orders": "csv", "reviews": "jsonl", "products": "csv", "inventory": "csv"}
 # A day's delivery and its split move together: raw, validated and quarantined of one source become
 # visible as one unit (LakeStorage.publish_day), so no reader sees one delivery's raw beside
 # another's split. Writes of these tables are staged under lake/_staging/ until then. The product
 # catalogue is read and split in one step (products/assets.py), so its two tables need no staging.
 DAY_UNITS: dict[str, tuple[str, str, str]] = {
-    source: (f"raw_{source}", f"validated_{source}", f"quarantined_{source}") for source in ("orders", "reviews")
+    source: (f"raw_{source}", f"validated_{source}", f"quarantined_{source}")
+    for source in ("orders", "reviews", "inventory")
 }
 DAY_UNIT_OF: dict[str, str] = {table: source for source, tables in DAY_UNITS.items() for table in tables}
 # Write, audit, publish: the daily gold tables are written under lake/_staging/ too, checked there,

@@ -31,7 +31,9 @@ SMALL_SPEC = SampleSpec(
     truncated_reviews_day=5,
 )
 # The sample is dirtier than the default threshold on purpose; the threshold has its own test.
-PERMISSIVE = {"ops": {f"validate_{entity}": {"config": {"max_reject_rate": 1.0}} for entity in ("orders", "reviews")}}
+PERMISSIVE = {
+    "ops": {f"validate_{entity}": {"config": {"max_reject_rate": 1.0}} for entity in ("orders", "reviews", "inventory")}
+}
 
 
 @dataclass

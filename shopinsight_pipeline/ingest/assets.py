@@ -1,4 +1,4 @@
-"""Bronze assets: one day's landing file -> raw_orders / raw_reviews, every line kept as text."""
+"""Bronze assets: one day's landing file -> raw_orders / raw_reviews / raw_inventory, every line kept as text."""
 
 from collections.abc import Callable, Iterator
 
@@ -14,9 +14,15 @@ from dagster import (
     asset,
 )
 
-from shopinsight_pipeline.ingest.landing import BronzeRead, column_drift, read_orders_csv, read_reviews_jsonl
+from shopinsight_pipeline.ingest.landing import (
+    BronzeRead,
+    column_drift,
+    read_inventory_csv,
+    read_orders_csv,
+    read_reviews_jsonl,
+)
 from shopinsight_pipeline.partitions import DAILY_ASSET, rows_by_day, run_days
-from shopinsight_pipeline.schemas import ORDER_FIELDS, REVIEW_FIELDS
+from shopinsight_pipeline.schemas import INVENTORY_FIELDS, ORDER_FIELDS, REVIEW_FIELDS
 from shopinsight_pipeline.storage import LakeStorage
 
 Reader = Callable[[bytes, str], BronzeRead]
@@ -95,3 +101,4 @@ def build_raw_asset(name: str, source: str, reader: Reader, declared: tuple[str,
 
 raw_orders = build_raw_asset("raw_orders", "orders", read_orders_csv, ORDER_FIELDS)
 raw_reviews = build_raw_asset("raw_reviews", "reviews", read_reviews_jsonl, REVIEW_FIELDS)
+raw_inventory = build_raw_asset("raw_inventory", "inventory", read_inventory_csv, INVENTORY_FIELDS)

@@ -15,7 +15,9 @@ import numpy as np
 import polars as pl
 
 from shopinsight_pipeline.schemas import (
+    INVENTORY_FIELDS,
     ORDER_FIELDS,
+    RAW_INVENTORY_SCHEMA,
     RAW_ORDERS_SCHEMA,
     RAW_REVIEWS_SCHEMA,
     REVIEW_FIELDS,
@@ -162,7 +164,24 @@ def _encoding_warnings(source_file: str, decoded: DecodedLines, encodings: tuple
 
 
 def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> BronzeRead:
-    """Parse an orders CSV export into the raw_orders layout.
+    """Parse an orders CSV export into the raw_orders layout (read_csv_export)."""
+    return read_csv_export(data, source_file, ORDER_FIELDS, RAW_ORDERS_SCHEMA, encodings)
+
+
+def read_inventory_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> BronzeRead:
+    """Parse a stock CSV export into the raw_inventory layout (read_csv_export)."""
+    return read_csv_export(data, source_file, INVENTORY_FIELDS, RAW_INVENTORY_SCHEMA, encodings)
+
+
+def read_csv_export(
+    data: bytes,
+    source_file: str,
+    declared: tuple[str, ...],
+    raw_schema: dict[str, pl.DataType],
+    encodings: tuple[str, ...] = DEFAULT_ENCODINGS,
+) -> BronzeRead:
+    """Parse a CSV export into its raw layout: the `declared` fields as text, then field_count,
+    extra_fields, decode_error and the lineage columns (`raw_schema`).
 
     Lines are split with polars string kernels (fast); the rare line that uses CSV quoting is
     first rewritten through the csv module so quoted commas ("12,50"), quotes and line breaks
@@ -173,16 +192,14 @@ def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = 
     Blank lines are skipped and counted.
     """
     lines, decoded = _read_lines(data, source_file, encodings)
-    read = BronzeRead(
-        pl.DataFrame(schema=RAW_ORDERS_SCHEMA), decoded.encoding, invalid_utf8_lines=len(decoded.bad_lines)
-    )
+    read = BronzeRead(pl.DataFrame(schema=raw_schema), decoded.encoding, invalid_utf8_lines=len(decoded.bad_lines))
     read.warnings += _encoding_warnings(source_file, decoded, encodings)
     if _is_blank(data):
         read.warnings.append(f"{source_file} is empty (no header, no rows)")
         return read
     if 1 in decoded.bad_lines:
         raise LandingFileError(f"{source_file} line 1: the header is not valid UTF-8 ({decoded.bad_lines[1]})")
-    layout = header_layout(lines.item(0, "line"), source_file)
+    layout = header_layout(lines.item(0, "line"), source_file, declared)
     read.warnings += layout.warnings(source_file)
     positions = {**layout.known, **layout.unknown}
     read.columns = tuple(sorted(positions, key=lambda name: positions[name]))
@@ -193,7 +210,7 @@ def read_orders_csv(data: bytes, source_file: str, encodings: tuple[str, ...] = 
         body = body.filter(~blank)
     body, quoted_rows = _unquote_lines(body)
     body = body.with_columns(_decode_errors(body.get_column("line_number"), decoded.bad_lines))
-    read.frame = _split_lines(body, source_file, quoted_rows, layout)
+    read.frame = _split_lines(body, source_file, quoted_rows, layout).select(list(raw_schema))
     return read
 
 
@@ -215,31 +232,31 @@ def _decode_errors(line_numbers: pl.Series, bad_lines: dict[int, str]) -> pl.Ser
 class HeaderLayout:
     """Where each column is on a line: exports reorder columns and add their own."""
 
-    known: dict[str, int]  # each order field -> its position in the header
+    known: dict[str, int]  # each declared field -> its position in the header
     unknown: dict[str, int]  # columns we do not know -> position; kept in extra_fields, not validated
     width: int
 
     def warnings(self, source_file: str) -> list[str]:
         notes = []
-        if list(self.known.values()) != list(range(len(ORDER_FIELDS))):
-            notes.append(f"{source_file}: columns in another order than {list(ORDER_FIELDS)}, matched by name")
+        if list(self.known.values()) != list(range(len(self.known))):
+            notes.append(f"{source_file}: columns in another order than {list(self.known)}, matched by name")
         if self.unknown:
             notes.append(f"{source_file}: unknown columns {list(self.unknown)} kept in extra_fields, not validated")
         return notes
 
 
-def header_layout(header: str, source_file: str) -> HeaderLayout:
-    """Match the header to the order fields by name; a missing or repeated column fails the file."""
+def header_layout(header: str, source_file: str, declared: tuple[str, ...] = ORDER_FIELDS) -> HeaderLayout:
+    """Match the header to the declared fields by name; a missing or repeated column fails the file."""
     names = [name.strip() for name in next(csv.reader([header]), [])]
     names = [name or f"column_{position}" for position, name in enumerate(names, start=1)]
     repeated = sorted({name for name in names if names.count(name) > 1})
-    missing = [name for name in ORDER_FIELDS if name not in names]
+    missing = [name for name in declared if name not in names]
     if missing or repeated:
         problem = f"lacks required columns {missing}" if missing else f"repeats columns {repeated}"
-        raise LandingFileError(f"{source_file} line 1: header {problem}; found {names}, expected {list(ORDER_FIELDS)}")
+        raise LandingFileError(f"{source_file} line 1: header {problem}; found {names}, expected {list(declared)}")
     return HeaderLayout(
-        known={name: names.index(name) for name in ORDER_FIELDS},
-        unknown={name: position for position, name in enumerate(names) if name not in ORDER_FIELDS},
+        known={name: names.index(name) for name in declared},
+        unknown={name: position for position, name in enumerate(names) if name not in declared},
         width=len(names),
     )
 
@@ -367,7 +384,7 @@ def _split_lines(body: pl.DataFrame, source_file: str, quoted_rows: pl.Series, l
     """One column per order field (found by the header's names), the field count, and everything
     else as `extra_fields`: the values of unknown columns as a JSON object, then " | " and the
     fields past the header's end, if any. `field_count` counts the fields on the line less the
-    file's unknown columns, so a complete line has exactly len(ORDER_FIELDS).
+    file's unknown columns, so a complete line has exactly as many as the declared fields.
 
     One split into a list feeds every field and the count (about twice as fast as `split_exact`
     plus a separate comma count on a million lines).
@@ -384,7 +401,7 @@ def _split_lines(body: pl.DataFrame, source_file: str, quoted_rows: pl.Series, l
         body.lazy()
         .with_columns(pl.col("line").str.split(",").alias("_fields"))
         .select(
-            *[fields.list.get(layout.known[name], null_on_oob=True).alias(name) for name in ORDER_FIELDS],
+            *[fields.list.get(position, null_on_oob=True).alias(name) for name, position in layout.known.items()],
             (fields.list.len() - len(layout.unknown)).cast(pl.Int32).alias("field_count"),
             extra.alias("extra_fields"),
             pl.col("decode_error"),
@@ -395,13 +412,13 @@ def _split_lines(body: pl.DataFrame, source_file: str, quoted_rows: pl.Series, l
     )
     if quoted_rows.len():  # put the quoted commas back, touching only the rows that had them
         restored = []
-        for name in (*ORDER_FIELDS, "extra_fields"):
+        for name in (*layout.known, "extra_fields"):
             values = frame.get_column(name).gather(quoted_rows)
             if values.str.contains(_FIELD_COMMA, literal=True).any():  # scatter copies the column
                 fixed = values.str.replace_all(_FIELD_COMMA, ",", literal=True)
                 restored.append(frame.get_column(name).scatter(quoted_rows, fixed))
         frame = frame.with_columns(restored)
-    return frame.select(list(RAW_ORDERS_SCHEMA))
+    return frame
 
 
 def read_reviews_jsonl(data: bytes, source_file: str, encodings: tuple[str, ...] = DEFAULT_ENCODINGS) -> BronzeRead:

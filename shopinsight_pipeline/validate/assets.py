@@ -93,9 +93,16 @@ class ValidationConfig(Config):
         )
 
 
-def _multi_asset_spec(tables: ValidationTables, referenced: str | None = None) -> dict[str, Any]:
-    """The multi_asset arguments both validation assets share: two outputs, their inputs, checks and
-    lineage. `referenced`: the validated table whose ids this entity's rows must name."""
+def _multi_asset_spec(
+    tables: ValidationTables,
+    referenced: str | None = None,
+    reference_days: int = ORDER_LOOKBACK_DAYS + 1,
+    duplicates_across_days: bool = True,
+) -> dict[str, Any]:
+    """The multi_asset arguments the validation assets share: two outputs, their inputs, checks and
+    lineage. `referenced`: the table whose ids this entity's rows must name, over the
+    `reference_days` ending on the row's day; `duplicates_across_days`: an id validated on an
+    earlier day is a duplicate (orders, reviews; not stock, counted every day)."""
     validated, quarantined, raw, entity = tables.validated, tables.quarantined, tables.raw, tables.entity
     outs = {
         validated: AssetOut(
@@ -112,17 +119,18 @@ def _multi_asset_spec(tables: ValidationTables, referenced: str | None = None) -
     # The day's bronze rows, and the ids validated on the days before (a self-dependency: Dagster
     # runs a range backfill oldest first, so day N's duplicate check sees day N-1).
     # The raw rows are a staged delivery when one was ingested since the day was last validated.
-    ins = {
-        "raw_rows": AssetIn(raw, metadata={"read_staged": True}),
-        "earlier_validated": earlier_days(validated, DUPLICATE_LOOKBACK_DAYS),
-    }
+    ins = {"raw_rows": AssetIn(raw, metadata={"read_staged": True})}
+    if duplicates_across_days:
+        ins["earlier_validated"] = earlier_days(validated, DUPLICATE_LOOKBACK_DAYS)
     # Which input each table depends on. The look-back at earlier validated days is the validated
     # table's self-dependency only: Dagster follows a self-dependency to the same asset's later days,
     # and an asset backfill must target the same days of both tables (they are written together).
-    parents = {validated: {AssetKey(raw), AssetKey(validated)}, quarantined: {AssetKey(raw)}}
+    parents = {validated: {AssetKey(raw)}, quarantined: {AssetKey(raw)}}
+    if duplicates_across_days:
+        parents[validated].add(AssetKey(validated))
     if referenced is not None:
         # Reviews name orders validated on their day or up to ORDER_LOOKBACK_DAYS before it.
-        ins["referenced"] = window(referenced, ORDER_LOOKBACK_DAYS + 1)
+        ins["referenced"] = window(referenced, reference_days)
         for table_parents in parents.values():
             table_parents.add(AssetKey(referenced))
     return {
@@ -168,6 +176,24 @@ def validate_reviews(
     yield from _validate(context, config, storage, REVIEWS, raw_rows, earlier_validated, referenced)
 
 
+INVENTORY = ValidationTables(
+    "inventory", raw="raw_inventory", validated="validated_inventory", quarantined="quarantined_inventory"
+)
+
+
+@multi_asset(**_multi_asset_spec(INVENTORY, referenced="products", reference_days=1, duplicates_across_days=False))
+def validate_inventory(
+    context: AssetExecutionContext,
+    config: ValidationConfig,
+    storage: LakeStorage,
+    raw_rows: dict[str, pl.DataFrame],
+    referenced: dict[str, pl.LazyFrame],
+) -> Iterator[Output | AssetCheckResult]:
+    """validated_inventory and quarantined_inventory of the run's days; a product must be in the day's
+    catalogue (a day without a catalogue: not checked)."""
+    yield from _validate(context, config, storage, INVENTORY, raw_rows, {}, referenced, reference_lookback_days=0)
+
+
 def _validate(
     context: AssetExecutionContext,
     config: ValidationConfig,
@@ -176,6 +202,7 @@ def _validate(
     raw_rows: dict[str, pl.DataFrame],
     earlier_validated: dict[str, pl.LazyFrame],
     referenced: dict[str, pl.LazyFrame] | None,
+    reference_lookback_days: int | None = None,
 ) -> Iterator[Output | AssetCheckResult]:
     """Split the run's days, emit both tables (staged), check the staged files, and publish each day
     that passed every check: its three tables together."""
@@ -188,7 +215,7 @@ def _validate(
         earlier_validated,
         config.rule_settings(),
         referenced=referenced,
-        order_lookback_days=config.order_lookback_days,
+        order_lookback_days=config.order_lookback_days if reference_lookback_days is None else reference_lookback_days,
         log=context.log.info,
     )
     validated = run.validated()

@@ -69,7 +69,8 @@ def _four_specs(tables: ValidationTables) -> list[AssetCheckSpec]:
             "no_nulls_in_required_columns",
             asset=validated,
             blocking=True,
-            description=f"every column of {validated} is required: no value is null",
+            description=f"every column of {validated} is required (but expected_arrival, null when nothing is on "
+            "order): no value is null",
         ),
     ]
 

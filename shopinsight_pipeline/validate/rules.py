@@ -26,13 +26,16 @@ import great_expectations as gx
 import polars as pl
 
 from shopinsight_pipeline.schemas import (
+    INVENTORY_FIELDS,
     ORDER_FIELDS,
     ORDER_ID_COLUMNS,
     ORDER_STATUSES,
+    QUARANTINED_INVENTORY_SCHEMA,
     QUARANTINED_ORDERS_SCHEMA,
     QUARANTINED_REVIEWS_SCHEMA,
     REVIEW_FIELDS,
     REVIEW_ID_COLUMNS,
+    VALIDATED_INVENTORY_SCHEMA,
     VALIDATED_ORDERS_SCHEMA,
     VALIDATED_REVIEWS_SCHEMA,
 )
@@ -196,6 +199,56 @@ def review_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
     return _suite(f"reviews_{day.isoformat()}", expectations)
 
 
+INVENTORY_ID_COLUMNS = ("product_id",)
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+MAX_UNITS = 1_000_000_000  # more units of one product than any shop holds: a broken export
+MAX_LEAD_TIME_DAYS = 365
+
+
+def inventory_suite(day: date, settings: RuleSettings) -> gx.ExpectationSuite:
+    """What a valid stock row of partition `day` is: a known product once, counts that are whole
+    and not negative, and an arrival date for whatever is on order."""
+    required = [field for field in INVENTORY_FIELDS if field != "expected_arrival"]
+    expectations = [_rule(X.ExpectColumnValuesToNotBeNull(column=c), f"missing_{c}") for c in required]
+    expectations += _clean_ids(INVENTORY_ID_COLUMNS)
+    expectations += _not_too_long(INVENTORY_FIELDS, INVENTORY_ID_COLUMNS, settings)
+    width = len(INVENTORY_FIELDS)
+    expectations += [
+        _rule(X.ExpectColumnValuesToBeNull(column="decode_error"), "invalid_utf8"),
+        _rule(
+            X.ExpectColumnValuesToBeBetween(column="field_count", min_value=width, max_value=width), "wrong_field_count"
+        ),
+    ]
+    for column in ("on_hand", "on_order", "lead_time_days"):
+        limit = MAX_LEAD_TIME_DAYS if column == "lead_time_days" else MAX_UNITS
+        expectations += [
+            _rule(X.ExpectColumnValuesToMatchRegex(column=column, regex=INTEGER), f"{column}_not_an_integer"),
+            _rule(
+                X.ExpectColumnValuesToBeBetween(column=f"{column}_value", min_value=0, max_value=limit),
+                f"{column}_out_of_range",
+            ),
+        ]
+    expectations += [
+        _rule(X.ExpectColumnValuesToMatchRegex(column="unit_cost", regex=DECIMAL), "unit_cost_not_a_number"),
+        _rule(
+            X.ExpectColumnValuesToBeBetween(column="unit_cost_value", min_value=0, max_value=settings.max_unit_price),
+            "unit_cost_out_of_range",
+        ),
+        _rule(X.ExpectColumnValuesToMatchRegex(column="expected_arrival", regex=ISO_DATE), "bad_arrival_date"),
+        _rule(
+            X.ExpectColumnValuesToBeInSet(column="expected_arrival_unparseable", value_set=[False]),
+            "unparseable_arrival_date",
+        ),
+        _rule(
+            X.ExpectColumnValuesToBeInSet(column="on_order_without_arrival", value_set=[False]),
+            "on_order_without_arrival",
+        ),
+        _rule(X.ExpectColumnValuesToBeInSet(column="product_unknown", value_set=[False]), "unknown_product"),
+        _rule(X.ExpectColumnValuesToBeInSet(column="repeated_in_file", value_set=[False]), "duplicate_product"),
+    ]
+    return _suite(f"inventory_{day.isoformat()}", expectations)
+
+
 def _suite(name: str, expectations: list) -> gx.ExpectationSuite:
     """A suite held in code; GX only needs a context when a suite is saved, which we never do."""
     return gx.ExpectationSuite(name=name, expectations=expectations)
@@ -296,6 +349,39 @@ def prepare_reviews(
             unknown.alias("order_unknown"),
             *_parsed_timestamp("review_ts", settings.timezone),
             *_duplicate_flags("review_id", earlier_review_ids),
+        )
+        .collect()
+    )
+
+
+def prepare_inventory(
+    raw_inventory: pl.DataFrame,
+    earlier_ids: pl.Series,
+    settings: RuleSettings,
+    known_ids: pl.Series | None = None,
+) -> pl.DataFrame:
+    """Bronze stock rows plus the parsed and flag columns the inventory suite checks. A product is
+    counted every day, so ids of earlier days are no duplicates (`earlier_ids` is not used);
+    `known_ids` are the products of the day's catalogue (None: not checked)."""
+    product = pl.col("product_id")
+    unknown = (product.is_not_null() & ~product.is_in(known_ids.implode())) if known_ids is not None else pl.lit(False)
+    arrival = pl.col("expected_arrival")
+    parsed_arrival = arrival.str.to_date("%Y-%m-%d", strict=False)
+    on_order = pl.col("on_order").cast(pl.Float64, strict=False)
+    return (
+        raw_inventory.lazy()
+        .with_columns(_trimmed(raw_inventory, INVENTORY_FIELDS))
+        .with_columns(
+            *[pl.col(c).cast(pl.Float64, strict=False).alias(f"{c}_value") for c in ("on_hand", "lead_time_days")],
+            on_order.alias("on_order_value"),
+            pl.col("unit_cost").cast(pl.Float64, strict=False).alias("unit_cost_value"),
+            parsed_arrival.alias("arrival_value"),
+            (arrival.str.contains(ISO_DATE) & parsed_arrival.is_null())
+            .fill_null(False)
+            .alias("expected_arrival_unparseable"),
+            ((on_order > 0) & arrival.is_null()).fill_null(False).alias("on_order_without_arrival"),
+            unknown.alias("product_unknown"),
+            (product.is_not_null() & ~product.is_first_distinct()).alias("repeated_in_file"),
         )
         .collect()
     )
@@ -408,6 +494,19 @@ def validated_reviews_frame(accepted: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def validated_inventory_frame(accepted: pl.DataFrame) -> pl.DataFrame:
+    """Typed silver stock rows (the day they were counted is added by the split: day_column)."""
+    return accepted.select(
+        "product_id",
+        *[pl.col(f"{c}_value").cast(pl.Int32).alias(c) for c in ("on_hand", "on_order")],
+        pl.col("arrival_value").alias("expected_arrival"),
+        pl.col("lead_time_days_value").cast(pl.Int32).alias("lead_time_days"),
+        pl.col("unit_cost_value").alias("unit_cost"),
+        "source_file",
+        "line_number",
+    )
+
+
 @dataclass(frozen=True)
 class EntityRules:
     """What validating one entity takes; the split looks these up by entity in ENTITY_RULES, so
@@ -420,6 +519,9 @@ class EntityRules:
     to_validated: Callable[[pl.DataFrame], pl.DataFrame]
     validated_schema: dict[str, pl.DataType]
     quarantined_schema: dict[str, pl.DataType]
+    referenced_column: str | None = None  # the id the rows name in `referenced` (reviews: an order)
+    reference_optional: bool = False  # no referenced partition at all: the reference is not checked
+    day_column: str | None = None  # a column of the validated table that holds the partition's day
 
 
 ENTITY_RULES: dict[str, EntityRules] = {
@@ -438,15 +540,31 @@ ENTITY_RULES: dict[str, EntityRules] = {
         validated_reviews_frame,
         VALIDATED_REVIEWS_SCHEMA,
         QUARANTINED_REVIEWS_SCHEMA,
+        referenced_column="order_id",
+    ),
+    "inventory": EntityRules(
+        "product_id",
+        inventory_suite,
+        prepare_inventory,
+        validated_inventory_frame,
+        VALIDATED_INVENTORY_SCHEMA,
+        QUARANTINED_INVENTORY_SCHEMA,
+        referenced_column="product_id",
+        reference_optional=True,  # a day without a catalogue still has its stock counted
+        day_column="date",
     ),
 }
 
 
+# Validated columns that may be null by design (everything else is required).
+OPTIONAL_COLUMNS = frozenset({"expected_arrival"})  # nothing on order: no arrival date
+
+
 def required_nulls(validated: pl.DataFrame) -> dict[str, int]:
     """Nulls per column of a validated table, where none may be: every column of the validated
-    schemas is required, so anything here is a rule that let a value through."""
+    schemas but OPTIONAL_COLUMNS is required, so anything here is a rule that let a value through."""
     counts = validated.null_count().row(0, named=True) if validated.width else {}
-    return {column: int(count) for column, count in counts.items() if count}
+    return {column: int(count) for column, count in counts.items() if count and column not in OPTIONAL_COLUMNS}
 
 
 def _bronze_column(checked: str, bronze_columns: list[str], id_column: str) -> str | None:
@@ -455,6 +573,10 @@ def _bronze_column(checked: str, bronze_columns: list[str], id_column: str) -> s
         return id_column
     if checked == "order_unknown":
         return "order_id"
+    if checked == "product_unknown":
+        return "product_id"
+    if checked == "on_order_without_arrival":
+        return "on_order"
     if checked.endswith("_unparseable"):
         return checked.removesuffix("_unparseable")
     if checked == "local_date":

@@ -108,7 +108,10 @@ def split_day(
     suite = entity_rules.suite(day, settings)
     prepared = entity_rules.prepare(raw, earlier_ids, settings, known_ids)
     outcome = rules.split(prepared, raw, suite, entity_rules.id_column)
-    validated = conform(entity_rules.to_validated(outcome.accepted), entity_rules.validated_schema)
+    validated = entity_rules.to_validated(outcome.accepted)
+    if entity_rules.day_column is not None:
+        validated = validated.with_columns(pl.lit(day).alias(entity_rules.day_column))
+    validated = conform(validated, entity_rules.validated_schema)
     quarantined = conform(outcome.rejected, entity_rules.quarantined_schema)
     masked: dict[str, int] = {}
     if "review_text" in validated.columns:  # silver and all after it see review text masked; bronze keeps it
@@ -150,7 +153,8 @@ def split_run(
     so its old rows are not held against it. `referenced` (reviews only) holds the validated orders
     a review may name: its day's and the `order_lookback_days` before it.
     """
-    id_column = rules.ENTITY_RULES[entity].id_column
+    entity_rules = rules.ENTITY_RULES[entity]
+    id_column = entity_rules.id_column
     this_run = set(raw_rows)
     seen = {key: frame for key, frame in earlier_validated.items() if key not in this_run}
     earlier_days_checked = len(window_of(seen, days[0] - timedelta(days=1), DUPLICATE_LOOKBACK_DAYS))
@@ -159,8 +163,10 @@ def split_run(
         key = day.isoformat()
         earlier_ids = column_of(window_of(seen, day - timedelta(days=1), DUPLICATE_LOOKBACK_DAYS), id_column)
         known_ids = None
-        if referenced is not None:  # reviews name orders by order_id
-            known_ids = column_of(window_of(referenced, day, order_lookback_days + 1), "order_id")
+        if referenced is not None and entity_rules.referenced_column is not None:  # reviews name orders
+            named = window_of(referenced, day, order_lookback_days + 1)
+            if named or not entity_rules.reference_optional:
+                known_ids = column_of(named, entity_rules.referenced_column)
         result = split_day(entity, day, raw_rows[key], earlier_ids, settings, known_ids)
         results[key], seen[key] = result, result.validated.lazy()
         if log is not None:

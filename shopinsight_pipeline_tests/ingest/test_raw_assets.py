@@ -1,4 +1,4 @@
-"""raw_orders and raw_reviews as assets: one day's landing file in, every line kept, the file and
+"""raw_orders, raw_reviews and raw_inventory as assets: one day's landing file in, every line kept, the file and
 its encoding in the metadata, and a missing file named."""
 
 import json
@@ -16,11 +16,12 @@ def test_each_raw_asset_keeps_every_line_of_its_landing_file_and_names_it(tmp_pa
     spec = SampleSpec(days=6, orders_per_day=30, dirty_rate=0.0)
     write_sample(tmp_path, spec)
     day = spec.start + timedelta(days=5)  # reviews follow deliveries: the first days have none
-    names = ["raw_orders", "raw_reviews"]
+    names = ["raw_orders", "raw_reviews", "raw_inventory"]
     run = materialize_assets(tmp_path, DagsterInstance.ephemeral(), names, partition_key=day.isoformat())
     assert run.success
     storage = LakeStorage(root=str(tmp_path))
-    for name, source, header_lines in (("raw_orders", "orders", 1), ("raw_reviews", "reviews", 0)):
+    sources = (("raw_orders", "orders", 1), ("raw_reviews", "reviews", 0), ("raw_inventory", "inventory", 1))
+    for name, source, header_lines in sources:
         landing = storage.landing_file(source, day)
         lines = [line for line in landing.read_text(encoding="utf-8").splitlines() if line.strip()]
         [event] = [e for e in run.get_asset_materialization_events() if e.asset_key == AssetKey(name)]
@@ -40,6 +41,22 @@ def test_missing_landing_file_fails_naming_the_expected_path(lake, tmp_path):
     message = str(failure.event_specific_data.error)
     assert any(f"no {source} landing file for 2026-08-01" in message for source in ("orders", "reviews", "products"))
     assert str(tmp_path / "landing") in message
+
+
+def test_a_day_without_its_stock_count_fails_naming_the_file_it_expected(tmp_path):
+    spec = SampleSpec(days=2, orders_per_day=30, dirty_rate=0.0)
+    write_sample(tmp_path, spec)
+    storage = LakeStorage(root=str(tmp_path))
+    missing = storage.landing_file("inventory", spec.start)
+    missing.unlink()
+    run = materialize_assets(
+        tmp_path, DagsterInstance.ephemeral(), ["raw_inventory"], partition_key=spec.start.isoformat()
+    )
+    assert not run.success
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert f"no inventory landing file for {spec.start.isoformat()}: expected {missing}" in str(
+        failure.event_specific_data.error
+    )
 
 
 def test_a_column_added_or_dropped_upstream_fails_the_schema_change_check_naming_it(tmp_path):

@@ -27,6 +27,10 @@ def test_complete_days_need_every_file_and_change_key_on_redelivery(lake, tmp_pa
     products = partial.landing_file("products", lake.days[-1])
     products.parent.mkdir(parents=True)
     products.write_text("product_id\n")
+    assert complete_days(partial, today, lookback=3) == []  # the stock count not yet landed
+    stock = partial.landing_file("inventory", lake.days[-1])
+    stock.parent.mkdir(parents=True)
+    stock.write_text("product_id\n")
     assert [day for day, _ in complete_days(partial, today, lookback=3)] == [lake.days[-1]]
 
     reviews = storage.landing_file("reviews", lake.days[-1])

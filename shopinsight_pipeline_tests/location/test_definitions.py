@@ -45,6 +45,10 @@ ASSETS = {
     "recommender_model",
     "customer_recommendations",
     "purchase_propensity",
+    "raw_inventory",
+    "validated_inventory",
+    "quarantined_inventory",
+    "product_demand_forecast",
 }
 CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite", "no_nulls_in_required_columns"}
 ENTITIES = ("orders", "reviews")
@@ -61,7 +65,9 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
     graph = defs.resolve_asset_graph()
     assert {key.to_user_string() for key in graph.get_all_asset_keys()} == ASSETS
     expected_checks = {
-        AssetCheckKey(AssetKey(f"validated_{entity}"), name) for entity in ("orders", "reviews") for name in CHECKS
+        AssetCheckKey(AssetKey(f"validated_{entity}"), name)
+        for entity in ("orders", "reviews", "inventory")
+        for name in CHECKS
     }
     expected_checks.add(AssetCheckKey(AssetKey("validated_reviews"), "no_personal_data_in_text"))
     expected_checks.add(AssetCheckKey(AssetKey("sentiment_model"), "champion_challenger"))
@@ -71,7 +77,8 @@ def test_workspace_module_defines_every_asset_check_job_and_schedule():
     # write, audit, publish (gold_checks.py): the four audits of every gold table; raw: column drift
     expected_checks |= {AssetCheckKey(AssetKey(name), audit) for name in GOLD_RULES for audit in AUDITS}
     expected_checks |= {
-        AssetCheckKey(AssetKey(raw), "landing_columns_as_declared") for raw in ("raw_orders", "raw_reviews")
+        AssetCheckKey(AssetKey(raw), "landing_columns_as_declared")
+        for raw in ("raw_orders", "raw_reviews", "raw_inventory")
     }
     assert set(graph.asset_check_keys) == expected_checks
     for name in JOBS:

@@ -149,7 +149,7 @@ def test_a_range_run_writes_the_same_lake_as_day_by_day_runs(lake, tmp_path):
     materialized = {
         (event.asset_key.to_user_string(), event.partition) for event in result.get_asset_materialization_events()
     }
-    assert len(materialized) == 9 * len(lake.days)  # each of the 9 assets once per day, in one run
+    assert len(materialized) == 12 * len(lake.days)  # each of the 12 assets once per day, in one run
     assert _digest(tmp_path) == _digest(lake.root)
     # a range run's materializations say where the files are, as a one-day run's do
     storage = LakeStorage(root=str(tmp_path))

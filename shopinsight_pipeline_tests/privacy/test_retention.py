@@ -37,7 +37,10 @@ def test_the_retention_job_deletes_old_originals_and_keeps_silver(tmp_path):
         assert result.success
         return result.output_for_node("purge_expired_originals")
 
-    expected = {"landing/orders": 1, "landing/reviews": 1, "landing/products": 1, "raw_orders": 1, "raw_reviews": 1}
+    expected = {
+        **{f"landing/{source}": 1 for source in ("orders", "reviews", "products", "inventory")},
+        **{f"raw_{source}": 1 for source in ("orders", "reviews", "inventory")},
+    }
     assert run(dry_run=True) == expected
     assert storage.landing_file("orders", first).exists() and storage.partition_days("raw_orders") == [first, second]
     assert run(dry_run=False) == expected

@@ -32,8 +32,11 @@ from shopinsight_pipeline.sample import (
 # version 4 adds the daily catalogue files (landing/products/, broken lines on two days) and changes
 # nothing else (diffed); version 5 appends a personal detail to 84 reviews (personal_data_planted)
 # and changes nothing else (diffed: 82 review lines in 44 reviews files; orders, catalogues and the
-# other manifest entries identical).
-DEFAULT_SAMPLE_DIGEST = "63acbcf81f9c309ca3da2a057ea4f8d9ef821406e209f9938e3c7249e2a9e81b"
+# other manifest entries identical); version 6 adds the stock counts (landing/inventory/) and serves
+# the orders from that stock: the orders an empty shelf could not serve leave with their reviews
+# (inventory_planted.lost_units), so the defect draws after the first lost order differ (each is
+# still listed in the manifest).
+DEFAULT_SAMPLE_DIGEST = "584a397636b0484829e08de44ddfa758de22eb672cdf5e2e88458f9ad3da46d1"
 WIDE = 150  # products per category: ids of three digits
 
 

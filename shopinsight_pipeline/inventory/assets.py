@@ -1,0 +1,129 @@
+"""Inventory assets (issue 28): the Dagster wiring of inventory/demand.py. product_demand_forecast
+reads the run date's window of validated orders and stock counts and the day's catalogue; the
+numbers are computed in the pure module."""
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import polars as pl
+from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, asset
+from pydantic import Field
+
+from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
+from shopinsight_pipeline.inventory.demand import METHODS, DemandSettings, demand_history, forecast_demand
+from shopinsight_pipeline.markdown import frame_table
+from shopinsight_pipeline.partitions import DAILY_ASSET, same_day_if_written, window, window_of
+from shopinsight_pipeline.reports.windows import stack
+from shopinsight_pipeline.schemas import VALIDATED_INVENTORY_SCHEMA, VALIDATED_ORDERS_SCHEMA
+from shopinsight_pipeline.storage import LakeStorage
+
+# Days of orders and stock the forecast may fit on: the declared window; history_days picks within it.
+DEMAND_WINDOW_DAYS = 91
+
+
+class DemandConfig(Config):
+    horizon: int = Field(default=DemandSettings.horizon, ge=1, description="Days forecast after the run date.")
+    history_days: int = Field(
+        default=DemandSettings.history_days,
+        ge=14,
+        le=DEMAND_WINDOW_DAYS,
+        description="Days of orders and stock counts the methods are fitted on (at most the declared window).",
+    )
+    backtest_origins: int = Field(
+        default=DemandSettings.backtest_origins, ge=1, description="Weekly backtest origins before the run date."
+    )
+
+    def settings(self) -> DemandSettings:
+        return DemandSettings(
+            horizon=self.horizon, history_days=self.history_days, backtest_origins=self.backtest_origins
+        )
+
+
+def _empty(schema: dict) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
+
+
+@asset(
+    check_specs=gold_check_specs("product_demand_forecast"),
+    ins={
+        "recent_orders": window("validated_orders", DEMAND_WINDOW_DAYS),
+        "recent_stock": window("validated_inventory", DEMAND_WINDOW_DAYS),
+        "products_today": same_day_if_written("products"),
+    },
+    **DAILY_ASSET,
+    group_name="inventory",
+    kinds={"polars", "parquet"},
+    description="Per run date and product: daily demand for the next 28 days (mean, p10, p50, p90), stock-out "
+    "days treated as censored, the method per product (seasonal naive, Croston-SBA, TSB) chosen on a rolling "
+    "backtest: a more complex one serves only when it beats the simpler beyond the noise.",
+)
+def product_demand_forecast(
+    context: AssetExecutionContext,
+    config: DemandConfig,
+    recent_orders: dict[str, pl.DataFrame],
+    recent_stock: dict[str, pl.DataFrame],
+    products_today: dict[str, pl.DataFrame],
+    storage: LakeStorage,
+) -> Iterator[Output | AssetCheckResult]:
+    settings = config.settings()
+
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        first = day - timedelta(days=settings.history_days - 1)
+        orders = stack(window_of(recent_orders, day, settings.history_days), _empty(VALIDATED_ORDERS_SCHEMA))
+        stock = stack(window_of(recent_stock, day, settings.history_days), _empty(VALIDATED_INVENTORY_SCHEMA))
+        catalogue = products_today.get(day.isoformat())
+        categories = dict(catalogue.select("product_id", "category").iter_rows()) if catalogue is not None else {}
+        history = demand_history(orders, stock, list(categories), first, day)
+
+        def progress(done: int, total: int) -> None:
+            if done % 500 == 0 or done == total:
+                context.log.info(f"{day}: {done}/{total} products forecast")
+
+        result = forecast_demand(history, day, categories, settings, progress)
+        return result.table, demand_metadata(result.scores, result.notes, history.censored.sum())
+
+    yield from audited_days(context, storage, "product_demand_forecast", compute)
+
+
+def demand_metadata(scores: pl.DataFrame, notes: list[str], censored_days: int) -> dict:
+    """What the operator and the planner look at: the backtest per method over all products (the
+    served method's too), how many products each method serves, and the notes."""
+    metadata: dict = {
+        "censored_product_days": int(censored_days),
+        "notes": MetadataValue.md(
+            "\n".join(f"- {note}" for note in notes[:50])
+            + (f"\n- ... {len(notes) - 50} more" if len(notes) > 50 else "")
+            or "none"
+        ),
+    }
+    if scores.is_empty():
+        return metadata
+    summary = summarize_backtest(scores)
+    metadata["backtest"] = MetadataValue.md(frame_table(summary))
+    served = scores.filter(pl.col("serves"))
+    metadata["methods_serving"] = MetadataValue.json(
+        {method: int(count) for method, count in sorted(served.get_column("method").value_counts().iter_rows())}
+    )
+    for row in summary.iter_rows(named=True):
+        metadata[f"mase_{row['method']}"] = row["mase"]
+        metadata[f"coverage80_{row['method']}"] = row["coverage80"]
+    return metadata
+
+
+def summarize_backtest(scores: pl.DataFrame) -> pl.DataFrame:
+    """Per method (and `served`: each product's chosen one) the mean of the products' scores
+    (MASE, RMSSE over products with a scale) and the day-weighted interval coverage."""
+    served = scores.filter(pl.col("serves")).with_columns(pl.lit("served").alias("method"))
+    rows = pl.concat([scores, served])
+    order = {method: position for position, method in enumerate([*METHODS, "served"])}
+    return (
+        rows.group_by("method")
+        .agg(
+            pl.len().alias("products"),
+            pl.col("mase").filter(pl.col("mase").is_finite()).mean().alias("mase"),
+            pl.col("rmsse").filter(pl.col("rmsse").is_finite()).mean().alias("rmsse"),
+            pl.col("pinball").mean().alias("pinball"),
+            ((pl.col("coverage80") * pl.col("days")).sum() / pl.col("days").sum()).alias("coverage80"),
+        )
+        .sort(pl.col("method").replace_strict(order, default=len(order)))
+    )

@@ -1,0 +1,151 @@
+"""product_demand_forecast's methods against hand computations, censored days left out, the gate,
+and the sample's backtest against the issue's targets (beats seasonal naive on MASE, 80% intervals
+cover 75-85%)."""
+
+import random
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from dagster import DagsterInstance
+
+from shopinsight_pipeline.inventory.assets import summarize_backtest
+from shopinsight_pipeline.inventory.demand import (
+    DemandSettings,
+    backtest,
+    choose,
+    demand_history,
+    forecast_demand,
+    sba,
+    seasonal_naive,
+    tsb,
+)
+from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products
+from shopinsight_pipeline.sample_stock import simulate_stock
+from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline_tests.conftest import materialize_assets
+
+RUN_DATE = date(2026, 9, 30)
+
+
+def no_censoring(size: int) -> np.ndarray:
+    return np.zeros(size, dtype=bool)
+
+
+def test_sba_is_crostons_size_over_interval_with_the_bias_correction():
+    units = np.array([0, 3, 0, 0, 2], dtype=float)
+    forecast = sba(units, no_censoring(5), horizon=3, alpha=0.1)
+    # by hand: first demand 3 after 2 days; then 2 after 3 days: size 3 + 0.1 (2 - 3), interval 2 + 0.1 (3 - 2)
+    assert forecast.mean == pytest.approx([0.95 * 2.9 / 2.1] * 3)
+    assert sba(np.zeros(5), no_censoring(5), horizon=3) is None  # no demand yet: no forecast
+
+
+def test_a_censored_day_is_left_out_not_read_as_zero_demand():
+    units = np.array([0, 3, 0, 0, 0, 2], dtype=float)
+    censored = np.array([False, False, False, True, False, False])  # day 3: the shelf was empty
+    with_gap = sba(units, censored, horizon=1, alpha=0.1)
+    assert with_gap.mean == pytest.approx(sba(np.array([0, 3, 0, 0, 2.0]), no_censoring(5), 1, 0.1).mean)
+    assert with_gap.mean[0] > sba(units, no_censoring(6), 1, 0.1).mean[0]  # read as zero, demand looks lower
+
+
+def test_tsb_fades_a_product_that_stops_selling():
+    units = np.array([2, 0, 0, 0], dtype=float)
+    forecast = tsb(units, no_censoring(4), horizon=2, alpha=0.5, alpha_probability=0.5)
+    assert forecast.mean == pytest.approx([0.125 * 2] * 2)  # probability 1 -> 0.5 -> 0.25 -> 0.125, size 2
+    sba_forecast = sba(units, no_censoring(4), horizon=2, alpha=0.5)
+    assert sba_forecast.mean[0] == pytest.approx(0.75 * 2 / 1)  # Croston keeps its last rate
+
+
+def test_seasonal_naive_repeats_the_last_week_and_skips_a_censored_day():
+    week = np.array([1, 2, 3, 4, 5, 6, 7], dtype=float)
+    units = np.concatenate([week, week])
+    censored = no_censoring(14)
+    censored[12] = True  # the second Saturday sold out: last week's 6 stands in
+    units[12] = 0
+    forecast = seasonal_naive(units, censored, horizon=9)
+    assert forecast.mean == pytest.approx([1, 2, 3, 4, 5, 6, 7, 1, 2])
+
+
+def test_quantiles_are_whole_ordered_units_not_below_zero():
+    rng = np.random.default_rng(0)
+    units = rng.poisson(1.5, 60).astype(float)
+    quantiles = sba(units, no_censoring(60), horizon=5).quantiles()
+    low, middle, high = (quantiles[level] for level in (0.1, 0.5, 0.9))
+    assert (low >= 0).all() and (low <= middle).all() and (middle <= high).all() and (high > low).any()
+    assert all(np.array_equal(values, np.round(values)) for values in quantiles.values())
+
+
+def test_the_gate_keeps_a_weekly_pattern_on_seasonal_naive_and_gives_lumpy_demand_to_sba():
+    settings = DemandSettings()
+    weekly = np.tile([0, 0, 0, 0, 0, 12, 12], 13).astype(float)  # sells on weekends only
+    result = backtest(weekly, no_censoring(weekly.size), settings)
+    assert choose(result, settings, start="sba")[0] == "seasonal_naive"
+    rng = np.random.default_rng(1)
+    lumpy = (rng.random(91) < 0.3) * rng.integers(1, 6, 91).astype(float)  # random days, random sizes
+    result = backtest(lumpy, no_censoring(91), settings)
+    assert choose(result, settings, start="sba")[0] == "sba"  # seasonal naive does not beat it
+
+
+def test_a_product_without_sales_gets_a_note_and_no_rows():
+    orders = pl.DataFrame(
+        {
+            "product_id": ["P1"] * 3,
+            "order_date": [RUN_DATE - timedelta(days=n) for n in (1, 5, 9)],
+            "quantity": [2, 1, 3],
+            "status": ["delivered"] * 3,
+        }
+    )
+    stock = pl.DataFrame(schema={"date": pl.Date, "product_id": pl.String, "on_hand": pl.Int32})
+    history = demand_history(orders, stock, ["P1", "P2"], RUN_DATE - timedelta(days=90), RUN_DATE)
+    result = forecast_demand(history, RUN_DATE, {"P1": "home", "P2": "home"})
+    assert set(result.table["product_id"]) == {"P1"} and result.table.height == DemandSettings().horizon
+    assert any(note.startswith("P2: no sale") for note in result.notes)
+
+
+def sample_backtest() -> pl.DataFrame:
+    spec = SampleSpec()
+    rng = random.Random(spec.seed)
+    products = make_products(rng, spec.products_per_category)
+    stock = simulate_stock(generate_orders(spec, products, rng), products, spec.products_per_category)
+    orders = pl.DataFrame(
+        [
+            {"product_id": o["product_id"], "order_date": day, "quantity": int(o["quantity"]), "status": o["status"]}
+            for day, todays in stock.served.items()
+            for o in todays
+        ]
+    )
+    counts = pl.DataFrame(
+        [
+            {"date": day, "product_id": r["product_id"], "on_hand": int(r["on_hand"])}
+            for day, rows in stock.rows.items()
+            for r in rows
+        ]
+    )
+    last = max(stock.rows)
+    history = demand_history(orders, counts, [p.product_id for p in products], last - timedelta(days=90), last)
+    assert history.censored.sum() > 0  # the sample's stock-outs are there to be left out
+    return summarize_backtest(forecast_demand(history, last, {}).scores)
+
+
+def test_on_the_sample_the_served_forecast_beats_seasonal_naive_and_its_intervals_cover_about_80_percent():
+    summary = {row["method"]: row for row in sample_backtest().iter_rows(named=True)}
+    assert summary["served"]["mase"] < summary["seasonal_naive"]["mase"]
+    assert 0.75 <= summary["served"]["coverage80"] <= 0.85
+
+
+def test_the_asset_writes_a_forecast_that_passes_its_gold_checks(lake, tmp_path):
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(lake.root, root)
+    day = lake.days[-1]
+    result = materialize_assets(
+        root, DagsterInstance.ephemeral(), ["product_demand_forecast"], partition_key=day.isoformat()
+    )
+    assert result.success
+    table = LakeStorage(root=str(root)).read_partition("product_demand_forecast", day)
+    assert table.height > 0 and table["horizon_day"].max() == DemandSettings().horizon
+    assert (table["p10"] <= table["p90"]).all() and set(table["category"]) - {"unknown"}
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "row_count_in_bounds"]
+    assert check.passed
