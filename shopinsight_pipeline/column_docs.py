@@ -179,6 +179,32 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "p50": "median of the day's demand (not below 0; often 0 for a product that sells on few days)",
         "p90": "90% quantile of the day's demand: p10 to p90 is the 80% interval",
     },
+    "inventory_plan": {
+        "run_date": "the run date the plan is for: what to order today",
+        "product_id": "a product of the stock count",
+        "stock_date": "the stock count the plan used: the run date's, else the latest of the 7 days before (said in "
+        "the metadata)",
+        "on_hand": "units on the shelf at the end of stock_date",
+        "on_order": "units ordered and not yet delivered",
+        "expected_arrival": "when what is on order arrives; null when nothing is",
+        "lead_time_days": "the supplier's current lead time: an order placed today arrives after it",
+        "unit_cost": "what one unit costs the shop",
+        "forecast_method": "the product_demand_forecast method behind the numbers; null: no forecast, no plan",
+        "days_of_cover": "on_hand / mean daily demand of the next 7 days; null when no demand is expected",
+        "stockout_probability": "probability that demand over the lead time exceeds on hand plus what arrives "
+        "within it: running out before an order placed today can arrive",
+        "reorder_point": "service-level quantile of demand over the lead time: order when on hand + on order "
+        "falls to it",
+        "order_up_to": "service-level quantile of demand over the lead time plus the 7-day review period",
+        "suggested_order": "units to order today: order_up_to - (on hand + on order) when that is at or below the "
+        "reorder point, else 0",
+        "lead_time_demand": "expected units demanded over the lead time",
+        "overstock": "true when on hand is above the 90% quantile of the next 28 days' demand",
+        "excess_units": "units on hand above that quantile (0 unless overstock)",
+        "overstock_value": "excess_units × unit_cost: cash tied up in the excess",
+        "service_level": "the service level the plan is for (0.95 by default: run config)",
+        "note": "why a product has no plan numbers (no demand forecast); null otherwise",
+    },
     "sales_forecast": {
         "run_date": "the run date the forecast was made on, from daily_sales up to and including it",
         "category": "product category forecast",

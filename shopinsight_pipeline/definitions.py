@@ -37,7 +37,7 @@ from shopinsight_pipeline.erasure_job import (
 )
 from shopinsight_pipeline.freshness import freshness_checks, freshness_checks_sensor
 from shopinsight_pipeline.ingest.assets import raw_inventory, raw_orders, raw_reviews
-from shopinsight_pipeline.inventory.assets import product_demand_forecast
+from shopinsight_pipeline.inventory.assets import inventory_plan, product_demand_forecast
 from shopinsight_pipeline.io_manager import LakeIOManager
 from shopinsight_pipeline.jobs import (
     nightly_partition_job,
@@ -155,6 +155,7 @@ RESULT_CODE: dict[str, tuple[str, ...]] = {
     "review_aspects": ("aspects/tagging.py", "aspects/clauses.py", "aspects/lexicon.py", "aspects/taxonomy.yaml"),
     "aspect_sentiment": ("aspects/summary.py",),
     "product_demand_forecast": ("inventory/demand.py", "ml/significance.py"),
+    "inventory_plan": ("inventory/plan.py",),
 }
 
 
@@ -235,6 +236,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
                 insights,
                 insight_report,
                 product_demand_forecast,
+                inventory_plan,
                 customer_events,
                 customer_pseudonyms,
                 recommender_model,

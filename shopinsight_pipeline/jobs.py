@@ -37,6 +37,7 @@ FORECAST = AssetSelection.assets(
     "customer_recommendations",
     "purchase_propensity",
     "product_demand_forecast",
+    "inventory_plan",
 )
 # Freshness checks are the freshness sensor's to evaluate (freshness.py), against the clock: a job
 # that backfills August must not judge November's freshness at its end.

@@ -202,6 +202,30 @@ PRODUCT_DEMAND_FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "p90": pl.Float64(),
 }
 
+# inventory_plan: per run date and product counted that day (inventory/plan.py).
+INVENTORY_PLAN_SCHEMA: dict[str, pl.DataType] = {
+    "run_date": pl.Date(),
+    "product_id": pl.String(),
+    "stock_date": pl.Date(),  # the stock count the plan used: the run date's, else the latest before it
+    "on_hand": pl.Int32(),
+    "on_order": pl.Int32(),
+    "expected_arrival": pl.Date(),
+    "lead_time_days": pl.Int32(),
+    "unit_cost": pl.Float64(),
+    "forecast_method": pl.String(),
+    "days_of_cover": pl.Float64(),
+    "stockout_probability": pl.Float64(),
+    "reorder_point": pl.Int64(),
+    "order_up_to": pl.Int64(),
+    "suggested_order": pl.Int64(),
+    "lead_time_demand": pl.Float64(),
+    "overstock": pl.Boolean(),
+    "excess_units": pl.Int64(),
+    "overstock_value": pl.Float64(),
+    "service_level": pl.Float64(),
+    "note": pl.String(),
+}
+
 INSIGHTS_SCHEMA: dict[str, pl.DataType] = {
     "run_date": pl.Date(),
     "rank": pl.Int32(),
@@ -374,6 +398,7 @@ def file_schema(table: str, labels: Sequence[str]) -> dict[str, pl.DataType]:
         "sales_forecast": FORECAST_SCHEMA,
         "insights": INSIGHTS_SCHEMA,
         "product_demand_forecast": PRODUCT_DEMAND_FORECAST_SCHEMA,
+        "inventory_plan": INVENTORY_PLAN_SCHEMA,
         "customer_events": CUSTOMER_EVENTS_SCHEMA,
         "customer_recommendations": CUSTOMER_RECOMMENDATIONS_SCHEMA,
         "purchase_propensity": PURCHASE_PROPENSITY_SCHEMA,
@@ -447,6 +472,17 @@ GOLD_RULES: dict[str, TableRules] = {
         keys=("run_date", "product_id", "horizon_day"),
         required=("run_date", "product_id", "target_date", "horizon_day", "method", "mean", "p10", "p50", "p90"),
         ranges={"horizon_day": (1.0, None), "mean": NOT_NEGATIVE, "p10": NOT_NEGATIVE, "p50": NOT_NEGATIVE},
+    ),
+    "inventory_plan": TableRules(
+        keys=("run_date", "product_id"),
+        required=("run_date", "product_id", "stock_date", "on_hand", "on_order", "lead_time_days", "service_level"),
+        ranges={
+            "on_hand": NOT_NEGATIVE,
+            "stockout_probability": SHARE,
+            "suggested_order": NOT_NEGATIVE,
+            "overstock_value": NOT_NEGATIVE,
+        },
+        min_rows=1,  # a day with a stock count has products to plan
     ),
     "insights": TableRules(
         keys=("run_date", "rank"),

@@ -68,6 +68,7 @@ TABLE_LAYERS: dict[str, str] = {
     "sales_forecast": "gold",
     "insights": "gold",
     "product_demand_forecast": "gold",
+    "inventory_plan": "gold",
     "customer_events": "silver",
     "customer_recommendations": "gold",
     "purchase_propensity": "gold",
@@ -78,7 +79,14 @@ TABLE_LAYERS: dict[str, str] = {
 # table by date=. A file that holds a column named like its key holds the folder's value there, and no
 # other column shares a key's name, so DuckDB and polars with Hive partitioning read what the file says.
 RUN_DATE_TABLES: frozenset[str] = frozenset(
-    {"sales_forecast", "insights", "customer_recommendations", "purchase_propensity", "product_demand_forecast"}
+    {
+        "sales_forecast",
+        "insights",
+        "customer_recommendations",
+        "purchase_propensity",
+        "product_demand_forecast",
+        "inventory_plan",
+    }
 )
 # Tables whose partition is a folder of shards (part-0, part-1, ...) rather than one file.
 SHARDED_TABLES: frozenset[str] = frozenset({"review_token_shards"})

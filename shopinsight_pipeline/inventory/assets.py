@@ -1,16 +1,18 @@
-"""Inventory assets (issue 28): the Dagster wiring of inventory/demand.py. product_demand_forecast
-reads the run date's window of validated orders and stock counts and the day's catalogue; the
-numbers are computed in the pure module."""
+"""Inventory assets (issue 28): the Dagster wiring of inventory/demand.py and inventory/plan.py.
+product_demand_forecast reads the run date's window of validated orders and stock counts and the
+day's catalogue; inventory_plan reads the day's stock count (or the latest of the week before) and
+the day's forecast. The numbers are computed in the pure modules."""
 
 from collections.abc import Iterator
 from datetime import date, timedelta
 
 import polars as pl
-from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import AssetCheckResult, AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
 from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
 from shopinsight_pipeline.inventory.demand import METHODS, DemandSettings, demand_history, forecast_demand
+from shopinsight_pipeline.inventory.plan import PlanSettings, plan_inventory
 from shopinsight_pipeline.markdown import frame_table
 from shopinsight_pipeline.partitions import DAILY_ASSET, same_day_if_written, window, window_of
 from shopinsight_pipeline.reports.windows import stack
@@ -127,3 +129,102 @@ def summarize_backtest(scores: pl.DataFrame) -> pl.DataFrame:
         )
         .sort(pl.col("method").replace_strict(order, default=len(order)))
     )
+
+
+# A plan may use the latest stock count of this many days when the run date's is missing (it says so).
+STOCK_LOOKBACK_DAYS = 7
+
+
+class PlanConfig(Config):
+    service_level: float = Field(
+        default=PlanSettings.service_level,
+        gt=0,
+        lt=1,
+        description="Probability of not running out before the next "
+        "delivery that the reorder point and order-up-to level are set for.",
+    )
+    review_days: int = Field(
+        default=PlanSettings.review_days, ge=1, description="Days between two orders of a product."
+    )
+    overstock_days: int = Field(
+        default=PlanSettings.overstock_days,
+        ge=1,
+        le=DemandSettings.horizon,
+        description="On hand above the 90% quantile of this many days' demand is overstock (at most the forecast's "
+        "horizon).",
+    )
+
+
+@asset(
+    check_specs=gold_check_specs("inventory_plan"),
+    ins={
+        "recent_stock": window("validated_inventory", STOCK_LOOKBACK_DAYS + 1),
+        "forecast_today": same_day_if_written("product_demand_forecast"),
+    },
+    **DAILY_ASSET,
+    group_name="inventory",
+    kinds={"polars", "parquet"},
+    description="Per run date and product: on hand, on order, days of cover, the probability of running out before "
+    "an order placed today can arrive, reorder point and order-up-to level for the service level (95%), the order "
+    "to place today, and overstock with the cash it ties up.",
+)
+def inventory_plan(
+    context: AssetExecutionContext,
+    config: PlanConfig,
+    recent_stock: dict[str, pl.DataFrame],
+    forecast_today: dict[str, pl.DataFrame],
+    storage: LakeStorage,
+) -> Iterator[Output | AssetCheckResult]:
+    settings = PlanSettings(
+        service_level=config.service_level, review_days=config.review_days, overstock_days=config.overstock_days
+    )
+
+    def compute(day: date) -> tuple[pl.DataFrame, dict]:
+        counts = {
+            key: frame for key, frame in window_of(recent_stock, day, STOCK_LOOKBACK_DAYS + 1).items() if frame.height
+        }
+        if not counts:
+            raise Failure(
+                description=f"no stock count for {day} or the {STOCK_LOOKBACK_DAYS} days before: expected "
+                f"{storage.landing_file('inventory', day)} (validated into validated_inventory)",
+                allow_retries=False,
+            )
+        stock_day = max(counts)
+        forecast = forecast_today.get(day.isoformat())
+        if forecast is None:
+            forecast = pl.DataFrame(
+                schema={
+                    "product_id": pl.String,
+                    "horizon_day": pl.Int32,
+                    "mean": pl.Float64,
+                    "p10": pl.Float64,
+                    "p90": pl.Float64,
+                    "method": pl.String,
+                }
+            )
+        plan = plan_inventory(counts[stock_day], forecast, day, settings).with_columns(
+            pl.lit(date.fromisoformat(stock_day)).alias("stock_date")
+        )
+        if stock_day != day.isoformat():
+            context.log.warning(f"{day}: no stock count of the day; the plan uses the one of {stock_day}")
+        to_order = plan.filter(pl.col("suggested_order") > 0).sort("stockout_probability", descending=True)
+        return plan, {
+            "stock_date": stock_day,
+            "products_to_order": to_order.height,
+            "units_to_order": int(to_order.get_column("suggested_order").sum()),
+            "at_risk": int(plan.filter(pl.col("stockout_probability") >= 0.5).height),
+            "overstocked": int(plan.get_column("overstock").fill_null(False).sum()),
+            "overstock_value": float(plan.get_column("overstock_value").fill_null(0).sum()),
+            "without_forecast": int(plan.get_column("note").is_not_null().sum()),
+            "orders_today": MetadataValue.md(
+                frame_table(
+                    to_order.select(
+                        "product_id", "on_hand", "on_order", "stockout_probability", "suggested_order"
+                    ).head(20)
+                )
+                if to_order.height
+                else "nothing to order"
+            ),
+        }
+
+    yield from audited_days(context, storage, "inventory_plan", compute)

@@ -49,6 +49,7 @@ ASSETS = {
     "validated_inventory",
     "quarantined_inventory",
     "product_demand_forecast",
+    "inventory_plan",
 }
 CHECKS = {"rows_conserved", "reject_rate_within_threshold", "great_expectations_suite", "no_nulls_in_required_columns"}
 ENTITIES = ("orders", "reviews")

@@ -53,4 +53,4 @@ def test_every_asset_reads_exactly_the_tables_it_declares(ml_lake, tiny_model_di
         assert declared <= set(opened), f"{op} declares {sorted(declared - set(opened))} but never reads them"
         assert set(opened) <= declared | set(names), f"{op} reads undeclared {sorted(set(opened) - declared)}"
         checked.update(names)
-    assert len(checked) == len(graph.get_all_asset_keys()) == 30
+    assert len(checked) == len(graph.get_all_asset_keys()) == 31

@@ -1,0 +1,125 @@
+"""inventory_plan (issue 28.3): per product, what a replenishment planner needs to place today's
+orders. Pure: the day's stock count and the demand forecast in, the plan out.
+
+Demand over a span of days is the sum of the forecast's days, taken as a gamma distribution with
+that sum as its mean and the days' spreads added as its variance (each day's standard deviation
+from its p10-p90 width, as a normal's would be; days independent). A gamma is never negative and
+skews right like the demand of a slow mover; independence understates a level that shifts for
+weeks, which the policy backtest (bench/inventory_policy.py) is there to show.
+
+- lead time L: the supplier's current one, from the stock count (a lead time that grows shows);
+- stock-out probability: P(demand over the L days before an order placed today can arrive >
+  on hand + what is due to arrive within them);
+- reorder point: the service-level quantile of the demand over L; order-up-to level: that over
+  L + the review period (an order is placed at most once a review period);
+- suggested order today: order-up-to - inventory position (on hand + on order), when the position
+  is at or below the reorder point; else 0;
+- overstock: on hand above the 90% quantile of the demand over `overstock_days`, and the cash that
+  excess ties up at unit cost.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+Z_80 = 1.2815515655446004  # a normal's p90 - p10 is 2 * Z_80 standard deviations
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    service_level: float = 0.95  # probability of not running out before the next delivery
+    review_days: int = 7  # orders are placed at most once this often
+    overstock_days: int = 28  # on hand above the p90 of this many days' demand is overstock
+    overstock_quantile: float = 0.9
+    cover_days: int = 7  # days of cover: on hand / mean daily demand of the next this many days
+
+
+def span_demand(forecast: pl.DataFrame, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of each product's demand over its first `days[i]` forecast days.
+    `forecast`: one product per row, columns `mean` and `sd` as lists by horizon day."""
+    means, variances = [], []
+    for (mean, sd), span in zip(forecast.select("mean", "sd").iter_rows(), days, strict=True):
+        span = int(min(max(span, 0), len(mean)))
+        means.append(float(np.sum(mean[:span])))
+        variances.append(float(np.sum(np.square(sd[:span]))))
+    return np.array(means), np.array(variances)
+
+
+def gamma_quantile(mean: np.ndarray, variance: np.ndarray, level: float) -> np.ndarray:
+    """The `level` quantile of a gamma with this mean and variance (no spread: the mean itself)."""
+    spread = variance > 0
+    out = mean.astype(float).copy()
+    shape = np.where(spread, np.square(mean) / np.where(spread, variance, 1), 1)
+    scale = np.where(spread, variance / np.where(mean > 0, mean, 1), 1)
+    positive = spread & (mean > 0)
+    out[positive] = stats.gamma.ppf(level, shape[positive], scale=scale[positive])
+    return out
+
+
+def gamma_exceeds(mean: np.ndarray, variance: np.ndarray, supply: np.ndarray) -> np.ndarray:
+    """P(demand > supply) for a gamma demand with this mean and variance (no spread: 0 or 1)."""
+    spread = (variance > 0) & (mean > 0)
+    out = (mean > supply).astype(float)
+    shape = np.square(mean[spread]) / variance[spread]
+    scale = variance[spread] / mean[spread]
+    out[spread] = stats.gamma.sf(supply[spread], shape, scale=scale)
+    return out
+
+
+def plan_inventory(stock: pl.DataFrame, forecast: pl.DataFrame, run_date: date, settings: PlanSettings) -> pl.DataFrame:
+    """One row per product counted in `stock` (the day's validated_inventory rows) with the plan;
+    `forecast`: the run date's product_demand_forecast rows. A product without a forecast gets its
+    stock, no plan numbers and a note."""
+    per_product = (
+        forecast.sort("horizon_day")
+        .with_columns(((pl.col("p90") - pl.col("p10")) / (2 * Z_80)).alias("sd"))
+        .group_by("product_id", maintain_order=True)
+        .agg(pl.col("mean"), pl.col("sd"), pl.col("method").first())
+    )
+    joined = stock.join(per_product, on="product_id", how="left")
+    planned = joined.filter(pl.col("mean").is_not_null())
+    lead = planned.get_column("lead_time_days").to_numpy()
+    on_hand = planned.get_column("on_hand").to_numpy().astype(float)
+    on_order = planned.get_column("on_order").to_numpy().astype(float)
+    arrival_days = (
+        planned.select((pl.col("expected_arrival") - pl.lit(run_date)).dt.total_days()).to_series().to_numpy()
+    )
+    due_in_lead = np.where(np.isfinite(arrival_days.astype(float)) & (arrival_days <= lead), on_order, 0.0)
+    lead_mean, lead_variance = span_demand(planned, lead)
+    cycle_mean, cycle_variance = span_demand(planned, lead + settings.review_days)
+    cover_mean, _ = span_demand(planned, np.full(planned.height, settings.cover_days))
+    over_mean, over_variance = span_demand(planned, np.full(planned.height, settings.overstock_days))
+    reorder_point = np.ceil(gamma_quantile(lead_mean, lead_variance, settings.service_level))
+    order_up_to = np.maximum(np.ceil(gamma_quantile(cycle_mean, cycle_variance, settings.service_level)), reorder_point)
+    position = on_hand + on_order
+    suggested = np.where(position <= reorder_point, np.maximum(order_up_to - position, 0), 0)
+    overstock_line = gamma_quantile(over_mean, over_variance, settings.overstock_quantile)
+    excess = np.maximum(on_hand - overstock_line, 0)
+    daily = cover_mean / settings.cover_days
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cover = np.where(daily > 0, on_hand / daily, np.nan)
+    plan = planned.select("product_id").with_columns(
+        pl.Series("days_of_cover", cover).fill_nan(None),
+        pl.Series("stockout_probability", gamma_exceeds(lead_mean, lead_variance, on_hand + due_in_lead)),
+        pl.Series("reorder_point", reorder_point.astype(np.int64)),
+        pl.Series("order_up_to", order_up_to.astype(np.int64)),
+        pl.Series("suggested_order", suggested.astype(np.int64)),
+        pl.Series("lead_time_demand", lead_mean),
+        pl.Series("overstock", excess > 0),
+        pl.Series("excess_units", np.floor(excess).astype(np.int64)),
+    )
+    rows = joined.select(
+        "product_id", "on_hand", "on_order", "expected_arrival", "lead_time_days", "unit_cost", "method"
+    ).join(plan, on="product_id", how="left")
+    return rows.with_columns(
+        pl.lit(run_date).alias("run_date"),
+        pl.lit(settings.service_level).alias("service_level"),
+        (pl.col("excess_units") * pl.col("unit_cost")).alias("overstock_value"),
+        pl.when(pl.col("method").is_null())
+        .then(pl.lit("no demand forecast (no sale in the forecast's history): no plan"))
+        .otherwise(None)
+        .alias("note"),
+    ).rename({"method": "forecast_method"})

@@ -1,0 +1,130 @@
+"""inventory_plan: the numbers a planner orders from, on products built so the answer is known, and
+the asset on the small lake (the stock count it used, a missing one refused with its path)."""
+
+import shutil
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from dagster import DagsterInstance
+
+from shopinsight_pipeline.inventory.plan import PlanSettings, plan_inventory
+from shopinsight_pipeline.storage import LakeStorage
+from shopinsight_pipeline_tests.conftest import materialize_assets
+
+RUN_DATE = date(2026, 9, 2)
+HORIZON = 28
+
+
+def forecast(product: str, mean: float, low: float, high: float) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "product_id": [product] * HORIZON,
+            "horizon_day": list(range(1, HORIZON + 1)),
+            "mean": [mean] * HORIZON,
+            "p10": [low] * HORIZON,
+            "p90": [high] * HORIZON,
+            "method": ["sba"] * HORIZON,
+        },
+        schema_overrides={"horizon_day": pl.Int32},
+    )
+
+
+def stock(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "product_id": pl.String,
+            "on_hand": pl.Int32,
+            "on_order": pl.Int32,
+            "expected_arrival": pl.Date,
+            "lead_time_days": pl.Int32,
+            "unit_cost": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+@pytest.fixture
+def plan() -> pl.DataFrame:
+    counts = stock(
+        [
+            ("SHORT", 5, 0, None, 3, 10.0),  # 5 on the shelf, 10 a day wanted, 3 days to a delivery
+            ("COVERED", 5, 100, RUN_DATE + timedelta(days=2), 3, 10.0),  # the same, 100 arriving in 2 days
+            ("HEAVY", 1000, 0, None, 3, 2.5),  # 1,000 on the shelf, 1 a day wanted
+            ("NEW", 7, 0, None, 3, 4.0),  # no forecast
+        ]
+    )
+    forecasts = pl.concat([forecast("SHORT", 10, 6, 14), forecast("COVERED", 10, 6, 14), forecast("HEAVY", 1, 0, 2)])
+    return plan_inventory(counts, forecasts, RUN_DATE, PlanSettings())
+
+
+def row(plan: pl.DataFrame, product: str) -> dict:
+    return plan.filter(pl.col("product_id") == product).row(0, named=True)
+
+
+def test_a_product_that_runs_out_before_a_delivery_can_arrive_is_ordered(plan):
+    short = row(plan, "SHORT")
+    assert short["stockout_probability"] > 0.99  # 5 units against about 30 wanted over the lead time
+    assert short["lead_time_demand"] == pytest.approx(30)
+    assert short["days_of_cover"] == pytest.approx(0.5)
+    assert 30 <= short["reorder_point"] <= short["order_up_to"]
+    assert short["order_up_to"] >= 100  # lead time + a week of demand, at 95%
+    assert short["suggested_order"] == short["order_up_to"] - 5
+
+
+def test_stock_arriving_within_the_lead_time_counts_as_supply_and_nothing_more_is_ordered(plan):
+    covered = row(plan, "COVERED")
+    assert covered["stockout_probability"] < 0.01
+    assert covered["suggested_order"] == 0  # on hand + on order (105) is above the reorder point
+
+
+def test_stock_far_above_its_demand_is_overstock_with_the_cash_it_ties_up(plan):
+    heavy = row(plan, "HEAVY")
+    assert heavy["overstock"] and heavy["suggested_order"] == 0
+    assert 1000 - 60 < heavy["excess_units"] < 1000 - 28  # above the p90 of 28 days (mean 28)
+    assert heavy["overstock_value"] == pytest.approx(heavy["excess_units"] * 2.5)
+    assert not row(plan, "SHORT")["overstock"]
+
+
+def test_a_product_without_a_forecast_keeps_its_stock_and_says_why_it_has_no_plan(plan):
+    new = row(plan, "NEW")
+    assert new["on_hand"] == 7 and new["suggested_order"] is None and new["stockout_probability"] is None
+    assert "no demand forecast" in new["note"]
+
+
+def test_a_higher_service_level_raises_the_reorder_point():
+    counts = stock([("SHORT", 5, 0, None, 3, 10.0)])
+    points = [
+        plan_inventory(counts, forecast("SHORT", 10, 6, 14), RUN_DATE, PlanSettings(service_level=level))[
+            "reorder_point"
+        ].item()
+        for level in (0.8, 0.95, 0.99)
+    ]
+    assert points[0] < points[1] < points[2]
+
+
+def test_the_asset_plans_every_counted_product_and_names_the_stock_count_it_used(lake, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(lake.root, root)
+    storage = LakeStorage(root=str(root))
+    day = lake.days[-1]
+    names = ["product_demand_forecast", "inventory_plan"]
+    assert materialize_assets(root, DagsterInstance.ephemeral(), names, partition_key=day.isoformat()).success
+    plan = storage.read_partition("inventory_plan", day)
+    counted = storage.read_partition("validated_inventory", day)
+    assert sorted(plan["product_id"]) == sorted(counted["product_id"])
+    assert plan["stock_date"].unique().to_list() == [day]
+    assert plan.filter(pl.col("suggested_order").is_not_null()).height > 0
+
+    storage.delete_partition("validated_inventory", day)  # the day's count is missing: the day before serves
+    result = materialize_assets(root, DagsterInstance.ephemeral(), ["inventory_plan"], partition_key=day.isoformat())
+    assert result.success
+    assert storage.read_partition("inventory_plan", day)["stock_date"].unique().to_list() == [day - timedelta(days=1)]
+
+    for earlier in storage.partition_days("validated_inventory"):
+        storage.delete_partition("validated_inventory", earlier)
+    failed = materialize_assets(root, DagsterInstance.ephemeral(), ["inventory_plan"], partition_key=day.isoformat())
+    assert not failed.success
+    failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
+    assert str(storage.landing_file("inventory", day)) in str(failure.event_specific_data.error)
