@@ -146,6 +146,12 @@ class PlanConfig(Config):
     review_days: int = Field(
         default=PlanSettings.review_days, ge=1, description="Days between two orders of a product."
     )
+    day_correlation: float = Field(
+        default=PlanSettings.day_correlation,
+        ge=0,
+        le=1,
+        description="Correlation between two days' demand errors in a span's variance (0: independent days).",
+    )
     overstock_days: int = Field(
         default=PlanSettings.overstock_days,
         ge=1,
@@ -176,7 +182,10 @@ def inventory_plan(
     storage: LakeStorage,
 ) -> Iterator[Output | AssetCheckResult]:
     settings = PlanSettings(
-        service_level=config.service_level, review_days=config.review_days, overstock_days=config.overstock_days
+        service_level=config.service_level,
+        review_days=config.review_days,
+        overstock_days=config.overstock_days,
+        day_correlation=config.day_correlation,
     )
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:

@@ -2,10 +2,12 @@
 orders. Pure: the day's stock count and the demand forecast in, the plan out.
 
 Demand over a span of days is the sum of the forecast's days, taken as a gamma distribution with
-that sum as its mean and the days' spreads added as its variance (each day's standard deviation
-from its p10-p90 width, as a normal's would be; days independent). A gamma is never negative and
-skews right like the demand of a slow mover; independence understates a level that shifts for
-weeks, which the policy backtest (bench/inventory_policy.py) is there to show.
+that sum as its mean and the variance of a sum of equally correlated days (each day's standard
+deviation from its p10-p90 width, as a normal's would be; `day_correlation` between any two days,
+since a forecast whose level is off is off for weeks). A gamma is never negative and skews right
+like the demand of a slow mover. Independent days (correlation 0) understated the risk: replayed on
+the sample's last four weeks (bench/inventory_policy.py) they served 94.0% of demand against the
+fixed rule's 96.9%; 0.5 served 97.0% with 39% less stock (chosen on that same replay: RESULTS.md).
 
 - lead time L: the supplier's current one, from the stock count (a lead time that grows shows);
 - stock-out probability: P(demand over the L days before an order placed today can arrive >
@@ -35,16 +37,19 @@ class PlanSettings:
     overstock_days: int = 28  # on hand above the p90 of this many days' demand is overstock
     overstock_quantile: float = 0.9
     cover_days: int = 7  # days of cover: on hand / mean daily demand of the next this many days
+    day_correlation: float = 0.5  # between two days' demand errors (see the module's docstring)
 
 
-def span_demand(forecast: pl.DataFrame, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of each product's demand over its first `days[i]` forecast days.
-    `forecast`: one product per row, columns `mean` and `sd` as lists by horizon day."""
+def span_demand(forecast: pl.DataFrame, days: np.ndarray, correlation: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of each product's demand over its first `days[i]` forecast days, any two
+    days' errors correlated by `correlation`. `forecast`: one product per row, columns `mean` and
+    `sd` as lists by horizon day."""
     means, variances = [], []
     for (mean, sd), span in zip(forecast.select("mean", "sd").iter_rows(), days, strict=True):
         span = int(min(max(span, 0), len(mean)))
+        spread = np.asarray(sd[:span], dtype=float)
         means.append(float(np.sum(mean[:span])))
-        variances.append(float(np.sum(np.square(sd[:span]))))
+        variances.append(float((1 - correlation) * np.sum(np.square(spread)) + correlation * np.sum(spread) ** 2))
     return np.array(means), np.array(variances)
 
 
@@ -88,10 +93,11 @@ def plan_inventory(stock: pl.DataFrame, forecast: pl.DataFrame, run_date: date, 
         planned.select((pl.col("expected_arrival") - pl.lit(run_date)).dt.total_days()).to_series().to_numpy()
     )
     due_in_lead = np.where(np.isfinite(arrival_days.astype(float)) & (arrival_days <= lead), on_order, 0.0)
-    lead_mean, lead_variance = span_demand(planned, lead)
-    cycle_mean, cycle_variance = span_demand(planned, lead + settings.review_days)
+    correlation = settings.day_correlation
+    lead_mean, lead_variance = span_demand(planned, lead, correlation)
+    cycle_mean, cycle_variance = span_demand(planned, lead + settings.review_days, correlation)
     cover_mean, _ = span_demand(planned, np.full(planned.height, settings.cover_days))
-    over_mean, over_variance = span_demand(planned, np.full(planned.height, settings.overstock_days))
+    over_mean, over_variance = span_demand(planned, np.full(planned.height, settings.overstock_days), correlation)
     reorder_point = np.ceil(gamma_quantile(lead_mean, lead_variance, settings.service_level))
     order_up_to = np.maximum(np.ceil(gamma_quantile(cycle_mean, cycle_variance, settings.service_level)), reorder_point)
     position = on_hand + on_order

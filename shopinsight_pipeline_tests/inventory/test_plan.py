@@ -4,11 +4,13 @@ the asset on the small lake (the stock count it used, a missing one refused with
 import shutil
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 from dagster import DagsterInstance
 
 from shopinsight_pipeline.inventory.plan import PlanSettings, plan_inventory
+from shopinsight_pipeline.inventory.policy import fixed_rule, plan_rule, replay
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline_tests.conftest import materialize_assets
 
@@ -102,6 +104,20 @@ def test_a_higher_service_level_raises_the_reorder_point():
         for level in (0.8, 0.95, 0.99)
     ]
     assert points[0] < points[1] < points[2]
+
+
+def test_a_replay_serves_from_stock_and_orders_arrive_after_their_lead_time():
+    demand = np.array([5, 5, 5, 5], dtype=float)
+    never = replay(demand, np.ones(4, dtype=int), start_on_hand=8, unit_cost=2.0, rule=lambda *_: 0.0)
+    assert (never.served, never.stockout_days, never.fill_rate) == (8, 3, 0.4)  # 5, 3, 0, 0 served
+    assert never.stock_value == pytest.approx((3 + 0 + 0 + 0) * 2.0)
+    # up to 10 whenever on hand + on order is at or below 5: day 0 ends with 3 and orders 7, there the next
+    # morning, and so on: every customer served
+    ordering = replay(demand, np.ones(4, dtype=int), 8, 2.0, plan_rule(np.full(4, 5.0), np.full(4, 10.0)))
+    assert (ordering.served, ordering.stockout_days) == (20, 0)
+    # 10 when on hand + on order is at or below 2: day 1 runs short (3 of 5), orders, is full again on day 2
+    fixed = replay(demand, np.ones(4, dtype=int), 8, 1.0, fixed_rule(2.0, reorder_days=1, order_days=5))
+    assert (fixed.served, fixed.stockout_days) == (18, 1)
 
 
 def test_the_asset_plans_every_counted_product_and_names_the_stock_count_it_used(lake, tmp_path):
