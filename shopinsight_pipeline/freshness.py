@@ -39,6 +39,8 @@ DAILY_GOLD = (
     "insight_report",
     "customer_recommendations",
     "purchase_propensity",
+    "product_demand_forecast",
+    "inventory_plan",  # a planner orders from it in the morning
 )
 MODELS = ("sentiment_model", "aspect_tagger", "recommender_model")
 

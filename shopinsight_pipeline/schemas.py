@@ -222,6 +222,8 @@ INVENTORY_PLAN_SCHEMA: dict[str, pl.DataType] = {
     "overstock": pl.Boolean(),
     "excess_units": pl.Int64(),
     "overstock_value": pl.Float64(),
+    "stockout_days_7d": pl.Int32(),  # days of the last 7 that ended with the shelf empty
+    "lost_units_7d": pl.Float64(),  # units estimated lost on them (censored demand)
     "service_level": pl.Float64(),
     "note": pl.String(),
 }

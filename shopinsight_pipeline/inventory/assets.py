@@ -12,7 +12,7 @@ from pydantic import Field
 
 from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
 from shopinsight_pipeline.inventory.demand import METHODS, DemandSettings, demand_history, forecast_demand
-from shopinsight_pipeline.inventory.plan import PlanSettings, plan_inventory
+from shopinsight_pipeline.inventory.plan import PlanSettings, lost_sales, plan_inventory
 from shopinsight_pipeline.markdown import frame_table
 from shopinsight_pipeline.partitions import DAILY_ASSET, same_day_if_written, window, window_of
 from shopinsight_pipeline.reports.windows import stack
@@ -133,6 +133,7 @@ def summarize_backtest(scores: pl.DataFrame) -> pl.DataFrame:
 
 # A plan may use the latest stock count of this many days when the run date's is missing (it says so).
 STOCK_LOOKBACK_DAYS = 7
+LOST_SALES_DAYS = 7  # lost sales are estimated over the last week
 
 
 class PlanConfig(Config):
@@ -165,6 +166,7 @@ class PlanConfig(Config):
     check_specs=gold_check_specs("inventory_plan"),
     ins={
         "recent_stock": window("validated_inventory", STOCK_LOOKBACK_DAYS + 1),
+        "last_week_orders": window("validated_orders", LOST_SALES_DAYS),
         "forecast_today": same_day_if_written("product_demand_forecast"),
     },
     **DAILY_ASSET,
@@ -178,6 +180,7 @@ def inventory_plan(
     context: AssetExecutionContext,
     config: PlanConfig,
     recent_stock: dict[str, pl.DataFrame],
+    last_week_orders: dict[str, pl.DataFrame],
     forecast_today: dict[str, pl.DataFrame],
     storage: LakeStorage,
 ) -> Iterator[Output | AssetCheckResult]:
@@ -211,8 +214,20 @@ def inventory_plan(
                     "method": pl.String,
                 }
             )
-        plan = plan_inventory(counts[stock_day], forecast, day, settings).with_columns(
-            pl.lit(date.fromisoformat(stock_day)).alias("stock_date")
+        first_day = day - timedelta(days=LOST_SALES_DAYS - 1)
+        daily = dict(forecast.filter(pl.col("horizon_day") == 1).select("product_id", "mean").iter_rows())
+        lost = lost_sales(
+            stack(window_of(recent_stock, day, LOST_SALES_DAYS), _empty(VALIDATED_INVENTORY_SCHEMA)),
+            stack(window_of(last_week_orders, day, LOST_SALES_DAYS), _empty(VALIDATED_ORDERS_SCHEMA)),
+            daily,
+            first_day,
+            day,
+        )
+        plan = (
+            plan_inventory(counts[stock_day], forecast, day, settings)
+            .with_columns(pl.lit(date.fromisoformat(stock_day)).alias("stock_date"))
+            .join(lost, on="product_id", how="left")
+            .with_columns(pl.col("stockout_days_7d").fill_null(0), pl.col("lost_units_7d").fill_null(0.0))
         )
         if stock_day != day.isoformat():
             context.log.warning(f"{day}: no stock count of the day; the plan uses the one of {stock_day}")
@@ -225,6 +240,7 @@ def inventory_plan(
             "overstocked": int(plan.get_column("overstock").fill_null(False).sum()),
             "overstock_value": float(plan.get_column("overstock_value").fill_null(0).sum()),
             "without_forecast": int(plan.get_column("note").is_not_null().sum()),
+            "lost_units_7d": float(plan.get_column("lost_units_7d").sum()),
             "orders_today": MetadataValue.md(
                 frame_table(
                     to_order.select(

@@ -17,7 +17,9 @@ fixed rule's 96.9%; 0.5 served 97.0% with 39% less stock (chosen on that same re
 - suggested order today: order-up-to - inventory position (on hand + on order), when the position
   is at or below the reorder point; else 0;
 - overstock: on hand above the 90% quantile of the demand over `overstock_days`, and the cash that
-  excess ties up at unit cost.
+  excess ties up at unit cost;
+- lost sales of the last week: on each day that ended with the shelf empty, the forecast's daily
+  demand less what sold that day (demand is censored there: what sold is all the shelf had).
 """
 
 from dataclasses import dataclass
@@ -129,3 +131,33 @@ def plan_inventory(stock: pl.DataFrame, forecast: pl.DataFrame, run_date: date, 
         .otherwise(None)
         .alias("note"),
     ).rename({"method": "forecast_method"})
+
+
+def lost_sales(
+    stock: pl.DataFrame, sales: pl.DataFrame, daily_demand: dict[str, float], first: date, last: date
+) -> pl.DataFrame:
+    """Per product: days in [first, last] that ended with the shelf empty, and the units estimated
+    lost on them (the expected daily demand less what sold, never below 0). `stock`: date, product_id,
+    on_hand; `sales`: order_date, product_id, quantity, status."""
+    empty = stock.filter((pl.col("on_hand") == 0) & pl.col("date").is_between(first, last)).select("product_id", "date")
+    sold = (
+        sales.filter((pl.col("status") != "cancelled") & pl.col("order_date").is_between(first, last))
+        .group_by("product_id", pl.col("order_date").alias("date"))
+        .agg(pl.col("quantity").sum().alias("sold"))
+    )
+    rate = pl.DataFrame(
+        {"product_id": list(daily_demand), "rate": list(daily_demand.values())},
+        schema={"product_id": pl.String, "rate": pl.Float64},
+    )
+    return (
+        empty.join(sold, on=["product_id", "date"], how="left")
+        .join(rate, on="product_id", how="left")
+        .group_by("product_id")
+        .agg(
+            pl.len().cast(pl.Int32).alias("stockout_days_7d"),
+            (pl.col("rate").fill_null(0) - pl.col("sold").fill_null(0))
+            .clip(lower_bound=0)
+            .sum()
+            .alias("lost_units_7d"),
+        )
+    )

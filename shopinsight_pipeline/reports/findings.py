@@ -64,6 +64,20 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "({lift}x the usual rate): a cross-sell pair.",
         "zh": "购买{entity}的{buyers}位顾客中有{share}在{days}天内购买了{second}（是平常的{lift}倍）：可交叉销售。",
     },
+    "stockout_risk": {
+        "en": "{entity}: {cover} days of cover, {p} chance of running out before a delivery ordered today arrives in "
+        "{lead} days; order {order}.",
+        "zh": "{entity}：库存可售{cover}天，在今天下单的货{lead}天后到达前缺货的概率为{p}；建议订购{order}件。",
+    },
+    "overstock": {
+        "en": "{entity}: {on_hand} units on hand, {excess} more than the next 28 days' demand at its 90% quantile, "
+        "tying up {value}.",
+        "zh": "{entity}：库存{on_hand}件，比未来28天需求的90%分位多{excess}件，占用资金{value}。",
+    },
+    "lost_sales": {
+        "en": "{entity}: about {units} units lost to an empty shelf in the last 7 days ({days} days out of stock).",
+        "zh": "{entity}：近7天因缺货约损失{units}件销量（缺货{days}天）。",
+    },
     "data_quality": {
         "en": "{value} of {entity} rows were rejected on {day}, up from {reference} on average "
         "over the {days} days before.",

@@ -61,6 +61,7 @@ INSIGHT_WINDOWS = {
         "propensity_today": same_day_if_written("purchase_propensity"),
         "recent_events": window("customer_events", CROSS_SELL_DAYS),
         "products_today": same_day_if_written("products"),
+        "plan_today": same_day_if_written("inventory_plan"),
     },
     **DAILY_ASSET,
     group_name="reports",
@@ -86,6 +87,7 @@ def insights(
     recent_events: dict[str, pl.DataFrame],
     recent_aspects: dict[str, pl.DataFrame],
     products_today: dict[str, pl.DataFrame],
+    plan_today: dict[str, pl.DataFrame],
     storage: LakeStorage,
 ) -> Iterator[Output | AssetCheckResult]:
     quality = quality_counts(raw_orders, raw_reviews, quarantined_orders, quarantined_reviews)
@@ -107,6 +109,7 @@ def insights(
             recent_aspects=window_of(recent_aspects, day, INSIGHT_WINDOWS["recent_aspects"][1]),
             products_today=products_today,
             settings=settings,
+            plan_today=plan_today,
         )
         top = "\n".join(
             f"{row['rank']}. **{row['severity']}** {row['sentence']}" for row in findings.head(10).iter_rows(named=True)
@@ -141,7 +144,8 @@ REPORT_WINDOWS = {
     **DAILY_ASSET,
     group_name="reports",
     kinds={"html", "matplotlib"},
-    description="Self-contained HTML report of the run date (KPIs, top insights, why customers complain: "
+    description="Self-contained HTML report of the run date (KPIs, top insights, customers, inventory, why customers "
+    "complain: "
     "negative share by aspect per category and the week's surges, forecast bands per category, sentiment by "
     "category, data quality) and a PNG of each chart, under lake/reports/insight_report/.",
 )

@@ -27,6 +27,7 @@ from shopinsight_pipeline.reports.findings import (
     two_proportion_p,
 )
 from shopinsight_pipeline.reports.quality import quality_of
+from shopinsight_pipeline.reports.stock import stock_findings
 from shopinsight_pipeline.reports.windows import stack, written_or_empty
 from shopinsight_pipeline.schemas import INSIGHTS_SCHEMA, REVIEW_ASPECTS_SCHEMA, TRENDS_SCHEMA
 
@@ -67,6 +68,7 @@ class InsightInputs:
     categories: pl.DataFrame | None = None  # product_id -> category
     aspect_labels: dict[str, str] = field(default_factory=dict)  # aspect -> its Chinese name
     product_names: dict[str, str] = field(default_factory=dict)  # product_id -> name (the products dimension)
+    plan: pl.DataFrame | None = None  # inventory_plan of the run date, if written
 
 
 def category_growth(inputs: InsightInputs, language: str) -> list[dict]:
@@ -403,6 +405,7 @@ def build_insights(inputs: InsightInputs, settings: InsightSettings = InsightSet
         *cause_findings(inputs, settings, language),
         *customer_findings(inputs, settings, language),
         *cross_sell_findings(inputs, settings, language),
+        *stock_findings(inputs.plan, language),
     ]
     if not rows:
         return pl.DataFrame(schema=INSIGHTS_SCHEMA)
@@ -448,6 +451,7 @@ def build_insights_for_day(
     recent_aspects: Mapping[str, pl.DataFrame] | None = None,
     products_today: Mapping[str, pl.DataFrame] | None = None,
     settings: InsightSettings = InsightSettings(),
+    plan_today: Mapping[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """The run date's findings and notes from its inputs: the `*_today` partitions (date -> frame,
     the day's possibly missing), the days of each `recent_*` window, and `quality_counts` rows."""
@@ -470,6 +474,7 @@ def build_insights_for_day(
         categories=product_categories(recent_orders),
         aspect_labels={aspect.key: aspect.label for aspect in load_taxonomy().aspects},
         product_names={} if catalogue is None else product_labels(catalogue),
+        plan=None if plan_today is None else plan_today.get(day.isoformat()),
     )
     if catalogue is None:
         notes.append(f"products has no partition for {day.isoformat()}: products are named by id only")

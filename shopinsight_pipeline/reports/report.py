@@ -31,6 +31,7 @@ img { max-width: 100%; } .note { color: #666; font-size: .85rem; }
 
 
 CUSTOMER_TYPES = ["customers_at_risk", "top_cross_sell_pair"]
+INVENTORY_TYPES = ["stockout_risk", "lost_sales", "overstock"]
 
 
 def kpi_tiles(kpis: dict[str, str]) -> str:
@@ -94,6 +95,14 @@ def render_report(
         table(customers, ["severity", "type", "sentence"])
         if customers.height
         else '<p class="note">no customer findings for this date (customers at risk, cross-sell pairs)</p>',
+    ]
+    stock = insights.filter(pl.col("type").is_in(INVENTORY_TYPES)) if insights.height else insights
+    sections += [
+        "<h2>Inventory</h2>",
+        table(stock, ["severity", "type", "sentence"])
+        if stock.height
+        else '<p class="note">no product at risk of running out, overstocked or short last week '
+        "(or no inventory_plan for this date)</p>",
     ]
     surges = insights.filter(pl.col("type") == "aspect_negative_surge") if insights.height else insights
     sections += [

@@ -11,6 +11,7 @@ from dagster import DagsterInstance
 
 from shopinsight_pipeline.inventory.plan import PlanSettings, plan_inventory
 from shopinsight_pipeline.inventory.policy import fixed_rule, plan_rule, replay
+from shopinsight_pipeline.query import open_lake
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline_tests.conftest import materialize_assets
 
@@ -132,6 +133,10 @@ def test_the_asset_plans_every_counted_product_and_names_the_stock_count_it_used
     assert sorted(plan["product_id"]) == sorted(counted["product_id"])
     assert plan["stock_date"].unique().to_list() == [day]
     assert plan.filter(pl.col("suggested_order").is_not_null()).height > 0
+    with open_lake(storage, layers=frozenset({"gold"})) as (connection, views):  # what an analyst queries
+        assert {"inventory_plan", "product_demand_forecast"} <= set(views)
+        served = connection.execute("select count(*) from inventory_plan where run_date = ?", [day]).fetchone()[0]
+        assert served == plan.height
 
     storage.delete_partition("validated_inventory", day)  # the day's count is missing: the day before serves
     result = materialize_assets(root, DagsterInstance.ephemeral(), ["inventory_plan"], partition_key=day.isoformat())
