@@ -54,7 +54,7 @@ def sample_quality() -> None:
     )
     last = max(stock.rows)
     history = demand_history(orders, counts, [p.product_id for p in products], last - timedelta(days=90), last)
-    result = forecast_demand(history, last, {})
+    result = forecast_demand(history, last, {product.product_id: product.category for product in products})
     print(f"sample, run date {last}: {len(history.products)} products, {int(history.censored.sum())} censored days")
     print(summarize_backtest(result.scores))
     print(result.notes[0])

@@ -11,7 +11,13 @@ from dagster import AssetCheckResult, AssetExecutionContext, Config, Failure, Me
 from pydantic import Field
 
 from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
-from shopinsight_pipeline.inventory.demand import METHODS, DemandSettings, demand_history, forecast_demand
+from shopinsight_pipeline.inventory.demand import (
+    BENCHMARK,
+    METHODS,
+    DemandSettings,
+    demand_history,
+    forecast_demand,
+)
 from shopinsight_pipeline.inventory.plan import PlanSettings, lost_sales, plan_inventory
 from shopinsight_pipeline.markdown import frame_table
 from shopinsight_pipeline.partitions import DAILY_ASSET, same_day_if_written, window, window_of
@@ -108,7 +114,12 @@ def demand_metadata(scores: pl.DataFrame, notes: list[str], censored_days: int) 
     )
     for row in summary.iter_rows(named=True):
         metadata[f"mase_{row['method']}"] = row["mase"]
-        metadata[f"coverage80_{row['method']}"] = row["coverage80"]
+        if row["coverage80"] is not None and row["coverage80"] == row["coverage80"]:  # the benchmark has none
+            metadata[f"coverage80_{row['method']}"] = row["coverage80"]
+    worst = served.filter(pl.col("mase").is_finite()).sort("mase", descending=True).head(10)
+    metadata["worst_products"] = MetadataValue.md(  # per product: where the forecast is weakest
+        frame_table(worst.select("product_id", "method", "mase", "rmsse", "pinball", "coverage80", "why"))
+    )
     return metadata
 
 
@@ -117,14 +128,14 @@ def summarize_backtest(scores: pl.DataFrame) -> pl.DataFrame:
     (MASE, RMSSE over products with a scale) and the day-weighted interval coverage."""
     served = scores.filter(pl.col("serves")).with_columns(pl.lit("served").alias("method"))
     rows = pl.concat([scores, served])
-    order = {method: position for position, method in enumerate([*METHODS, "served"])}
+    order = {method: position for position, method in enumerate([*METHODS, BENCHMARK, "served"])}
     return (
         rows.group_by("method")
         .agg(
             pl.len().alias("products"),
             pl.col("mase").filter(pl.col("mase").is_finite()).mean().alias("mase"),
             pl.col("rmsse").filter(pl.col("rmsse").is_finite()).mean().alias("rmsse"),
-            pl.col("pinball").mean().alias("pinball"),
+            pl.col("pinball").filter(pl.col("pinball").is_finite()).mean().alias("pinball"),
             ((pl.col("coverage80") * pl.col("days")).sum() / pl.col("days").sum()).alias("coverage80"),
         )
         .sort(pl.col("method").replace_strict(order, default=len(order)))

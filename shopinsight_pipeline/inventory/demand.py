@@ -197,22 +197,33 @@ class Backtest:
         predicted = self.predictions[method]
         errors = self.actual - predicted["mean"]
         mae = float(np.abs(errors).mean())
-        low, high = predicted[f"q{QUANTILES[0]}"], predicted[f"q{QUANTILES[-1]}"]
-        return {
+        scores = {
             "mae": mae,
             "mase": mae / self.mase_scale if self.mase_scale else float("nan"),
             "rmsse": float(np.sqrt((errors**2).mean())) / self.rmsse_scale if self.rmsse_scale else float("nan"),
-            "pinball": float(
-                np.mean([pinball(self.actual, predicted[f"q{level}"], level).mean() for level in QUANTILES])
-            ),
-            "coverage80": float(((self.actual >= low) & (self.actual <= high)).mean()),
+            "pinball": float("nan"),  # a point forecast (the benchmark) has no quantiles to score
+            "coverage80": float("nan"),
             "days": int(self.actual.size),
         }
+        if f"q{QUANTILES[0]}" in predicted:
+            low, high = predicted[f"q{QUANTILES[0]}"], predicted[f"q{QUANTILES[-1]}"]
+            losses = [pinball(self.actual, predicted[f"q{level}"], level).mean() for level in QUANTILES]
+            scores["pinball"] = float(np.mean(losses))
+            scores["coverage80"] = float(((self.actual >= low) & (self.actual <= high)).mean())
+        return scores
 
 
-def backtest(units: np.ndarray, censored: np.ndarray, settings: DemandSettings) -> Backtest | None:
+BENCHMARK = "category_share"  # scored beside the methods, never served
+
+
+def backtest(
+    units: np.ndarray, censored: np.ndarray, settings: DemandSettings, category: np.ndarray | None = None
+) -> Backtest | None:
     """Every method fitted at each weekly origin before the end and scored on the uncensored days of
-    the week after it. None when the history is too short for one origin."""
+    the week after it; with the product's `category` units (same days), also the category forecast
+    split by product share (seasonal naive of the category's units times the product's share of
+    them over the 28 uncensored days before the origin), a point forecast. None when the history is
+    too short for one origin."""
     step, origins = settings.backtest_horizon, settings.backtest_origins
     ends = [units.size - step * k for k in range(origins, 0, -1) if units.size - step * k >= settings.season]
     if not ends:
@@ -232,6 +243,15 @@ def backtest(units: np.ndarray, censored: np.ndarray, settings: DemandSettings) 
             parts.setdefault("mean", []).append(forecast.mean[kept])
             for level, values in forecast.quantiles().items():
                 parts.setdefault(f"q{level}", []).append(values[kept])
+        if category is not None:
+            total = seasonal_naive(category[:end], np.zeros(end, dtype=bool), step, settings.season)
+            seen = np.flatnonzero(~censored[:end])[-28:]
+            share = units[seen].sum() / category[seen].sum() if category[seen].sum() > 0 else 0.0
+            parts = predicted.setdefault(BENCHMARK, {})
+            if total is None:
+                parts.setdefault("missing", []).append(np.ones(1))
+            else:
+                parts.setdefault("mean", []).append(share * total.mean[kept])
     mase_scale, rmsse_scale = scale_of(units[: ends[-1]], censored[: ends[-1]])
     result = Backtest(np.concatenate(actual_parts), mase_scale=mase_scale, rmsse_scale=rmsse_scale)
     for method, parts in predicted.items():
@@ -273,6 +293,8 @@ def choose(result: Backtest, settings: DemandSettings, start: str = METHODS[0]) 
     """The product's method: `start` (the assortment's), unless another has a lower absolute scaled
     error on this product's backtest days beyond the noise."""
     available = [method for method in METHODS if method in result.predictions]
+    if not available:
+        return "sba", "sba: no method could be backtested"
     chosen = start if start in available else available[0]
     why = f"{chosen}: the assortment's method"
     if result.mase_scale == 0:
@@ -350,11 +372,16 @@ def forecast_demand(
     targets = [run_date + timedelta(days=step) for step in range(1, settings.horizon + 1)]
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     results: dict[str, Backtest] = {}
+    totals: dict[str, np.ndarray] = {}  # units per category and day: the benchmark's category forecast
+    for number, product in enumerate(history.products):
+        if product in categories:
+            totals[categories[product]] = totals.get(categories[product], 0) + history.units[number]
     for number, product in enumerate(history.products):
         units, censored = history.units[number], history.censored[number]
         start = int(np.argmax(units > 0))  # a product's history starts at its first sale
         series[product] = units[start:], censored[start:]
-        result = backtest(*series[product], settings)
+        category = totals[categories[product]][start:] if product in categories else None
+        result = backtest(*series[product], settings, category)
         if result is not None and result.predictions:
             results[product] = result
     default, default_why = choose_for_assortment(results, settings) if results else (METHODS[0], "no backtest")

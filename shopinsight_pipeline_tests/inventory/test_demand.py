@@ -125,12 +125,13 @@ def sample_backtest() -> pl.DataFrame:
     last = max(stock.rows)
     history = demand_history(orders, counts, [p.product_id for p in products], last - timedelta(days=90), last)
     assert history.censored.sum() > 0  # the sample's stock-outs are there to be left out
-    return summarize_backtest(forecast_demand(history, last, {}).scores)
+    return summarize_backtest(forecast_demand(history, last, {p.product_id: p.category for p in products}).scores)
 
 
 def test_on_the_sample_the_served_forecast_beats_seasonal_naive_and_its_intervals_cover_about_80_percent():
     summary = {row["method"]: row for row in sample_backtest().iter_rows(named=True)}
     assert summary["served"]["mase"] < summary["seasonal_naive"]["mase"]
+    assert summary["category_share"]["mase"] > 0  # the category forecast split by share is scored beside them
     assert 0.75 <= summary["served"]["coverage80"] <= 0.85
 
 
