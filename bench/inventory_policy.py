@@ -24,7 +24,7 @@ from shopinsight_pipeline.inventory.demand import demand_history, forecast_deman
 from shopinsight_pipeline.inventory.plan import PlanSettings, plan_inventory
 from shopinsight_pipeline.inventory.policy import Replay, fixed_rule, plan_rule, replay
 from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products
-from shopinsight_pipeline.sample_stock import simulate_stock
+from shopinsight_pipeline.sample_stock import recorded_frames, simulate_stock
 
 
 def main() -> None:
@@ -47,25 +47,7 @@ def main() -> None:
         for order in drawn[day]:
             if order["status"] != "cancelled":
                 wanted[index[order["product_id"]], column] += int(order["quantity"])
-    recorded = pl.DataFrame(
-        [
-            {"product_id": o["product_id"], "order_date": day, "quantity": int(o["quantity"]), "status": o["status"]}
-            for day, todays in stock.served.items()
-            for o in todays
-        ]
-    )
-    counts = pl.DataFrame(
-        [
-            {
-                "date": day,
-                "product_id": row["product_id"],
-                "on_hand": int(row["on_hand"]),
-                "lead_time_days": int(row["lead_time_days"]),
-            }
-            for day, rows in stock.rows.items()
-            for row in rows
-        ]
-    )
+    recorded, counts = recorded_frames(stock)
     settings = PlanSettings(service_level=args.service_level)
     first = len(days) - args.days
     reorder = np.zeros((len(ids), args.days))

@@ -27,31 +27,17 @@ RUN_DATE = date(2026, 9, 30)
 
 
 def sample_quality() -> None:
-    import polars as pl
 
     from shopinsight_pipeline.inventory.assets import summarize_backtest
     from shopinsight_pipeline.inventory.demand import demand_history, forecast_demand
     from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products
-    from shopinsight_pipeline.sample_stock import simulate_stock
+    from shopinsight_pipeline.sample_stock import recorded_frames, simulate_stock
 
     spec = SampleSpec()
     rng = random.Random(spec.seed)
     products = make_products(rng, spec.products_per_category)
     stock = simulate_stock(generate_orders(spec, products, rng), products, spec.products_per_category)
-    orders = pl.DataFrame(
-        [
-            {"product_id": o["product_id"], "order_date": day, "quantity": int(o["quantity"]), "status": o["status"]}
-            for day, todays in stock.served.items()
-            for o in todays
-        ]
-    )
-    counts = pl.DataFrame(
-        [
-            {"date": day, "product_id": row["product_id"], "on_hand": int(row["on_hand"])}
-            for day, rows in stock.rows.items()
-            for row in rows
-        ]
-    )
+    orders, counts = recorded_frames(stock)
     last = max(stock.rows)
     history = demand_history(orders, counts, [p.product_id for p in products], last - timedelta(days=90), last)
     result = forecast_demand(history, last, {product.product_id: product.category for product in products})

@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from shopinsight_pipeline.alerts.sensors import (
+    PROJECT_JOBS,
     alert_on_high_findings,
     alert_on_refused_challenger,
     alert_on_run_failure,
@@ -31,20 +32,14 @@ from shopinsight_pipeline.alerts.sensors import (
 )
 from shopinsight_pipeline.aspects.assets import aspect_sentiment, aspect_tagger, review_aspects
 from shopinsight_pipeline.erasure_job import (
-    erase_customers_job,
     rematerialize_after_erasure,
-    rematerialize_after_erasure_job,
 )
 from shopinsight_pipeline.freshness import freshness_checks, freshness_checks_sensor
 from shopinsight_pipeline.ingest.assets import raw_inventory, raw_orders, raw_reviews
 from shopinsight_pipeline.inventory.assets import inventory_plan, product_demand_forecast
 from shopinsight_pipeline.io_manager import LakeIOManager
 from shopinsight_pipeline.jobs import (
-    nightly_partition_job,
     nightly_schedule,
-    prepare_partition_job,
-    retrain_job,
-    score_partition_job,
 )
 from shopinsight_pipeline.products.assets import catalogue
 from shopinsight_pipeline.recommend.assets import (
@@ -57,7 +52,7 @@ from shopinsight_pipeline.recommend.assets import (
 from shopinsight_pipeline.reports.assets import category_trends, daily_sales, product_sentiment, sales_forecast
 from shopinsight_pipeline.reports.insight_assets import insight_report, insights
 from shopinsight_pipeline.resources import CustomerPseudonyms, SentimentLabels
-from shopinsight_pipeline.retention_job import retention_job, retention_schedule
+from shopinsight_pipeline.retention_job import retention_schedule
 from shopinsight_pipeline.schemas import column_descriptions, file_schema
 from shopinsight_pipeline.score.assets import review_scores
 from shopinsight_pipeline.sensors import landing_sensor, retrain_after_the_night
@@ -259,15 +254,7 @@ def build_definitions(data_root: str | None = None, sentiment_labels: SentimentL
             ],
             labels.scheme().labels,
         ),
-        jobs=[
-            nightly_partition_job,
-            prepare_partition_job,
-            score_partition_job,
-            retrain_job,
-            retention_job,
-            erase_customers_job,
-            rematerialize_after_erasure_job,
-        ],
+        jobs=list(PROJECT_JOBS),
         schedules=[nightly_schedule, retention_schedule],
         sensors=[
             landing_sensor,

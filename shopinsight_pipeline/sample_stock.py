@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import polars as pl
+
 from shopinsight_pipeline.schemas import INVENTORY_FIELDS
 
 SUPPLIERS = ("S1", "S2", "S3", "S4")
@@ -216,3 +218,31 @@ def inventory_csv(rows: list[dict[str, str]]) -> bytes:
     for row in rows:
         writer.writerow([row[name] for name in INVENTORY_FIELDS])
     return buffer.getvalue().encode("utf-8")
+
+
+def recorded_frames(result: StockResult) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What the shop recorded, as the validated tables hold it (the columns the demand forecast
+    reads): the served order lines (product_id, order_date, quantity, status) and the stock counts
+    (date, product_id, on_hand, on_order, lead_time_days). For benches and tests of the pure
+    inventory code, without a lake."""
+    lines = pl.DataFrame(
+        [
+            {"product_id": o["product_id"], "order_date": day, "quantity": int(o["quantity"]), "status": o["status"]}
+            for day, todays in result.served.items()
+            for o in todays
+        ]
+    )
+    counts = pl.DataFrame(
+        [
+            {
+                "date": day,
+                "product_id": row["product_id"],
+                "on_hand": int(row["on_hand"]),
+                "on_order": int(row["on_order"]),
+                "lead_time_days": int(row["lead_time_days"]),
+            }
+            for day, rows in result.rows.items()
+            for row in rows
+        ]
+    )
+    return lines, counts

@@ -72,17 +72,21 @@ def failure_message(event) -> str:
     return message.split(prefix, 1)[1] if prefix in message else message
 
 
+# Every job of the project (definitions.py defines these): a failure of any of them is alerted.
+PROJECT_JOBS = (
+    nightly_partition_job,
+    prepare_partition_job,
+    score_partition_job,
+    retrain_job,
+    retention_job,
+    erase_customers_job,
+    rematerialize_after_erasure_job,
+)
+
+
 @run_failure_sensor(
     name="alert_on_run_failure",
-    monitored_jobs=[
-        nightly_partition_job,
-        prepare_partition_job,
-        score_partition_job,
-        retrain_job,
-        retention_job,
-        erase_customers_job,
-        rematerialize_after_erasure_job,
-    ],
+    monitored_jobs=list(PROJECT_JOBS),
     default_status=DefaultSensorStatus.RUNNING,
     description="Mails (SHOPINSIGHT_SMTP_*) and posts to a chat webhook (SHOPINSIGHT_ALERT_WEBHOOK_URL) when a run "
     "of the project's jobs fails: job, partition, failed steps with their messages, a link to the run.",

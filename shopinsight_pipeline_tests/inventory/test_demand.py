@@ -22,7 +22,7 @@ from shopinsight_pipeline.inventory.demand import (
     tsb,
 )
 from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products
-from shopinsight_pipeline.sample_stock import simulate_stock
+from shopinsight_pipeline.sample_stock import recorded_frames, simulate_stock
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline_tests.conftest import materialize_assets
 
@@ -108,20 +108,7 @@ def sample_backtest() -> pl.DataFrame:
     rng = random.Random(spec.seed)
     products = make_products(rng, spec.products_per_category)
     stock = simulate_stock(generate_orders(spec, products, rng), products, spec.products_per_category)
-    orders = pl.DataFrame(
-        [
-            {"product_id": o["product_id"], "order_date": day, "quantity": int(o["quantity"]), "status": o["status"]}
-            for day, todays in stock.served.items()
-            for o in todays
-        ]
-    )
-    counts = pl.DataFrame(
-        [
-            {"date": day, "product_id": r["product_id"], "on_hand": int(r["on_hand"])}
-            for day, rows in stock.rows.items()
-            for r in rows
-        ]
-    )
+    orders, counts = recorded_frames(stock)
     last = max(stock.rows)
     history = demand_history(orders, counts, [p.product_id for p in products], last - timedelta(days=90), last)
     assert history.censored.sum() > 0  # the sample's stock-outs are there to be left out
