@@ -18,7 +18,14 @@ def test_every_table_reads_the_same_in_the_query_command_duckdb_and_polars(ml_la
     assert materialize_assets(
         ml_lake.root,
         ml_lake.instance,
-        ["sales_forecast", "insights", "customer_recommendations", "purchase_propensity"],
+        [
+            "sales_forecast",
+            "insights",
+            "customer_recommendations",
+            "purchase_propensity",
+            "product_demand_forecast",
+            "inventory_plan",
+        ],
         partition_key=last,
     ).success
     with open_lake(ml_lake.storage) as (connection, views):
