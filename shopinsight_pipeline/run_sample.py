@@ -3,8 +3,9 @@
 Order: the tokenizer, every day up to token shards, daily_sales, category_trends and
 customer_events, the sentiment model (train, evaluate, promote), the aspect tagger (learned vs
 lexicon, gated), every day's scores, review aspects, aspect_sentiment and product_sentiment, the
-recommender (candidates compared, the best promoted), then sales_forecast, the insights, the report
-and the customer recommendations of the last sample day.
+recommender (candidates compared, the best promoted), then sales_forecast, the product demand
+forecast and the inventory plan, the insights, the report and the customer recommendations of the
+last sample day.
 
     python -m shopinsight_pipeline.run_sample [--root data]
 
@@ -95,7 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         lambda: run_assets(runs, ["recommender_model"]),
         lambda: run_assets(
             runs,
-            ["sales_forecast", "insights", "insight_report", "customer_recommendations", "purchase_propensity"],
+            [
+                "sales_forecast",
+                "product_demand_forecast",
+                "inventory_plan",
+                "insights",
+                "insight_report",
+                "customer_recommendations",
+                "purchase_propensity",
+            ],
             days[-1].isoformat(),
         ),
     ]
