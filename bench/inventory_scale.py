@@ -60,20 +60,26 @@ def synthetic(folder: Path, products: int, days: int) -> None:
     rows, columns = np.nonzero(units)
     pl.DataFrame(
         {
-            "product_id": product_ids[rows],
-            "order_date": [first + timedelta(days=int(day)) for day in columns],
+            "product_id": product_ids[rows].tolist(),
+            "offset": columns.astype(np.int64),
             "quantity": units[rows, columns].astype(np.int32),
-            "status": "delivered",
         }
+    ).select(
+        "product_id",
+        (pl.lit(first) + pl.duration(days=pl.col("offset"))).alias("order_date"),
+        "quantity",
+        pl.lit("delivered").alias("status"),
     ).write_parquet(folder / "orders.parquet")
     on_hand = np.where(rng.random((products, days)) < 0.02, 0, 50)  # 2% of product-days end empty
     pl.DataFrame(
         {
-            "date": np.tile([first + timedelta(days=day) for day in range(days)], products),
-            "product_id": np.repeat(product_ids, days),
+            "offset": np.tile(np.arange(days), products),
+            "product_id": np.repeat(product_ids, days).tolist(),
             "on_hand": on_hand.reshape(-1).astype(np.int32),
         }
-    ).write_parquet(folder / "stock.parquet")
+    ).select((pl.lit(first) + pl.duration(days=pl.col("offset"))).alias("date"), "product_id", "on_hand").write_parquet(
+        folder / "stock.parquet"
+    )
 
 
 def child(kind: str, folder: Path, days: int) -> None:
