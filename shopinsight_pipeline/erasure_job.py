@@ -44,6 +44,7 @@ from pydantic import Field
 
 from shopinsight_pipeline.erasure import HOLD_DAYS, erase_customers, request_id_of
 from shopinsight_pipeline.files import read_json
+from shopinsight_pipeline.freshness import freshness_checks
 from shopinsight_pipeline.partitions import daily_partitions
 from shopinsight_pipeline.resources import CustomerPseudonyms
 from shopinsight_pipeline.storage import LakeStorage
@@ -177,7 +178,8 @@ def erase_customers_job() -> None:
 
 rematerialize_after_erasure_job = define_asset_job(
     name="rematerialize_after_erasure_job",
-    selection=AssetSelection.assets(*REMATERIALIZED),
+    # freshness is judged against the clock by its sensor (freshness.py), not by a run of old days
+    selection=AssetSelection.assets(*REMATERIALIZED) - AssetSelection.checks(*freshness_checks),
     partitions_def=daily_partitions,
     description="The derived partitions an erasure changed (started by the rematerialize_after_erasure sensor).",
 )
