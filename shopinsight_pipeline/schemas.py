@@ -200,6 +200,7 @@ PRODUCT_DEMAND_FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "p10": pl.Float64(),
     "p50": pl.Float64(),
     "p90": pl.Float64(),
+    "day_correlation": pl.Float64(),  # how alike the errors of the days ahead are (inventory/demand.py)
 }
 
 # inventory_plan: per run date and product counted that day (inventory/plan.py).

@@ -158,11 +158,12 @@ class PlanConfig(Config):
     review_days: int = Field(
         default=PlanSettings.review_days, ge=1, description="Days between two orders of a product."
     )
-    day_correlation: float = Field(
-        default=PlanSettings.day_correlation,
+    day_correlation: float | None = Field(
+        default=None,
         ge=0,
         le=1,
-        description="Correlation between two days' demand errors in a span's variance (0: independent days).",
+        description="Correlation between two days' demand errors in a span's variance; empty: each product's own, "
+        "estimated by product_demand_forecast from its history (0: independent days).",
     )
     overstock_days: int = Field(
         default=PlanSettings.overstock_days,

@@ -158,6 +158,28 @@ def tsb(
     return Forecast(np.full(horizon, probability * size), ahead_errors(units, censored, before))
 
 
+def error_correlation(units: np.ndarray, censored: np.ndarray, alpha: float = 0.1, span: int = 7) -> float | None:
+    """How alike the errors of the days ahead are, from the product's history: a forecast whose
+    level is off is off for every day. With e the one-day errors of SBA's standing forecast and E the
+    error of a `span`-day sum forecast at once (uncensored spans only), mean(E^2) = span * mean(e^2)
+    * (1 + (span - 1) * rho) for days equally correlated by rho; solved for rho, clipped to [0, 1].
+    None with fewer than 4 such spans."""
+    path = _croston_path(units, censored, alpha)
+    if path is None:
+        return None
+    before, _ = path
+    one_day = (units - before)[~censored & np.isfinite(before)]
+    spans = [
+        float(units[start : start + span].sum() - span * before[start])
+        for start in range(0, units.size - span + 1, span)
+        if np.isfinite(before[start]) and not censored[start : start + span].any()
+    ]
+    if len(spans) < 4 or one_day.size == 0 or not np.mean(one_day**2) > 0:
+        return None
+    ratio = np.mean(np.square(spans)) / (span * np.mean(one_day**2))
+    return float(np.clip((ratio - 1) / (span - 1), 0.0, 1.0))
+
+
 def fit(method: str, units: np.ndarray, censored: np.ndarray, horizon: int, settings: DemandSettings):
     if method == "seasonal_naive":
         return seasonal_naive(units, censored, horizon, settings.season)
@@ -362,7 +384,7 @@ def forecast_demand(
     progress: Callable[[int, int], object] | None = None,
 ) -> DemandForecast:
     """Forecast every product with a sale in the history; see the module's docstring."""
-    names = ("product_id", "target_date", "horizon_day", "method", "mean", "p10", "p50", "p90")
+    names = ("product_id", "target_date", "horizon_day", "method", "mean", "p10", "p50", "p90", "day_correlation")
     rows: dict[str, list] = {name: [] for name in names}
     scores: list[dict] = []
     notes = [
@@ -385,6 +407,9 @@ def forecast_demand(
         if result is not None and result.predictions:
             results[product] = result
     default, default_why = choose_for_assortment(results, settings) if results else (METHODS[0], "no backtest")
+    correlations = {product: error_correlation(*series[product], settings.alpha) for product in series}
+    known = [value for value in correlations.values() if value is not None]
+    pooled = float(np.median(known)) if known else 0.5  # a product with too short a history takes the median
     notes.insert(0, f"assortment method {default_why}")
     for number, product in enumerate(history.products):
         units, censored = series[product]
@@ -405,6 +430,8 @@ def forecast_demand(
         rows["horizon_day"] += list(range(1, settings.horizon + 1))
         rows["method"] += [method] * settings.horizon
         rows["mean"] += forecast.mean.tolist()
+        correlation = correlations[product]
+        rows["day_correlation"] += [pooled if correlation is None else correlation] * settings.horizon
         for level, name in zip(QUANTILES, ("p10", "p50", "p90"), strict=True):
             rows[name] += quantiles[level].tolist()
         for candidate in result.predictions if result is not None else {}:

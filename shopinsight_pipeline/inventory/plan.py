@@ -4,10 +4,11 @@ orders. Pure: the day's stock count and the demand forecast in, the plan out.
 Demand over a span of days is the sum of the forecast's days, taken as a gamma distribution with
 that sum as its mean and the variance of a sum of equally correlated days (each day's standard
 deviation from its p10-p90 width, as a normal's would be; `day_correlation` between any two days,
-since a forecast whose level is off is off for weeks). A gamma is never negative and skews right
-like the demand of a slow mover. Independent days (correlation 0) understated the risk: replayed on
-the sample's last four weeks (bench/inventory_policy.py) they served 94.0% of demand against the
-fixed rule's 96.9%; 0.5 served 97.0% with 39% less stock (chosen on that same replay: RESULTS.md).
+since a forecast whose level is off is off for weeks: each product's own, estimated by
+product_demand_forecast from its history). A gamma is never negative and skews right like the
+demand of a slow mover. Independent days (correlation 0) understated the risk: replayed on the
+sample's last four weeks (bench/inventory_policy.py) they served 94.0% of demand; the estimated
+correlations serve 95.8% (RESULTS.md).
 
 - lead time L: the supplier's current one, from the stock count (a lead time that grows shows);
 - stock-out probability: P(demand over the L days before an order placed today can arrive >
@@ -30,6 +31,7 @@ import polars as pl
 from scipy import stats
 
 Z_80 = 1.2815515655446004  # a normal's p90 - p10 is 2 * Z_80 standard deviations
+FALLBACK_CORRELATION = 0.5  # a forecast without the product's own day_correlation
 
 
 @dataclass(frozen=True)
@@ -39,19 +41,23 @@ class PlanSettings:
     overstock_days: int = 28  # on hand above the p90 of this many days' demand is overstock
     overstock_quantile: float = 0.9
     cover_days: int = 7  # days of cover: on hand / mean daily demand of the next this many days
-    day_correlation: float = 0.5  # between two days' demand errors (see the module's docstring)
+    # between two days' demand errors; None: each product's, from product_demand_forecast
+    day_correlation: float | None = None
 
 
-def span_demand(forecast: pl.DataFrame, days: np.ndarray, correlation: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def span_demand(
+    forecast: pl.DataFrame, days: np.ndarray, correlation: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of each product's demand over its first `days[i]` forecast days, any two
-    days' errors correlated by `correlation`. `forecast`: one product per row, columns `mean` and
-    `sd` as lists by horizon day."""
+    days' errors correlated by `correlation[i]` (None: independent days). `forecast`: one product
+    per row, columns `mean` and `sd` as lists by horizon day."""
+    rho = np.zeros(forecast.height) if correlation is None else correlation
     means, variances = [], []
-    for (mean, sd), span in zip(forecast.select("mean", "sd").iter_rows(), days, strict=True):
+    for (mean, sd), span, alike in zip(forecast.select("mean", "sd").iter_rows(), days, rho, strict=True):
         span = int(min(max(span, 0), len(mean)))
         spread = np.asarray(sd[:span], dtype=float)
         means.append(float(np.sum(mean[:span])))
-        variances.append(float((1 - correlation) * np.sum(np.square(spread)) + correlation * np.sum(spread) ** 2))
+        variances.append(float((1 - alike) * np.sum(np.square(spread)) + alike * np.sum(spread) ** 2))
     return np.array(means), np.array(variances)
 
 
@@ -80,11 +86,13 @@ def plan_inventory(stock: pl.DataFrame, forecast: pl.DataFrame, run_date: date, 
     """One row per product counted in `stock` (the day's validated_inventory rows) with the plan;
     `forecast`: the run date's product_demand_forecast rows. A product without a forecast gets its
     stock, no plan numbers and a note."""
+    if "day_correlation" not in forecast.columns:  # a forecast written before the column existed
+        forecast = forecast.with_columns(pl.lit(None, dtype=pl.Float64).alias("day_correlation"))
     per_product = (
         forecast.sort("horizon_day")
         .with_columns(((pl.col("p90") - pl.col("p10")) / (2 * Z_80)).alias("sd"))
         .group_by("product_id", maintain_order=True)
-        .agg(pl.col("mean"), pl.col("sd"), pl.col("method").first())
+        .agg(pl.col("mean"), pl.col("sd"), pl.col("method").first(), pl.col("day_correlation").first())
     )
     joined = stock.join(per_product, on="product_id", how="left")
     planned = joined.filter(pl.col("mean").is_not_null())
@@ -95,7 +103,11 @@ def plan_inventory(stock: pl.DataFrame, forecast: pl.DataFrame, run_date: date, 
         planned.select((pl.col("expected_arrival") - pl.lit(run_date)).dt.total_days()).to_series().to_numpy()
     )
     due_in_lead = np.where(np.isfinite(arrival_days.astype(float)) & (arrival_days <= lead), on_order, 0.0)
-    correlation = settings.day_correlation
+    correlation = (
+        planned.get_column("day_correlation").fill_null(FALLBACK_CORRELATION).to_numpy()
+        if settings.day_correlation is None
+        else np.full(planned.height, settings.day_correlation)
+    )
     lead_mean, lead_variance = span_demand(planned, lead, correlation)
     cycle_mean, cycle_variance = span_demand(planned, lead + settings.review_days, correlation)
     cover_mean, _ = span_demand(planned, np.full(planned.height, settings.cover_days))

@@ -16,6 +16,7 @@ from shopinsight_pipeline.inventory.demand import (
     backtest,
     choose,
     demand_history,
+    error_correlation,
     forecast_demand,
     sba,
     seasonal_naive,
@@ -65,6 +66,16 @@ def test_seasonal_naive_repeats_the_last_week_and_skips_a_censored_day():
     units[12] = 0
     forecast = seasonal_naive(units, censored, horizon=9)
     assert forecast.mean == pytest.approx([1, 2, 3, 4, 5, 6, 7, 1, 2])
+
+
+def test_days_whose_level_moves_together_show_correlated_errors_and_independent_days_do_not():
+    rng = np.random.default_rng(3)
+    independent = rng.poisson(5, 91).astype(float)
+    weekly_levels = np.repeat(rng.choice([1.0, 12.0], 13), 7)  # each week busy or quiet as a whole
+    shifting = rng.poisson(weekly_levels).astype(float)
+    assert error_correlation(independent, no_censoring(91)) < 0.2
+    assert error_correlation(shifting, no_censoring(91)) > 0.4
+    assert error_correlation(independent[:20], no_censoring(20)) is None  # under 4 weeks: not estimated
 
 
 def test_quantiles_are_whole_ordered_units_not_below_zero():
