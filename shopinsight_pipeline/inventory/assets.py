@@ -1,7 +1,8 @@
-"""Inventory assets (issue 28): the Dagster wiring of inventory/demand.py and inventory/plan.py.
+"""Inventory assets (issue 28): the Dagster wiring of inventory/demand.py, plan.py and policy.py.
 product_demand_forecast reads the run date's window of validated orders and stock counts and the
-day's catalogue; inventory_plan reads the day's stock count (or the latest of the week before) and
-the day's forecast. The numbers are computed in the pure modules."""
+day's catalogue; inventory_plan reads the day's stock count (or the latest of the week before), the
+day's forecast, and for its policy replay the 28 days before (forecasts, stock counts, orders). The
+numbers are computed in the pure modules."""
 
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -19,6 +20,7 @@ from shopinsight_pipeline.inventory.demand import (
     forecast_demand,
 )
 from shopinsight_pipeline.inventory.plan import PlanSettings, lost_sales, plan_inventory
+from shopinsight_pipeline.inventory.policy import PolicyComparison, replay_recent
 from shopinsight_pipeline.markdown import frame_table
 from shopinsight_pipeline.partitions import DAILY_ASSET, same_day_if_written, window, window_of
 from shopinsight_pipeline.reports.windows import stack
@@ -145,6 +147,7 @@ def summarize_backtest(scores: pl.DataFrame) -> pl.DataFrame:
 # A plan may use the latest stock count of this many days when the run date's is missing (it says so).
 STOCK_LOOKBACK_DAYS = 7
 LOST_SALES_DAYS = 7  # lost sales are estimated over the last week
+REPLAY_DAYS = 28  # the policy replay in the metadata: the plan's rule against a fixed one over these days
 
 
 class PlanConfig(Config):
@@ -177,9 +180,9 @@ class PlanConfig(Config):
 @asset(
     check_specs=gold_check_specs("inventory_plan"),
     ins={
-        "recent_stock": window("validated_inventory", STOCK_LOOKBACK_DAYS + 1),
-        "last_week_orders": window("validated_orders", LOST_SALES_DAYS),
-        "forecast_today": same_day_if_written("product_demand_forecast"),
+        "recent_stock": window("validated_inventory", REPLAY_DAYS + 1),
+        "recent_orders": window("validated_orders", REPLAY_DAYS),
+        "recent_forecasts": window("product_demand_forecast", REPLAY_DAYS),
     },
     **DAILY_ASSET,
     group_name="inventory",
@@ -192,8 +195,8 @@ def inventory_plan(
     context: AssetExecutionContext,
     config: PlanConfig,
     recent_stock: dict[str, pl.DataFrame],
-    last_week_orders: dict[str, pl.DataFrame],
-    forecast_today: dict[str, pl.DataFrame],
+    recent_orders: dict[str, pl.DataFrame],
+    recent_forecasts: dict[str, pl.DataFrame],
     storage: LakeStorage,
 ) -> Iterator[Output | AssetCheckResult]:
     settings = PlanSettings(
@@ -214,7 +217,7 @@ def inventory_plan(
                 allow_retries=False,
             )
         stock_day = max(counts)
-        forecast = forecast_today.get(day.isoformat())
+        forecast = recent_forecasts.get(day.isoformat())
         if forecast is None:
             forecast = pl.DataFrame(
                 schema={
@@ -230,7 +233,7 @@ def inventory_plan(
         daily = dict(forecast.filter(pl.col("horizon_day") == 1).select("product_id", "mean").iter_rows())
         lost = lost_sales(
             stack(window_of(recent_stock, day, LOST_SALES_DAYS), _empty(VALIDATED_INVENTORY_SCHEMA)),
-            stack(window_of(last_week_orders, day, LOST_SALES_DAYS), _empty(VALIDATED_ORDERS_SCHEMA)),
+            stack(window_of(recent_orders, day, LOST_SALES_DAYS), _empty(VALIDATED_ORDERS_SCHEMA)),
             daily,
             first_day,
             day,
@@ -244,7 +247,21 @@ def inventory_plan(
         if stock_day != day.isoformat():
             context.log.warning(f"{day}: no stock count of the day; the plan uses the one of {stock_day}")
         to_order = plan.filter(pl.col("suggested_order") > 0).sort("stockout_probability", descending=True)
+        replayed = replay_recent(
+            {date.fromisoformat(key): frame for key, frame in window_of(recent_forecasts, day, REPLAY_DAYS).items()},
+            {date.fromisoformat(key): frame for key, frame in window_of(recent_stock, day, REPLAY_DAYS + 1).items()},
+            stack(window_of(recent_orders, day, REPLAY_DAYS), _empty(VALIDATED_ORDERS_SCHEMA)),
+            day,
+            settings,
+            REPLAY_DAYS,
+        )
+        policy = (
+            {"policy_replay": MetadataValue.json(replayed.metadata())}
+            if isinstance(replayed, PolicyComparison)
+            else {"policy_replay_note": replayed}
+        )
         return plan, {
+            **policy,
             "stock_date": stock_day,
             "products_to_order": to_order.height,
             "units_to_order": int(to_order.get_column("suggested_order").sum()),

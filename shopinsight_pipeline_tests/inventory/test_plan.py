@@ -121,13 +121,36 @@ def test_a_replay_serves_from_stock_and_orders_arrive_after_their_lead_time():
     assert (fixed.served, fixed.stockout_days) == (18, 1)
 
 
+def plan_metadata(result) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "inventory_plan"]
+    return {key: getattr(value, "value", value) for key, value in event.materialization.metadata.items()}
+
+
+def test_the_metadata_replays_the_plans_rule_against_a_fixed_one_once_forecasts_are_stored(lake, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(lake.root, root)
+    instance = DagsterInstance.ephemeral()
+    for day in lake.days:  # a forecast stored every night, as the nightly job does
+        assert materialize_assets(root, instance, ["product_demand_forecast"], partition_key=day.isoformat()).success
+    result = materialize_assets(root, instance, ["inventory_plan"], partition_key=lake.days[-1].isoformat())
+    assert result.success
+    metadata = plan_metadata(result)
+    assert "policy_replay" in metadata, metadata.get("policy_replay_note")
+    replay = metadata["policy_replay"]
+    assert replay["days"] == len(lake.days) - 1  # every day with a forecast and the stock of the day before
+    assert 0 < replay["suggested_fill_rate"] <= 1 and 0 < replay["fixed_fill_rate"] <= 1
+    assert replay["suggested_avg_stock_value"] > 0 and replay["products"] > 0
+
+
 def test_the_asset_plans_every_counted_product_and_names_the_stock_count_it_used(lake, tmp_path):
     root = tmp_path / "root"
     shutil.copytree(lake.root, root)
     storage = LakeStorage(root=str(root))
     day = lake.days[-1]
     names = ["product_demand_forecast", "inventory_plan"]
-    assert materialize_assets(root, DagsterInstance.ephemeral(), names, partition_key=day.isoformat()).success
+    first_run = materialize_assets(root, DagsterInstance.ephemeral(), names, partition_key=day.isoformat())
+    assert first_run.success
+    assert "policy_replay_note" in plan_metadata(first_run)  # one day of forecasts: too few to replay
     plan = storage.read_partition("inventory_plan", day)
     counted = storage.read_partition("validated_inventory", day)
     assert sorted(plan["product_id"]) == sorted(counted["product_id"])
