@@ -173,7 +173,7 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "target_date": "the day forecast: run_date + horizon_day",
         "horizon_day": "days ahead of run_date, 1 to 28",
         "method": "the method that serves this product, chosen on the backtest: seasonal_naive, sba (Croston, "
-        "Syntetos-Boylan) or tsb (Teunter-Syntetos-Babai)",
+        "Syntetos-Boylan), tsb (Teunter-Syntetos-Babai) or sba_weekday (SBA with the assortment's weekday factors)",
         "mean": "expected units demanded on target_date (demand: what customers would buy with stock on the shelf)",
         "p10": "10% quantile of the day's demand (not below 0)",
         "p50": "median of the day's demand (not below 0; often 0 for a product that sells on few days)",

@@ -13,7 +13,10 @@ computation in the tests):
 - `sba`: Croston's method with the Syntetos-Boylan bias correction (sizes and intervals between
   demands, smoothed on the days with demand): the field's standard for intermittent demand;
 - `tsb`: Teunter-Syntetos-Babai (the probability of demand smoothed every day, so a product that
-  stops selling fades instead of keeping its old rate).
+  stops selling fades instead of keeping its old rate);
+- `sba_weekday`: SBA on demand divided by the assortment's weekday factors, multiplied back for the
+  days ahead (shops sell more at weekends; a product's own weekday pattern is too noisy to estimate
+  from 13 weeks, the assortment's is not).
 
 Quantiles come from each method's in-sample one-step errors (uncensored days) added to its point
 forecast, clipped at zero. A product is served the simplest method unless a more complex one has a
@@ -29,7 +32,7 @@ import numpy as np
 import polars as pl
 
 QUANTILES = (0.1, 0.5, 0.9)
-METHODS = ("seasonal_naive", "sba", "tsb")  # simplest first
+METHODS = ("seasonal_naive", "sba", "tsb", "sba_weekday")  # simplest first
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,9 @@ def _croston_path(units: np.ndarray, censored: np.ndarray, alpha: float) -> tupl
     return before, current
 
 
-def ahead_errors(units: np.ndarray, censored: np.ndarray, before: np.ndarray, steps: int = 7) -> np.ndarray:
+def ahead_errors(
+    units: np.ndarray, censored: np.ndarray, before: np.ndarray, steps: int = 7, index: np.ndarray | None = None
+) -> np.ndarray:
     """In-sample errors of a flat forecast made 1 to `steps` days ahead (actual minus the forecast
     standing that many days before), on uncensored days: a level that drifts widens them, as it
     widens the real errors of a forecast for the weeks ahead (one-step errors alone gave 80%
@@ -114,6 +119,8 @@ def ahead_errors(units: np.ndarray, censored: np.ndarray, before: np.ndarray, st
     parts = []
     for lag in range(min(steps, units.size)):
         standing = before[: before.size - lag] if lag else before
+        if index is not None:  # a level forecast: the day's weekday factor makes it that day's
+            standing = standing * index[lag : units.size]
         actual, kept = units[lag:], ~censored[lag:]
         errors = actual - standing
         parts.append(errors[kept & np.isfinite(errors)])
@@ -180,7 +187,44 @@ def error_correlation(units: np.ndarray, censored: np.ndarray, alpha: float = 0.
     return float(np.clip((ratio - 1) / (span - 1), 0.0, 1.0))
 
 
-def fit(method: str, units: np.ndarray, censored: np.ndarray, horizon: int, settings: DemandSettings):
+def sba_weekday(
+    units: np.ndarray, censored: np.ndarray, horizon: int, index: np.ndarray, alpha: float = 0.1
+) -> Forecast | None:
+    """SBA on demand divided by each day's weekday factor (`index`: one per history day, then one per
+    day ahead), its level multiplied back by the factor of each day ahead: a product that sells more
+    at weekends is forecast more for them. None before any demand."""
+    size = units.size
+    path = _croston_path(units / index[:size], censored, alpha)
+    if path is None:
+        return None
+    before, current = path
+    mean = current * index[size : size + horizon]
+    return Forecast(mean, ahead_errors(units, censored, before, index=index[:size]))
+
+
+def weekday_index(totals: np.ndarray, first_weekday: int, days: int) -> np.ndarray:
+    """The assortment's weekday factors (each weekday's mean units over the mean of all days, from
+    the day totals `totals`, whose first day is `first_weekday`), repeated for `days` days from
+    that first day. Flat (ones) with under two weeks or no sales."""
+    weekdays = (first_weekday + np.arange(totals.size)) % 7
+    factors = np.ones(7)
+    if totals.size >= 14 and totals.mean() > 0:
+        factors = np.array([totals[weekdays == day].mean() for day in range(7)]) / totals.mean()
+        factors = np.where(factors > 0, factors, 1.0)
+    return factors[(first_weekday + np.arange(days)) % 7]
+
+
+def fit(
+    method: str,
+    units: np.ndarray,
+    censored: np.ndarray,
+    horizon: int,
+    settings: DemandSettings,
+    index: np.ndarray | None = None,
+):
+    """`index`: the weekday factors of the history days and the days ahead (sba_weekday needs them)."""
+    if method == "sba_weekday":
+        return None if index is None else sba_weekday(units, censored, horizon, index, settings.alpha)
     if method == "seasonal_naive":
         return seasonal_naive(units, censored, horizon, settings.season)
     if method == "sba":
@@ -239,7 +283,11 @@ BENCHMARK = "category_share"  # scored beside the methods, never served
 
 
 def backtest(
-    units: np.ndarray, censored: np.ndarray, settings: DemandSettings, category: np.ndarray | None = None
+    units: np.ndarray,
+    censored: np.ndarray,
+    settings: DemandSettings,
+    category: np.ndarray | None = None,
+    index: np.ndarray | None = None,
 ) -> Backtest | None:
     """Every method fitted at each weekly origin before the end and scored on the uncensored days of
     the week after it; with the product's `category` units (same days), also the category forecast
@@ -257,7 +305,7 @@ def backtest(
         kept = ~censored[window]
         actual_parts.append(units[window][kept].astype(float))
         for method in METHODS:
-            forecast = fit(method, units[:end], censored[:end], step, settings)
+            forecast = fit(method, units[:end], censored[:end], step, settings, index)
             parts = predicted.setdefault(method, {})
             if forecast is None:
                 parts.setdefault("missing", []).append(np.ones(1))
@@ -395,6 +443,12 @@ def forecast_demand(
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     results: dict[str, Backtest] = {}
     totals: dict[str, np.ndarray] = {}  # units per category and day: the benchmark's category forecast
+    days = history.units.shape[1]
+    first_weekday = history.first_day.weekday()
+    weekdays = weekday_index(history.units.sum(axis=0), first_weekday, days + settings.horizon)
+    # the backtest's factors come from the days before its first origin only (no peeking at what it scores)
+    scored = settings.backtest_horizon * settings.backtest_origins
+    backtest_weekdays = weekday_index(history.units.sum(axis=0)[: max(days - scored, 0)], first_weekday, days)
     for number, product in enumerate(history.products):
         if product in categories:
             totals[categories[product]] = totals.get(categories[product], 0) + history.units[number]
@@ -403,7 +457,7 @@ def forecast_demand(
         start = int(np.argmax(units > 0))  # a product's history starts at its first sale
         series[product] = units[start:], censored[start:]
         category = totals[categories[product]][start:] if product in categories else None
-        result = backtest(*series[product], settings, category)
+        result = backtest(*series[product], settings, category, backtest_weekdays[start:])
         if result is not None and result.predictions:
             results[product] = result
     default, default_why = choose_for_assortment(results, settings) if results else (METHODS[0], "no backtest")
@@ -413,12 +467,13 @@ def forecast_demand(
     notes.insert(0, f"assortment method {default_why}")
     for number, product in enumerate(history.products):
         units, censored = series[product]
+        index = weekdays[days - units.size :]  # the product's history days, then the days ahead
         result = results.get(product)
         if result is not None:
             method, why = choose(result, settings, default)
         else:
             method, why = "sba", "sba: too short a history to backtest"
-        forecast = fit(method, units, censored, settings.horizon, settings)
+        forecast = fit(method, units, censored, settings.horizon, settings, index)
         if forecast is None and method != "sba":
             method, forecast = "sba", sba(units, censored, settings.horizon, settings.alpha)
         if forecast is None:

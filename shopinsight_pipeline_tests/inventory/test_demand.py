@@ -19,8 +19,10 @@ from shopinsight_pipeline.inventory.demand import (
     error_correlation,
     forecast_demand,
     sba,
+    sba_weekday,
     seasonal_naive,
     tsb,
+    weekday_index,
 )
 from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products
 from shopinsight_pipeline.sample_stock import recorded_frames, simulate_stock
@@ -40,6 +42,17 @@ def test_sba_is_crostons_size_over_interval_with_the_bias_correction():
     # by hand: first demand 3 after 2 days; then 2 after 3 days: size 3 + 0.1 (2 - 3), interval 2 + 0.1 (3 - 2)
     assert forecast.mean == pytest.approx([0.95 * 2.9 / 2.1] * 3)
     assert sba(np.zeros(5), no_censoring(5), horizon=3) is None  # no demand yet: no forecast
+
+
+def test_sba_weekday_forecasts_the_level_times_each_days_weekday_factor():
+    factors = np.array([0.8, 0.8, 0.8, 0.8, 1.0, 1.4, 1.4])
+    index = np.tile(factors, 6)  # 5 weeks of history, then the days ahead
+    units = 4 * index[:35]  # the same level every day once the weekday is taken out
+    forecast = sba_weekday(units, no_censoring(35), horizon=7, index=index, alpha=0.1)
+    assert forecast.mean == pytest.approx(0.95 * 4 * factors)  # SBA's level 4 (bias-corrected), per weekday
+    totals = np.tile([10, 10, 10, 10, 10, 20, 20], 3).astype(float)
+    assert weekday_index(totals, 0, 7) == pytest.approx(np.array([10, 10, 10, 10, 10, 20, 20]) / (90 / 7))
+    assert weekday_index(totals[:10], 0, 3) == pytest.approx([1, 1, 1])  # under two weeks: flat
 
 
 def test_a_censored_day_is_left_out_not_read_as_zero_demand():
