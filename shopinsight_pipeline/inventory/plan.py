@@ -8,7 +8,8 @@ since a forecast whose level is off is off for weeks: each product's own, estima
 product_demand_forecast from its history). A gamma is never negative and skews right like the
 demand of a slow mover. Independent days (correlation 0) understated the risk: replayed on the
 sample's last four weeks (bench/inventory_policy.py) they served 94.0% of demand; the estimated
-correlations serve 95.8% (RESULTS.md).
+correlations serve 97.2%, and the reorder point holds on 91.9% of product-days against a nominal
+95% (RESULTS.md).
 
 - lead time L: the supplier's current one, from the stock count (a lead time that grows shows);
 - stock-out probability: P(demand over the L days before an order placed today can arrive >
