@@ -35,3 +35,13 @@ def measure_in_child(target: Callable[[Any], None], job: ChildJob) -> dict | Non
     result = json.loads(output.read_text(encoding="utf-8"))
     result["wall_seconds"] = time.perf_counter() - started
     return result
+
+
+def run_script_child(script: str, *arguments: str) -> dict:
+    """Run `script --child ARGUMENTS` in a fresh interpreter (its peak RSS is its own); the JSON
+    object printed on its last line of output."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, script, "--child", *arguments], check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])

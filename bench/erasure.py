@@ -17,12 +17,13 @@ import json
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from _child import run_script_child
 
 FIRST_DAY = date(2026, 1, 1)
 ORDER_TABLES = ("raw_orders", "validated_orders", "quarantined_orders", "customer_events")
@@ -124,13 +125,7 @@ def child_main(kind: str, root: Path, customers: list[str]) -> None:
 
 
 def measure(kind: str, root: Path, customers: list[str]) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(root), *customers],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_script_child(__file__, kind, str(root), *customers)
 
 
 def main() -> None:

@@ -17,12 +17,13 @@ import argparse
 import json
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from _child import run_script_child
 
 RUN_DATE = date(2026, 9, 30)
 
@@ -119,13 +120,7 @@ def child(kind: str, folder: Path, days: int) -> None:
 
 
 def measure(kind: str, folder: Path, days: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(folder), str(days)],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_script_child(__file__, kind, str(folder), str(days))
 
 
 def main() -> None:

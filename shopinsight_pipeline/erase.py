@@ -12,7 +12,7 @@ import sys
 
 from shopinsight_pipeline.definitions import build_definitions
 from shopinsight_pipeline.erasure import HOLD_DAYS, ErasureInProgress, erase_customers
-from shopinsight_pipeline.erasure_job import derived_partitions, existing_partitions, rematerialize
+from shopinsight_pipeline.erasure_job import partitions_to_rematerialize, rematerialize
 from shopinsight_pipeline.resources import CustomerPseudonyms
 from shopinsight_pipeline.storage import LakeStorage
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             args.requested_by,
             args.reason,
             log=log,
-            downstream=lambda changed: existing_partitions(storage, derived_partitions(specs, changed)),
+            downstream=lambda changed: partitions_to_rematerialize(storage, specs, changed),
             keep_originals_days=args.keep_originals_days,
         )
     except ErasureInProgress as error:

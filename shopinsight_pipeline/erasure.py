@@ -202,18 +202,19 @@ def erase_customers(
     }
     for source, without in cleaners.items():
         for path in sorted((landing / source).glob(f"{source}_*")):
-            content, count = without(path.read_bytes())
+            original = path.read_bytes()
+            content, count = without(original)
             if count:
                 if keep_originals_days > 0:  # the held copy first: a crash after it re-holds the same file
                     held = hold / f"until-{hold_until}" / path.relative_to(storage.root_path)
                     if not held.exists():
-                        write_bytes_atomic(path.read_bytes(), held)
+                        write_bytes_atomic(original, held)
                 write_bytes_atomic(content, path)
                 removed.add(f"landing/{source}", count)
-    order_days = {day.isoformat() for day in rewritten.get("validated_orders", set())}
     recomputed = []
-    for day in map(date.fromisoformat, sorted(order_days)):
-        if day in storage.partition_days("validated_orders") and day in storage.partition_days("daily_sales"):
+    summed = set(storage.partition_days("validated_orders")) & set(storage.partition_days("daily_sales"))
+    for day in sorted(rewritten.get("validated_orders", set())):
+        if day in summed:
             sales = summarize_daily_sales(storage.read_partition("validated_orders", day))
             storage.write_partition("daily_sales", day, sales)
             recomputed.append(day.isoformat())

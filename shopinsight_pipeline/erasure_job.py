@@ -121,6 +121,14 @@ def existing_partitions(storage: LakeStorage, wanted: dict[str, set[date]]) -> d
     return existing
 
 
+def partitions_to_rematerialize(
+    storage: LakeStorage, specs: Iterable[AssetSpec], changed: Mapping[str, Iterable[date]]
+) -> dict[str, list[str]]:
+    """The existing derived partitions that read a partition the erasure rewrote: what the sensor
+    asks runs for and the command re-materializes."""
+    return existing_partitions(storage, derived_partitions(specs, changed))
+
+
 class ErasureConfig(Config):
     customer_ids: list[str] = Field(description="The shop's ids of the customers to erase.")
     requested_by: str = Field(description="Who asked (recorded in the audit entry).")
@@ -221,7 +229,7 @@ def rematerialize_after_erasure(context: RunStatusSensorContext, storage: LakeSt
     assets = set(context.repository_def.assets_defs_by_key.values())
     specs = [spec for assets_def in assets for spec in assets_def.specs]
     changed = {table: [date.fromisoformat(day) for day in days] for table, days in rewritten.items()}
-    wanted = existing_partitions(storage, derived_partitions(specs, changed))
+    wanted = partitions_to_rematerialize(storage, specs, changed)
     return run_requests(request_id, wanted) or SkipReason("no derived partition held them")
 
 

@@ -76,7 +76,7 @@ def purge_expired_originals(context: OpExecutionContext, config: RetentionConfig
             )
     hold = storage.root_path / "lake" / "restricted" / "erasure_hold"  # erasure.py's legal hold of originals
     for folder in sorted(hold.glob("until-*")) if hold.exists() else []:
-        held_until = _day_of(folder.name.replace("until-", "until_", 1))
+        held_until = _held_until(folder.name)
         if held_until is not None and held_until < today:
             if not config.dry_run:
                 remove_folder(folder)
@@ -99,6 +99,14 @@ def _day_of(name: str) -> date | None:
     try:
         return date.fromisoformat(name.split("_", 1)[1].split(".", 1)[0])
     except (IndexError, ValueError):
+        return None
+
+
+def _held_until(name: str) -> date | None:
+    """The last day of an erasure hold folder's name (until-2027-03-01), None for another name."""
+    try:
+        return date.fromisoformat(name.removeprefix("until-"))
+    except ValueError:
         return None
 
 

@@ -24,7 +24,11 @@ from shopinsight_pipeline.inventory.policy import PolicyComparison, replay_recen
 from shopinsight_pipeline.markdown import frame_table
 from shopinsight_pipeline.partitions import DAILY_ASSET, same_day_if_written, window, window_of
 from shopinsight_pipeline.reports.windows import stack
-from shopinsight_pipeline.schemas import VALIDATED_INVENTORY_SCHEMA, VALIDATED_ORDERS_SCHEMA
+from shopinsight_pipeline.schemas import (
+    PRODUCT_DEMAND_FORECAST_SCHEMA,
+    VALIDATED_INVENTORY_SCHEMA,
+    VALIDATED_ORDERS_SCHEMA,
+)
 from shopinsight_pipeline.storage import LakeStorage
 
 # Days of orders and stock the forecast may fit on: the declared window; history_days picks within it.
@@ -64,7 +68,8 @@ def _empty(schema: dict) -> pl.DataFrame:
     group_name="inventory",
     kinds={"polars", "parquet"},
     description="Per run date and product: daily demand for the next 28 days (mean, p10, p50, p90), stock-out "
-    "days treated as censored, the method per product (seasonal naive, Croston-SBA, TSB) chosen on a rolling "
+    "days treated as censored, the method per product (seasonal naive, Croston-SBA, TSB, SBA with weekday "
+    "factors) chosen on a rolling "
     "backtest: a more complex one serves only when it beats the simpler beyond the noise.",
 )
 def product_demand_forecast(
@@ -218,17 +223,8 @@ def inventory_plan(
             )
         stock_day = max(counts)
         forecast = recent_forecasts.get(day.isoformat())
-        if forecast is None:
-            forecast = pl.DataFrame(
-                schema={
-                    "product_id": pl.String,
-                    "horizon_day": pl.Int32,
-                    "mean": pl.Float64,
-                    "p10": pl.Float64,
-                    "p90": pl.Float64,
-                    "method": pl.String,
-                }
-            )
+        if forecast is None:  # no forecast of the day: every product keeps its stock and a note
+            forecast = _empty(PRODUCT_DEMAND_FORECAST_SCHEMA)
         first_day = day - timedelta(days=LOST_SALES_DAYS - 1)
         daily = dict(forecast.filter(pl.col("horizon_day") == 1).select("product_id", "mean").iter_rows())
         lost = lost_sales(
