@@ -178,8 +178,9 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "p10": "10% quantile of the day's demand (not below 0)",
         "p50": "median of the day's demand (not below 0; often 0 for a product that sells on few days)",
         "p90": "90% quantile of the day's demand: p10 to p90 is the 80% interval",
-        "day_correlation": "how alike the errors of two days ahead are (0 to 1), from the product's own history: "
-        "inventory_plan adds the days' spreads with it (the assortment's median when the history is short)",
+        "day_correlation": "how alike the errors of the first horizon_day days ahead are (0 to 1), from the product's "
+        "own history: inventory_plan adds the spreads of a span of that many days with it (the assortment's median "
+        "when the history is short)",
     },
     "inventory_plan": {
         "run_date": "the run date the plan is for: what to order today",

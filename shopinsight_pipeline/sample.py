@@ -35,7 +35,9 @@ from shopinsight_pipeline.schemas import ORDER_FIELDS, PRODUCT_FIELDS
 
 MANIFEST_NAME = "_planted.json"
 # Bumped when the generator changes what it writes: a landing zone of another version is rewritten.
-SAMPLE_VERSION = 6  # 6: a stock feed, orders served from stock (inventory_planted); 5: personal details
+# 7: the sales calendar (landing/calendar/sales_events.csv); 6: a stock feed, orders served from stock
+# (inventory_planted); 5: personal details
+SAMPLE_VERSION = 7
 
 # name: (typical unit price in CNY, share of orders, daily growth of demand, return rate)
 CATEGORIES: dict[str, tuple[float, float, float, float]] = {
@@ -857,6 +859,9 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
             planted.append({"file": name, "line": None, "kind": "gbk_encoded_file"})
         (landing / name).write_bytes(text.encode(encoding))
 
+    (landing / "calendar").mkdir(parents=True, exist_ok=True)
+    (landing / "calendar" / "sales_events.csv").write_text(sales_events_csv(spec), encoding="utf-8")
+
     manifest = {
         "version": SAMPLE_VERSION,
         "spec": _spec_record(spec),
@@ -868,6 +873,13 @@ def write_sample(root: Path, spec: SampleSpec = SampleSpec(), force: bool = Fals
     }
     manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
+
+
+def sales_events_csv(spec: SampleSpec) -> str:
+    """The planner's calendar: the sample's two-day sale, with the uplift its planner expects (the
+    generator's order volume factor: a planner who has run the sale before knows about what it does)."""
+    first, last = (spec.start + timedelta(days=offset) for offset in (PROMOTION_DAYS[0], PROMOTION_DAYS[-1]))
+    return f"name,first_day,last_day,expected_uplift\ntwo-day sale,{first},{last},{PROMOTION_FACTOR}\n"
 
 
 SCALE_KNOBS = ("products_per_category", "customers_at_start", "new_customers_per_day")

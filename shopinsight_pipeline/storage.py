@@ -2,6 +2,7 @@
 
 Layout under `root`:
     landing/orders/orders_YYYY-MM-DD.csv, landing/reviews/reviews_YYYY-MM-DD.jsonl
+    landing/calendar/sales_events.csv                       (the planner's sales events, kept by hand)
     lake/<layer>/<table>/date=YYYY-MM-DD/part-0.parquet   (Hive layout; sharded tables add part-1, ...)
     lake/gold/<run-date table>/run_date=YYYY-MM-DD/...     (tables computed for a run date from a window)
     lake/models/...                                        (tokenizers, model registry, checkpoints)
@@ -130,6 +131,10 @@ class LakeStorage(ConfigurableResource):
             raise KeyError(f"unknown landing source {source!r}; known: {sorted(LANDING_SOURCES)}")
         extension = LANDING_SOURCES[source]
         return self.root_path / "landing" / source / f"{source}_{day.isoformat()}.{extension}"
+
+    def sales_events_file(self) -> UPath:
+        """The planner's calendar of sales events (inventory/events.py): one file, kept by hand."""
+        return self.root_path / "landing" / "calendar" / "sales_events.csv"
 
     def table_path(self, table: str) -> UPath:
         if table not in TABLE_LAYERS:

@@ -19,6 +19,7 @@ from shopinsight_pipeline.inventory.demand import (
     demand_history,
     forecast_demand,
 )
+from shopinsight_pipeline.inventory.events import SalesEvent, SalesEventsError, parse_sales_events
 from shopinsight_pipeline.inventory.plan import PlanSettings, lost_sales, plan_inventory
 from shopinsight_pipeline.inventory.policy import PolicyComparison, replay_recent
 from shopinsight_pipeline.markdown import frame_table
@@ -81,6 +82,7 @@ def product_demand_forecast(
     storage: LakeStorage,
 ) -> Iterator[Output | AssetCheckResult]:
     settings = config.settings()
+    events, calendar_note = sales_events(storage)
 
     def compute(day: date) -> tuple[pl.DataFrame, dict]:
         first = day - timedelta(days=settings.history_days - 1)
@@ -94,10 +96,23 @@ def product_demand_forecast(
             if done % 500 == 0 or done == total:
                 context.log.info(f"{day}: {done}/{total} products forecast")
 
-        result = forecast_demand(history, day, categories, settings, progress)
-        return result.table, demand_metadata(result.scores, result.notes, history.censored.sum())
+        result = forecast_demand(history, day, categories, settings, progress, events)
+        metadata = demand_metadata(result.scores, result.notes, history.censored.sum())
+        return result.table, {"sales_calendar": calendar_note, **metadata}
 
     yield from audited_days(context, storage, "product_demand_forecast", compute)
+
+
+def sales_events(storage: LakeStorage) -> tuple[list[SalesEvent], str]:
+    """The planner's calendar and what the run made of it; a bad row fails the step naming it."""
+    path = storage.sales_events_file()
+    if not path.exists():
+        return [], f"no sales calendar at {path}: every day forecast as an ordinary one"
+    try:
+        events = parse_sales_events(path.read_text(encoding="utf-8"), str(path))
+    except SalesEventsError as error:
+        raise Failure(str(error)) from None
+    return events, f"{len(events)} sales event(s) from {path}"
 
 
 def demand_metadata(scores: pl.DataFrame, notes: list[str], censored_days: int) -> dict:

@@ -18,6 +18,10 @@ computation in the tests):
   days ahead (shops sell more at weekends; a product's own weekday pattern is too noisy to estimate
   from 13 weeks, the assortment's is not).
 
+Sales events from the planner's calendar (inventory/events.py) are not ordinary demand: their past
+days are left out of every fit and of the MASE scale (scored all the same), their days ahead get the
+event's uplift (in the backtest: as known at each origin).
+
 Quantiles come from each method's in-sample one-step errors (uncensored days) added to its point
 forecast, clipped at zero. A product is served the simplest method unless a more complex one has a
 lower mean absolute scaled error on the backtest beyond the noise (the paired bootstrap interval of
@@ -25,12 +29,14 @@ the per-day difference lies below zero), the gate the other models use.
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+
+from shopinsight_pipeline.inventory.events import SalesEvent, event_days
 
 QUANTILES = (0.1, 0.5, 0.9)
 METHODS = ("seasonal_naive", "sba", "tsb", "sba_weekday")  # simplest first
@@ -48,25 +54,32 @@ class DemandSettings:
     rounds: int = 500  # bootstrap resamples of the gate
     confidence: float = 0.95
     seed: int = 0
-    # days whose summed error day_correlation is estimated from: about a lead time plus a review period
-    # (7 days, the first choice, covered 83% of lead-time demand at the 95% reorder point; 14: 92%)
-    correlation_span: int = 14
 
 
 @dataclass
 class Forecast:
     mean: np.ndarray  # point forecast per day ahead
     residuals: np.ndarray  # in-sample one-step errors on uncensored days (actual - forecast)
+    factors: np.ndarray | None = None  # per day ahead: a sales event's uplift, already in `mean`
 
     def quantiles(self, levels: tuple[float, ...] = QUANTILES) -> dict[float, np.ndarray]:
-        """Quantiles of the day's units: the point forecast plus each in-sample error, rounded to whole
-        units and clipped at zero (demand is a count, so the quantiles are too, and p10 to p90
-        holds at least 80% of the outcomes the errors describe)."""
+        """Quantiles of the day's units: the point forecast plus each in-sample error (both times an
+        event day's uplift), rounded to whole units and clipped at zero (demand is a count, so the
+        quantiles are too, and p10 to p90 holds at least 80% of the outcomes the errors describe)."""
         if self.residuals.size == 0:
             return {level: np.round(self.mean) for level in levels}
-        outcomes = np.clip(np.round(self.mean[:, None] + self.residuals[None, :]), 0, None)
+        factors = np.ones(self.mean.size) if self.factors is None else self.factors
+        ordinary = self.mean / np.where(factors > 0, factors, 1.0)
+        outcomes = np.clip(np.round(factors[:, None] * (ordinary[:, None] + self.residuals[None, :])), 0, None)
         values = np.quantile(outcomes, levels, axis=1, method="inverted_cdf")
         return {level: values[position] for position, level in enumerate(levels)}
+
+    def on_event_days(self, factors: np.ndarray | None) -> "Forecast":
+        """The forecast with each day ahead's ordinary demand multiplied by its event uplift (1: none)."""
+        if factors is None or np.all(factors[: self.mean.size] == 1):
+            return self
+        factors = factors[: self.mean.size]
+        return Forecast(self.mean * factors, self.residuals, factors)
 
 
 def seasonal_naive(units: np.ndarray, censored: np.ndarray, horizon: int, season: int = 7) -> Forecast | None:
@@ -169,26 +182,42 @@ def tsb(
     return Forecast(np.full(horizon, probability * size), ahead_errors(units, censored, before))
 
 
-def error_correlation(units: np.ndarray, censored: np.ndarray, alpha: float = 0.1, span: int = 7) -> float | None:
-    """How alike the errors of the days ahead are, from the product's history: a forecast whose
-    level is off is off for every day. With e the one-day errors of SBA's standing forecast and E the
-    error of a `span`-day sum forecast at once (uncensored spans only), mean(E^2) = span * mean(e^2)
-    * (1 + (span - 1) * rho) for days equally correlated by rho; solved for rho, clipped to [0, 1].
-    None with fewer than 4 such spans."""
+def error_correlations(
+    units: np.ndarray, censored: np.ndarray, spans: int, alpha: float = 0.1, min_spans: int = 4
+) -> np.ndarray:
+    """How alike the errors of the days ahead are, per span of 1 to `spans` days, from the product's
+    history: a forecast whose level is off is off for every day. With e the one-day errors of SBA's
+    standing forecast and E the error of an h-day sum forecast at once (consecutive h-day blocks
+    without a censored day), mean(E^2) = h * mean(e^2) * (1 + (h - 1) * rho) for days equally
+    correlated by rho; solved for rho, clipped to [0, 1]. A sum over h days needs the h-day rho: the
+    days of a long lead time are more alike than those of a week (7-day blocks understated a 12-day
+    lead time's spread). NaN where fewer than `min_spans` blocks; a longer span then takes the
+    longest estimated one (0 for one day)."""
+    estimates = np.full(spans, np.nan)
     path = _croston_path(units, censored, alpha)
     if path is None:
-        return None
+        return estimates
     before, _ = path
     one_day = (units - before)[~censored & np.isfinite(before)]
-    spans = [
-        float(units[start : start + span].sum() - span * before[start])
-        for start in range(0, units.size - span + 1, span)
-        if np.isfinite(before[start]) and not censored[start : start + span].any()
-    ]
-    if len(spans) < 4 or one_day.size == 0 or not np.mean(one_day**2) > 0:
-        return None
-    ratio = np.mean(np.square(spans)) / (span * np.mean(one_day**2))
-    return float(np.clip((ratio - 1) / (span - 1), 0.0, 1.0))
+    if one_day.size == 0 or not np.mean(one_day**2) > 0:
+        return estimates
+    estimates[0] = 0.0
+    summed = np.concatenate([[0.0], np.cumsum(units)])
+    blocked = np.concatenate([[0], np.cumsum(censored)])
+    for span in range(2, spans + 1):
+        starts = np.arange(0, units.size - span + 1, span)
+        usable = starts[np.isfinite(before[starts]) & (blocked[starts + span] == blocked[starts])]
+        if usable.size < min_spans:
+            break
+        errors = summed[usable + span] - summed[usable] - span * before[usable]
+        ratio = np.mean(np.square(errors)) / (span * np.mean(one_day**2))
+        estimates[span - 1] = np.clip((ratio - 1) / (span - 1), 0.0, 1.0)
+    known = np.flatnonzero(np.isfinite(estimates))
+    if known.size > 1:
+        estimates[known[-1] + 1 :] = estimates[known[-1]]
+    else:
+        estimates[:] = np.nan  # one day only: nothing learned about sums
+    return estimates
 
 
 def sba_weekday(
@@ -206,15 +235,17 @@ def sba_weekday(
     return Forecast(mean, ahead_errors(units, censored, before, index=index[:size]))
 
 
-def weekday_index(totals: np.ndarray, first_weekday: int, days: int) -> np.ndarray:
+def weekday_index(totals: np.ndarray, first_weekday: int, days: int, special: np.ndarray | None = None) -> np.ndarray:
     """The assortment's weekday factors (each weekday's mean units over the mean of all days, from
-    the day totals `totals`, whose first day is `first_weekday`), repeated for `days` days from
-    that first day. Flat (ones) with under two weeks or no sales."""
+    the day totals `totals`, whose first day is `first_weekday`; `special` days, sales events, left
+    out), repeated for `days` days from that first day. Flat (ones) with under two weeks or no sales."""
     weekdays = (first_weekday + np.arange(totals.size)) % 7
+    ordinary = np.ones(totals.size, dtype=bool) if special is None else ~special[: totals.size]
     factors = np.ones(7)
-    if totals.size >= 14 and totals.mean() > 0:
-        factors = np.array([totals[weekdays == day].mean() for day in range(7)]) / totals.mean()
-        factors = np.where(factors > 0, factors, 1.0)
+    if ordinary.sum() >= 14 and totals[ordinary].mean() > 0:
+        means = [totals[ordinary & (weekdays == day)] for day in range(7)]
+        factors = np.array([values.mean() if values.size else np.nan for values in means]) / totals[ordinary].mean()
+        factors = np.where(np.isfinite(factors) & (factors > 0), factors, 1.0)
     return factors[(first_weekday + np.arange(days)) % 7]
 
 
@@ -292,24 +323,31 @@ def backtest(
     settings: DemandSettings,
     category: np.ndarray | None = None,
     index: np.ndarray | None = None,
+    special: np.ndarray | None = None,
+    ahead: dict[int, np.ndarray] | None = None,
 ) -> Backtest | None:
     """Every method fitted at each weekly origin before the end and scored on the uncensored days of
     the week after it; with the product's `category` units (same days), also the category forecast
     split by product share (seasonal naive of the category's units times the product's share of
-    them over the 28 uncensored days before the origin), a point forecast. None when the history is
-    too short for one origin."""
+    them over the 28 uncensored days before the origin), a point forecast. `special`: the history's
+    sales-event days, left out of every fit (scored all the same); `ahead`: per origin (days before
+    the end) the event uplift of each of the days it scores, as known at the origin. None when the
+    history is too short for one origin."""
     step, origins = settings.backtest_horizon, settings.backtest_origins
     ends = [units.size - step * k for k in range(origins, 0, -1) if units.size - step * k >= settings.season]
     if not ends:
         return None
+    unusual = censored if special is None else censored | special  # not ordinary demand: no fit sees it
     actual_parts: list[np.ndarray] = []
     predicted: dict[str, dict[str, list[np.ndarray]]] = {}
     for end in ends:
         window = slice(end, end + step)
         kept = ~censored[window]
+        factors = (ahead or {}).get(units.size - end)
         actual_parts.append(units[window][kept].astype(float))
         for method in METHODS:
-            forecast = fit(method, units[:end], censored[:end], step, settings, index)
+            forecast = fit(method, units[:end], unusual[:end], step, settings, index)
+            forecast = forecast.on_event_days(factors) if forecast is not None else None
             parts = predicted.setdefault(method, {})
             if forecast is None:
                 parts.setdefault("missing", []).append(np.ones(1))
@@ -318,15 +356,17 @@ def backtest(
             for level, values in forecast.quantiles().items():
                 parts.setdefault(f"q{level}", []).append(values[kept])
         if category is not None:
-            total = seasonal_naive(category[:end], np.zeros(end, dtype=bool), step, settings.season)
-            seen = np.flatnonzero(~censored[:end])[-28:]
+            total = seasonal_naive(
+                category[:end], np.zeros(end, dtype=bool) if special is None else special[:end], step, settings.season
+            )
+            seen = np.flatnonzero(~unusual[:end])[-28:]
             share = units[seen].sum() / category[seen].sum() if category[seen].sum() > 0 else 0.0
             parts = predicted.setdefault(BENCHMARK, {})
             if total is None:
                 parts.setdefault("missing", []).append(np.ones(1))
             else:
-                parts.setdefault("mean", []).append(share * total.mean[kept])
-    mase_scale, rmsse_scale = scale_of(units[: ends[-1]], censored[: ends[-1]])
+                parts.setdefault("mean", []).append(share * total.on_event_days(factors).mean[kept])
+    mase_scale, rmsse_scale = scale_of(units[: ends[-1]], unusual[: ends[-1]])
     result = Backtest(np.concatenate(actual_parts), mase_scale=mase_scale, rmsse_scale=rmsse_scale)
     for method, parts in predicted.items():
         if "missing" not in parts:  # a method that could not run at every origin is not compared
@@ -443,8 +483,11 @@ def forecast_demand(
     categories: dict[str, str],
     settings: DemandSettings = DemandSettings(),
     progress: Callable[[int, int], object] | None = None,
+    events: Sequence[SalesEvent] = (),
 ) -> DemandForecast:
-    """Forecast every product with a sale in the history; see the module's docstring."""
+    """Forecast every product with a sale in the history; see the module's docstring. `events`: the
+    calendar's sales events (inventory/events.py): their past days are left out of the fits, their
+    days ahead get the event's uplift."""
     names = ("product_id", "target_date", "horizon_day", "method", "mean", "p10", "p50", "p90", "day_correlation")
     rows: dict[str, list] = {name: [] for name in names}
     scores: list[dict] = []
@@ -458,10 +501,19 @@ def forecast_demand(
     totals: dict[str, np.ndarray] = {}  # units per category and day: the benchmark's category forecast
     days = history.units.shape[1]
     first_weekday = history.first_day.weekday()
-    weekdays = weekday_index(history.units.sum(axis=0), first_weekday, days + settings.horizon)
+    day_totals = history.units.sum(axis=0)
+    calendar = event_days(list(events), history.first_day, days + settings.horizon)
+    special = calendar.marked[:days]
+    weekdays = weekday_index(day_totals, first_weekday, days + settings.horizon, special)
     # the backtest's factors come from the days before its first origin only (no peeking at what it scores)
-    scored = settings.backtest_horizon * settings.backtest_origins
-    backtest_weekdays = weekday_index(history.units.sum(axis=0)[: max(days - scored, 0)], first_weekday, days)
+    step, scored = settings.backtest_horizon, settings.backtest_horizon * settings.backtest_origins
+    backtest_weekdays = weekday_index(day_totals[: max(days - scored, 0)], first_weekday, days, special)
+    backtest_uplifts = {  # per origin: its scored days' event uplifts, as known at the origin
+        before_end: calendar.factors(day_totals, days - before_end)[0][days - before_end : days - before_end + step]
+        for before_end in range(step, scored + 1, step)
+    }
+    uplifts, event_notes = calendar.factors(day_totals, days)
+    ahead_uplifts = uplifts[days:]
     for number, product in enumerate(history.products):
         if product in categories:
             totals[categories[product]] = totals.get(categories[product], 0) + history.units[number]
@@ -470,38 +522,45 @@ def forecast_demand(
         start = int(np.argmax(units > 0))  # a product's history starts at its first sale
         series[product] = units[start:], censored[start:]
         category = totals[categories[product]][start:] if product in categories else None
-        result = backtest(*series[product], settings, category, backtest_weekdays[start:])
+        result = backtest(
+            *series[product], settings, category, backtest_weekdays[start:], special[start:], backtest_uplifts
+        )
         if result is not None and result.predictions:
             results[product] = result
     default, default_why = choose_for_assortment(results, settings) if results else (METHODS[0], "no backtest")
     correlations = {
-        product: error_correlation(*series[product], settings.alpha, settings.correlation_span) for product in series
+        product: error_correlations(units, censored | special[days - units.size :], settings.horizon, settings.alpha)
+        for product, (units, censored) in series.items()
     }
-    known = [value for value in correlations.values() if value is not None]
-    pooled = float(np.median(known)) if known else 0.5  # a product with too short a history takes the median
-    notes.insert(0, f"assortment method {default_why}")
+    # a product with too short a history takes the assortment's median per span (0.5 with none)
+    estimated = np.array(list(correlations.values())).reshape(-1, settings.horizon)
+    known = np.isfinite(estimated).any(axis=0)
+    pooled = np.full(settings.horizon, 0.5)
+    pooled[known] = np.nanmedian(estimated[:, known], axis=0)
+    notes[:0] = [f"assortment method {default_why}", *event_notes]
     for number, product in enumerate(history.products):
         units, censored = series[product]
+        unusual = censored | special[days - units.size :]
         index = weekdays[days - units.size :]  # the product's history days, then the days ahead
         result = results.get(product)
         if result is not None:
             method, why = choose(result, settings, default)
         else:
             method, why = "sba", "sba: too short a history to backtest"
-        forecast = fit(method, units, censored, settings.horizon, settings, index)
+        forecast = fit(method, units, unusual, settings.horizon, settings, index)
         if forecast is None and method != "sba":
-            method, forecast = "sba", sba(units, censored, settings.horizon, settings.alpha)
+            method, forecast = "sba", sba(units, unusual, settings.horizon, settings.alpha)
         if forecast is None:
-            notes.append(f"{product}: no uncensored day with demand, no forecast")
+            notes.append(f"{product}: no uncensored ordinary day with demand, no forecast")
             continue
+        forecast = forecast.on_event_days(ahead_uplifts)
         quantiles = forecast.quantiles()
         rows["product_id"] += [product] * settings.horizon
         rows["target_date"] += targets
         rows["horizon_day"] += list(range(1, settings.horizon + 1))
         rows["method"] += [method] * settings.horizon
         rows["mean"] += forecast.mean.tolist()
-        correlation = correlations[product]
-        rows["day_correlation"] += [pooled if correlation is None else correlation] * settings.horizon
+        rows["day_correlation"] += np.where(np.isfinite(correlations[product]), correlations[product], pooled).tolist()
         for level, name in zip(QUANTILES, ("p10", "p50", "p90"), strict=True):
             rows[name] += quantiles[level].tolist()
         for candidate in result.predictions if result is not None else {}:

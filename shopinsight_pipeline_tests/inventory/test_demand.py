@@ -16,7 +16,7 @@ from shopinsight_pipeline.inventory.demand import (
     backtest,
     choose,
     demand_history,
-    error_correlation,
+    error_correlations,
     forecast_demand,
     sba,
     sba_weekday,
@@ -24,7 +24,8 @@ from shopinsight_pipeline.inventory.demand import (
     tsb,
     weekday_index,
 )
-from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products
+from shopinsight_pipeline.inventory.events import parse_sales_events
+from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products, sales_events_csv
 from shopinsight_pipeline.sample_stock import recorded_frames, simulate_stock
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline_tests.conftest import materialize_assets
@@ -86,9 +87,19 @@ def test_days_whose_level_moves_together_show_correlated_errors_and_independent_
     independent = rng.poisson(5, 91).astype(float)
     weekly_levels = np.repeat(rng.choice([1.0, 12.0], 13), 7)  # each week busy or quiet as a whole
     shifting = rng.poisson(weekly_levels).astype(float)
-    assert error_correlation(independent, no_censoring(91)) < 0.2
-    assert error_correlation(shifting, no_censoring(91)) > 0.4
-    assert error_correlation(independent[:20], no_censoring(20)) is None  # under 4 weeks: not estimated
+    week = 7 - 1  # the estimate for sums over 7 days
+    assert error_correlations(independent, no_censoring(91), 28)[week] < 0.2
+    assert error_correlations(shifting, no_censoring(91), 28)[week] > 0.4
+    assert np.isnan(error_correlations(independent[:7], no_censoring(7), 28)).all()  # not 4 blocks of 2 days
+
+
+def test_a_span_too_long_to_estimate_takes_the_longest_estimated_one():
+    rng = np.random.default_rng(5)
+    units = rng.poisson(np.repeat(rng.choice([1.0, 12.0], 13), 7)).astype(float)
+    by_span = error_correlations(units, no_censoring(91), 28)
+    assert by_span[0] == 0  # one day: nothing to correlate
+    longest = 91 // 4  # four blocks of this many days still fit in 91 days (the first has no forecast yet)
+    assert np.isfinite(by_span).all() and by_span[longest:] == pytest.approx([by_span[longest - 1]] * (28 - longest))
 
 
 def test_quantiles_are_whole_ordered_units_not_below_zero():
@@ -127,7 +138,7 @@ def test_a_product_without_sales_gets_a_note_and_no_rows():
     assert any(note.startswith("P2: no sale") for note in result.notes)
 
 
-def sample_backtest() -> pl.DataFrame:
+def sample_backtest(with_calendar: bool) -> pl.DataFrame:
     spec = SampleSpec()
     rng = random.Random(spec.seed)
     products = make_products(rng, spec.products_per_category)
@@ -136,11 +147,22 @@ def sample_backtest() -> pl.DataFrame:
     last = max(stock.rows)
     history = demand_history(orders, counts, [p.product_id for p in products], last - timedelta(days=90), last)
     assert history.censored.sum() > 0  # the sample's stock-outs are there to be left out
-    return summarize_backtest(forecast_demand(history, last, {p.product_id: p.category for p in products}).scores)
+    events = parse_sales_events(sales_events_csv(spec), "sales_events.csv") if with_calendar else []
+    categories = {p.product_id: p.category for p in products}
+    return summarize_backtest(forecast_demand(history, last, categories, events=events).scores)
+
+
+def test_knowing_the_sample_sale_lowers_every_methods_quantile_loss():
+    """The backtest scores the two sale days either way (pinball is in units: comparable)."""
+    blind, knowing = (
+        {row["method"]: row["pinball"] for row in sample_backtest(with_calendar).iter_rows(named=True)}
+        for with_calendar in (False, True)
+    )
+    assert all(knowing[method] < blind[method] for method in ("seasonal_naive", "sba", "tsb", "sba_weekday"))
 
 
 def test_on_the_sample_the_served_forecast_beats_seasonal_naive_and_its_intervals_cover_about_80_percent():
-    summary = {row["method"]: row for row in sample_backtest().iter_rows(named=True)}
+    summary = {row["method"]: row for row in sample_backtest(with_calendar=True).iter_rows(named=True)}
     assert summary["served"]["mase"] < summary["seasonal_naive"]["mase"]
     assert summary["category_share"]["mase"] > 0  # the category forecast split by share is scored beside them
     assert 0.75 <= summary["served"]["coverage80"] <= 0.85

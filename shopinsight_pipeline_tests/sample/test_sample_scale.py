@@ -35,8 +35,9 @@ from shopinsight_pipeline.sample import (
 # other manifest entries identical); version 6 adds the stock counts (landing/inventory/) and serves
 # the orders from that stock: the orders an empty shelf could not serve leave with their reviews
 # (inventory_planted.lost_units), so the defect draws after the first lost order differ (each is
-# still listed in the manifest).
-DEFAULT_SAMPLE_DIGEST = "584a397636b0484829e08de44ddfa758de22eb672cdf5e2e88458f9ad3da46d1"
+# still listed in the manifest); version 7 adds the planner's sales calendar
+# (landing/calendar/sales_events.csv, the two-day sale) and changes nothing else (diffed against 6).
+DEFAULT_SAMPLE_DIGEST = "b0b5af1b4e9090298810f04d251ccd4caf045695b16f640a5b266d4bfabfe180"
 WIDE = 150  # products per category: ids of three digits
 
 
