@@ -98,6 +98,11 @@ def product_demand_forecast(
 
         result = forecast_demand(history, day, categories, settings, progress, events)
         metadata = demand_metadata(result.scores, result.notes, history.censored.sum())
+        metadata["backtest_last_week_holdout"] = (
+            MetadataValue.json(result.holdout)
+            if result.holdout
+            else "no product has two backtest origins yet: nothing held out"
+        )
         return result.table, {"sales_calendar": calendar_note, **metadata}
 
     yield from audited_days(context, storage, "product_demand_forecast", compute)

@@ -293,6 +293,23 @@ class Backtest:
     predictions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # method -> {"mean", "q0.1", ...}
     mase_scale: float = 0.0
     rmsse_scale: float = 0.0
+    last_origin_days: int = 0  # how many of the scored days, at the end, the last origin scored
+
+    def split_last(self) -> tuple["Backtest", "Backtest"] | None:
+        """The backtest without its last origin, and the last origin alone (None without both): a
+        method chosen on the first is scored on days its choice never saw."""
+        days = self.last_origin_days
+        if not 0 < days < self.actual.size:
+            return None
+
+        def part(kept: slice) -> Backtest:
+            predictions = {
+                method: {name: values[kept] for name, values in parts.items()}
+                for method, parts in self.predictions.items()
+            }
+            return Backtest(self.actual[kept], predictions, self.mase_scale, self.rmsse_scale)
+
+        return part(slice(None, -days)), part(slice(-days, None))
 
     def scores(self, method: str) -> dict[str, float]:
         predicted = self.predictions[method]
@@ -367,7 +384,7 @@ def backtest(
             else:
                 parts.setdefault("mean", []).append(share * total.on_event_days(factors).mean[kept])
     mase_scale, rmsse_scale = scale_of(units[: ends[-1]], unusual[: ends[-1]])
-    result = Backtest(np.concatenate(actual_parts), mase_scale=mase_scale, rmsse_scale=rmsse_scale)
+    result = Backtest(np.concatenate(actual_parts), {}, mase_scale, rmsse_scale, actual_parts[-1].size)
     for method, parts in predicted.items():
         if "missing" not in parts:  # a method that could not run at every origin is not compared
             result.predictions[method] = {name: np.concatenate(values) for name, values in parts.items()}
@@ -434,6 +451,29 @@ def choose(result: Backtest, settings: DemandSettings, start: str = METHODS[0]) 
     return chosen, why
 
 
+def holdout_scores(results: dict[str, Backtest], settings: DemandSettings) -> dict:
+    """The served score without its optimism: methods chosen (assortment, then product) on every
+    backtest origin but the last, scored on the last one's days, beside seasonal naive on the same
+    days. The served forecast is chosen on all origins, so this measures the choosing, honestly."""
+    split = {product: parts for product, result in results.items() if (parts := result.split_last()) is not None}
+    if not split:
+        return {}
+    default, _ = choose_for_assortment({product: earlier for product, (earlier, _) in split.items()}, settings)
+    served, naive = [], []
+    for earlier, later in split.values():
+        if later.mase_scale > 0 and METHODS[0] in later.predictions:
+            served.append(later.scores(choose(earlier, settings, default)[0])["mase"])
+            naive.append(later.scores(METHODS[0])["mase"])
+    if not served:
+        return {}
+    return {
+        "products": len(served),
+        "assortment_method": default,
+        "served_mase": round(float(np.mean(served)), 4),
+        f"{METHODS[0]}_mase": round(float(np.mean(naive)), 4),
+    }
+
+
 @dataclass
 class DemandHistory:
     """Units (products x days) and censored days, oldest first, for the products with any sale."""
@@ -475,6 +515,7 @@ class DemandForecast:
     table: pl.DataFrame  # the product_demand_forecast rows of the run date
     scores: pl.DataFrame  # per product and method: backtest scores, and which method serves
     notes: list[str]
+    holdout: dict = field(default_factory=dict)  # holdout_scores: the served score on days its choice never saw
 
 
 def forecast_demand(
@@ -575,4 +616,4 @@ def forecast_demand(
         pl.lit(run_date).alias("run_date"),
         pl.col("product_id").replace_strict(categories, default="unknown", return_dtype=pl.String).alias("category"),
     )
-    return DemandForecast(table, pl.DataFrame(scores), notes)
+    return DemandForecast(table, pl.DataFrame(scores), notes, holdout_scores(results, settings))

@@ -12,12 +12,14 @@ from dagster import DagsterInstance
 
 from shopinsight_pipeline.inventory.assets import summarize_backtest
 from shopinsight_pipeline.inventory.demand import (
+    Backtest,
     DemandSettings,
     backtest,
     choose,
     demand_history,
     error_correlations,
     forecast_demand,
+    holdout_scores,
     sba,
     sba_weekday,
     seasonal_naive,
@@ -183,3 +185,16 @@ def test_the_asset_writes_a_forecast_that_passes_its_gold_checks(lake, tmp_path)
     assert (table["p10"] <= table["p90"]).all() and set(table["category"]) - {"unknown"}
     [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "row_count_in_bounds"]
     assert check.passed
+
+
+def test_the_holdout_scores_the_method_chosen_without_the_last_week_on_that_week():
+    """sba wins the first three weeks and loses the last: the holdout reports sba's last week (the
+    choice it would have made), not the better seasonal naive the full backtest would pick."""
+    actual = np.full(28, 4.0)
+    sba_days = np.concatenate([np.full(21, 4.0), np.full(7, 9.0)])  # right, then 5 units off
+    naive_days = np.full(28, 6.0)  # 2 units off throughout
+    predictions = {method: {"mean": naive_days} for method in ("seasonal_naive", "tsb", "sba_weekday")}
+    predictions["sba"] = {"mean": sba_days}
+    result = Backtest(actual, predictions, mase_scale=1.0, rmsse_scale=1.0, last_origin_days=7)
+    holdout = holdout_scores({"P1": result}, DemandSettings())
+    assert holdout["served_mase"] == pytest.approx(5.0) and holdout["seasonal_naive_mase"] == pytest.approx(2.0)

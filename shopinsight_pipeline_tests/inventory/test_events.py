@@ -92,6 +92,8 @@ def test_the_asset_reads_the_samples_calendar_and_refuses_a_bad_one(lake, tmp_pa
     result = materialize_assets(root, DagsterInstance.ephemeral(), ["product_demand_forecast"], partition_key=day)
     [materialization] = result.asset_materializations_for_node("product_demand_forecast")
     assert materialization.metadata["sales_calendar"].value.startswith("1 sales event(s) from ")
+    # the test lake's days hold one backtest origin: the holdout says why it is missing
+    assert "nothing held out" in materialization.metadata["backtest_last_week_holdout"].value
     calendar = LakeStorage(root=str(root)).sales_events_file()
     calendar.write_text(HEADER + "sale,2026-09-14,2026-09-15,2.6\nbroken,yesterday,2026-09-20,\n", encoding="utf-8")
     failed = materialize_assets(root, DagsterInstance.ephemeral(), ["product_demand_forecast"], partition_key=day)
