@@ -200,6 +200,7 @@ PRODUCT_DEMAND_FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "p10": pl.Float64(),
     "p50": pl.Float64(),
     "p90": pl.Float64(),
+    "sd": pl.Float64(),  # standard deviation of the day's demand (inventory/demand.py Forecast.spread)
     "day_correlation": pl.Float64(),  # how alike the errors of the days ahead are (inventory/demand.py)
 }
 
@@ -474,7 +475,13 @@ GOLD_RULES: dict[str, TableRules] = {
     "product_demand_forecast": TableRules(
         keys=("run_date", "product_id", "horizon_day"),
         required=("run_date", "product_id", "target_date", "horizon_day", "method", "mean", "p10", "p50", "p90"),
-        ranges={"horizon_day": (1.0, None), "mean": NOT_NEGATIVE, "p10": NOT_NEGATIVE, "p50": NOT_NEGATIVE},
+        ranges={
+            "horizon_day": (1.0, None),
+            "mean": NOT_NEGATIVE,
+            "p10": NOT_NEGATIVE,
+            "p50": NOT_NEGATIVE,
+            "sd": NOT_NEGATIVE,
+        },
     ),
     "inventory_plan": TableRules(
         keys=("run_date", "product_id"),

@@ -198,3 +198,23 @@ def test_the_holdout_scores_the_method_chosen_without_the_last_week_on_that_week
     result = Backtest(actual, predictions, mase_scale=1.0, rmsse_scale=1.0, last_origin_days=7)
     holdout = holdout_scores({"P1": result}, DemandSettings())
     assert holdout["served_mase"] == pytest.approx(5.0) and holdout["seasonal_naive_mase"] == pytest.approx(2.0)
+
+
+def test_the_gate_compares_squared_errors_so_forecasting_zero_does_not_win_intermittent_demand():
+    """A product selling 10 units on one day in five: always forecasting 0 has the lower absolute
+    error (MASE's choice), the mean of 2 the lower squared error; the plan sums means over a lead time."""
+    actual = np.tile([10.0, 0, 0, 0, 0], 30)  # enough days to be beyond the noise
+    predictions = {method: {"mean": np.zeros(150)} for method in ("seasonal_naive", "tsb", "sba_weekday")}
+    predictions["sba"] = {"mean": np.full(150, 2.0)}
+    result = Backtest(actual, predictions, mase_scale=1.0, rmsse_scale=1.0)
+    assert choose(result, DemandSettings())[0] == "sba"
+    assert choose(result, DemandSettings(gate="absolute"))[0] == "seasonal_naive"
+
+
+def test_a_slow_movers_spread_is_kept_where_its_p10_and_p90_are_both_zero():
+    units = np.zeros(91)
+    units[::15] = 12.0  # one order of 12 every 15 days
+    forecast = sba(units, no_censoring(91), horizon=7)
+    quantiles = forecast.quantiles()
+    assert (quantiles[0.1] == 0).all() and (quantiles[0.9] == 0).all()  # under one selling day in ten
+    assert (forecast.spread() > 2).all()  # what the plan sums over a lead time

@@ -172,3 +172,32 @@ def test_the_asset_plans_every_counted_product_and_names_the_stock_count_it_used
     assert not failed.success
     failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
     assert str(storage.landing_file("inventory", day)) in str(failure.event_specific_data.error)
+
+
+def test_a_slow_movers_risk_comes_from_its_sd_even_where_its_quantiles_or_mean_are_zero():
+    """p10 = p90 = 0 (it sells on fewer than one day in ten) and, for seasonal naive after a week
+    without an order, a mean of 0: the sd the forecast carries still sets a reorder point."""
+    days = 7
+    base = {
+        "horizon_day": list(range(1, days + 1)),
+        "method": ["sba"] * days,
+        "p10": [0.0] * days,
+        "p90": [0.0] * days,
+        "sd": [2.9] * days,
+        "day_correlation": [0.0] * days,
+    }
+    stock = pl.DataFrame(
+        {"product_id": ["P1"], "on_hand": [0], "on_order": [0], "expected_arrival": [None], "lead_time_days": [days]},
+        schema_overrides={
+            "on_hand": pl.Int32,
+            "on_order": pl.Int32,
+            "expected_arrival": pl.Date,
+            "lead_time_days": pl.Int32,
+        },
+    ).with_columns(pl.lit(1.0).alias("unit_cost"))
+    for daily_mean in (0.8, 0.0):
+        forecast = pl.DataFrame({"product_id": ["P1"] * days, "mean": [daily_mean] * days, **base})
+        [plan] = plan_inventory(stock, forecast, RUN_DATE, PlanSettings()).iter_rows(named=True)
+        # independent days: sd over the week 2.9 * sqrt(7) = 7.7; the 95% quantile lies well above the mean
+        assert plan["reorder_point"] >= daily_mean * days + 1.645 * 2.9 * np.sqrt(days) - 1
+        assert plan["stockout_probability"] > 0.05
