@@ -39,7 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--service-level", type=float, default=0.95)
-    parser.add_argument("--day-correlation", type=float, default=None, help="override each product's estimate (0 to 1)")
+    parser.add_argument(
+        "--day-correlation", type=float, default=None, help="override the forecast's estimates (0 to 1)"
+    )
     parser.add_argument("--seed", type=int, default=SampleSpec().seed, help="the sample's seed (default: the embedded)")
     parser.add_argument("--no-calendar", action="store_true", help="forecast without the sample's sales calendar")
     args = parser.parse_args()

@@ -51,7 +51,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--origins", type=int, default=8)
     parser.add_argument("--step", type=int, default=5, help="days between origins")
-    parser.add_argument("--day-correlation", type=float, default=None, help="override each product's estimate (0 to 1)")
+    parser.add_argument(
+        "--day-correlation", type=float, default=None, help="override the forecast's estimates (0 to 1)"
+    )
     parser.add_argument("--last", type=date.fromisoformat, default=date(2011, 11, 25))
     args = parser.parse_args()
     started = time.perf_counter()

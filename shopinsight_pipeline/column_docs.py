@@ -180,9 +180,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "p90": "90% quantile of the day's demand: p10 to p90 is the 80% interval",
         "sd": "standard deviation of the day's demand (the spread inventory_plan sums over a lead time; a slow mover's "
         "p10 and p90 can both be 0 while it has one)",
-        "day_correlation": "how alike the errors of the first horizon_day days ahead are (0 to 1), from the product's "
-        "own history: inventory_plan adds the spreads of a span of that many days with it (the assortment's median "
-        "when the history is short)",
+        "day_correlation": "how alike the errors of the first horizon_day days ahead are (0 to 1), the assortment's, "
+        "from every product's history: inventory_plan adds the spreads of a span of that many days with it",
     },
     "inventory_plan": {
         "run_date": "the run date the plan is for: what to order today",

@@ -190,8 +190,8 @@ class PlanConfig(Config):
         default=None,
         ge=0,
         le=1,
-        description="Correlation between two days' demand errors in a span's variance; empty: each product's own, "
-        "estimated by product_demand_forecast from its history (0: independent days).",
+        description="Correlation between two days' demand errors in a span's variance; empty: the forecast's, "
+        "estimated by product_demand_forecast per span length from the assortment's history (0: independent days).",
     )
     overstock_days: int = Field(
         default=PlanSettings.overstock_days,

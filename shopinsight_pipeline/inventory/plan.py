@@ -4,14 +4,14 @@ orders. Pure: the day's stock count and the demand forecast in, the plan out.
 Demand over a span of days is the sum of the forecast's days, taken as a gamma distribution with
 that sum as its mean and the variance of a sum of equally correlated days (each day's standard
 deviation: the forecast's `sd`, or the p10-p90 width of one written before it; between any two days
-the product's `day_correlation` for a span of that length, since a forecast whose level is off is
-off for weeks: estimated by product_demand_forecast from the product's history). A gamma is never
+the `day_correlation` for a span of that length, since a forecast whose level is off is off for
+weeks: estimated by product_demand_forecast from the assortment's history). A gamma is never
 negative and skews right like the demand of a slow mover. Replayed on the sample's last four weeks
-(bench/inventory_policy.py), independent days served 94.0% of demand; with each span's own
-correlation and the sample's sale in the forecast, demand over the lead time stayed under the 95%
-reorder point on 93.7% of product-days [91.2%, 95.7%], and 94.5% and 96.7% on two other samples; on
-a real shop's demand (bench/inventory_real_demand.py) on 94-95% of 3-day lead times, 92% of 7-day
-and 89-91% of 12-day ones (RESULTS.md).
+(bench/inventory_policy.py), independent days served 94.0% of demand; with each span's correlation
+and the sample's sale in the forecast, demand over the lead time stayed under the 95% reorder point
+on 94.9% of product-days [93.0%, 96.5%], and 95.7% and 96.7% on two other samples; on a real shop's
+demand (bench/inventory_real_demand.py) on 95% of 3-day lead times, 94% of 7-day and 93-94% of
+12-day ones (RESULTS.md).
 
 - lead time L: the supplier's current one, from the stock count (a lead time that grows shows);
 - stock-out probability: P(demand over the L days before an order placed today can arrive >
@@ -34,7 +34,7 @@ import polars as pl
 from scipy import stats
 
 Z_80 = 1.2815515655446004  # a normal's p90 - p10 is 2 * Z_80 standard deviations
-FALLBACK_CORRELATION = 0.5  # a forecast without the product's own day_correlation
+FALLBACK_CORRELATION = 0.5  # a forecast written before day_correlation existed
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def span_demand(
     forecast: pl.DataFrame, days: np.ndarray, correlated: bool = True, fixed: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of each product's demand over its first `days[i]` forecast days, any two
-    days' errors correlated by the product's `day_correlation` for a span of that many days (or by
+    days' errors correlated by the forecast's `day_correlation` for a span of that many days (or by
     `fixed`; `correlated` False: independent days). `forecast`: one product per row, columns `mean`,
     `sd` and `day_correlation` as lists by horizon day."""
     means, variances = [], []

@@ -17,12 +17,13 @@ from shopinsight_pipeline.inventory.demand import (
     backtest,
     choose,
     demand_history,
-    error_correlations,
+    error_ratios,
     forecast_demand,
     holdout_scores,
     sba,
     sba_weekday,
     seasonal_naive,
+    span_correlations,
     tsb,
     weekday_index,
 )
@@ -86,19 +87,25 @@ def test_seasonal_naive_repeats_the_last_week_and_skips_a_censored_day():
 
 def test_days_whose_level_moves_together_show_correlated_errors_and_independent_days_do_not():
     rng = np.random.default_rng(3)
-    independent = rng.poisson(5, 91).astype(float)
-    weekly_levels = np.repeat(rng.choice([1.0, 12.0], 13), 7)  # each week busy or quiet as a whole
+    independent = rng.poisson(5, (20, 91)).astype(float)
+    weekly_levels = np.repeat(rng.choice([1.0, 12.0], (20, 13)), 7, axis=1)  # each week busy or quiet as a whole
     shifting = rng.poisson(weekly_levels).astype(float)
     week = 7 - 1  # the estimate for sums over 7 days
-    assert error_correlations(independent, no_censoring(91), 28)[week] < 0.2
-    assert error_correlations(shifting, no_censoring(91), 28)[week] > 0.4
-    assert np.isnan(error_correlations(independent[:7], no_censoring(7), 28)).all()  # not 4 blocks of 2 days
+
+    def correlations(products: np.ndarray) -> np.ndarray:
+        return span_correlations(np.array([error_ratios(units, no_censoring(91), 28) for units in products]))
+
+    assert correlations(independent)[week] < 0.1
+    assert correlations(shifting)[week] > 0.4
+    assert np.isnan(error_ratios(independent[0, :7], no_censoring(7), 28)[1:]).all()  # not 4 blocks of 2 days
+    short = np.array([error_ratios(units, no_censoring(7), 28) for units in independent[:, :7]])
+    assert span_correlations(short) == pytest.approx([0.5] * 28)  # nothing estimated: the fallback
 
 
 def test_a_span_too_long_to_estimate_takes_the_longest_estimated_one():
     rng = np.random.default_rng(5)
     units = rng.poisson(np.repeat(rng.choice([1.0, 12.0], 13), 7)).astype(float)
-    by_span = error_correlations(units, no_censoring(91), 28)
+    by_span = span_correlations(error_ratios(units, no_censoring(91), 28)[None, :])
     assert by_span[0] == 0  # one day: nothing to correlate
     longest = 91 // 4  # four blocks of this many days still fit in 91 days (the first has no forecast yet)
     assert np.isfinite(by_span).all() and by_span[longest:] == pytest.approx([by_span[longest - 1]] * (28 - longest))
