@@ -15,6 +15,7 @@ from shopinsight_pipeline.inventory.demand import (
     Backtest,
     DemandSettings,
     backtest,
+    bootstrap_means,
     choose,
     demand_history,
     error_ratios,
@@ -225,3 +226,12 @@ def test_a_slow_movers_spread_is_kept_where_its_p10_and_p90_are_both_zero():
     quantiles = forecast.quantiles()
     assert (quantiles[0.1] == 0).all() and (quantiles[0.9] == 0).all()  # under one selling day in ten
     assert (forecast.spread() > 2).all()  # what the plan sums over a lead time
+
+
+def test_an_assortments_bootstrap_drawn_in_chunks_is_the_same_as_one_matrix(monkeypatch):
+    from shopinsight_pipeline.inventory import demand
+
+    difference = np.random.default_rng(2).normal(0, 1, 5_000)
+    chunked = bootstrap_means(difference, DemandSettings())
+    monkeypatch.setattr(demand, "CACHED_BOOTSTRAP_SIZE", 10_000)  # the whole matrix at once
+    assert chunked == pytest.approx(bootstrap_means(difference, DemandSettings()))
