@@ -3,9 +3,10 @@
 Order: the tokenizer, every day up to token shards, daily_sales, category_trends and
 customer_events, the sentiment model (train, evaluate, promote), the aspect tagger (learned vs
 lexicon, gated), every day's scores, review aspects, aspect_sentiment and product_sentiment, the
-recommender (candidates compared, the best promoted), then sales_forecast, the product demand
-forecast and the inventory plan, the insights, the report and the customer recommendations of the
-last sample day.
+recommender (candidates compared, the best promoted), the product demand forecasts of the 13 nights
+before the last day (one range run, as a backfill: inventory_plan's policy replay needs at least 7
+stored forecasts), then sales_forecast, the product demand forecast and the inventory plan, the
+insights, the report and the customer recommendations of the last sample day.
 
     python -m shopinsight_pipeline.run_sample [--root data]
 
@@ -19,7 +20,7 @@ import json
 import os
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -33,6 +34,7 @@ from shopinsight_pipeline.storage import TABLE_LAYERS, LakeStorage
 from shopinsight_pipeline.train.config import GATE
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+REPLAY_NIGHTS = 13  # nights of product demand forecasts before the last day: inventory_plan replays 14
 
 
 def run_partitions(runs: LocationRuns, job_name: str, days: list, started: float) -> bool:
@@ -59,6 +61,16 @@ def run_assets(runs: LocationRuns, names: list[str], partition_key: str | None =
     outcome = runs.run(assets=names, partition_key=partition_key, run_config=QUIET)
     if not outcome.success:
         print(f"materializing {names} failed; see `make ui` (run {outcome.run_id})", file=sys.stderr)
+    return outcome.success
+
+
+def run_range(runs: LocationRuns, names: list[str], first: date, last: date) -> bool:
+    """Materialize some assets for an inclusive range of days in one run, as a UI backfill would."""
+    outcome = runs.run(assets=names, partition_range=(first.isoformat(), last.isoformat()), run_config=QUIET)
+    if not outcome.success:
+        print(
+            f"materializing {names} for {first} to {last} failed; see `make ui` (run {outcome.run_id})", file=sys.stderr
+        )
     return outcome.success
 
 
@@ -94,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         lambda: run_assets(runs, ["aspect_tagger"]),
         lambda: run_partitions(runs, score_partition_job.name, days, started),
         lambda: run_assets(runs, ["recommender_model"]),
+        # the nights before the last, as a shop that ran nightly would have: inventory_plan replays its
+        # rule over the days with a stored forecast (it needs 7) and reports it in its metadata
+        lambda: run_range(runs, ["product_demand_forecast"], days[-REPLAY_NIGHTS - 1], days[-2]),
         lambda: run_assets(
             runs,
             [

@@ -73,10 +73,7 @@ class Forecast:
         quantiles are too, and p10 to p90 holds at least 80% of the outcomes the errors describe)."""
         if self.residuals.size == 0:
             return {level: np.round(self.mean) for level in levels}
-        factors = np.ones(self.mean.size) if self.factors is None else self.factors
-        ordinary = self.mean / np.where(factors > 0, factors, 1.0)
-        outcomes = np.clip(np.round(factors[:, None] * (ordinary[:, None] + self.residuals[None, :])), 0, None)
-        values = np.quantile(outcomes, levels, axis=1, method="inverted_cdf")
+        values = np.quantile(np.round(self._outcomes()), levels, axis=1, method="inverted_cdf")
         return {level: values[position] for position, level in enumerate(levels)}
 
     def spread(self) -> np.ndarray:
@@ -86,9 +83,14 @@ class Forecast:
         shop's lead times instead of 95% (bench/RESULTS.md)."""
         if self.residuals.size == 0:
             return np.zeros(self.mean.size)
+        return self._outcomes().std(axis=1)
+
+    def _outcomes(self) -> np.ndarray:
+        """Days ahead x errors: each day's ordinary forecast plus each in-sample error, times the
+        day's event uplift, not below 0."""
         factors = np.ones(self.mean.size) if self.factors is None else self.factors
         ordinary = self.mean / np.where(factors > 0, factors, 1.0)
-        return np.clip(factors[:, None] * (ordinary[:, None] + self.residuals[None, :]), 0, None).std(axis=1)
+        return np.clip(factors[:, None] * (ordinary[:, None] + self.residuals[None, :]), 0, None)
 
     def on_event_days(self, factors: np.ndarray | None) -> "Forecast":
         """The forecast with each day ahead's ordinary demand multiplied by its event uplift (1: none)."""
@@ -356,13 +358,17 @@ class Backtest:
 
         return part(slice(None, -days)), part(slice(-days, None))
 
-    def scaled_error(self, method: str, squared: bool) -> float:
-        """MASE, or RMSSE squared (the mean squared scaled error): what the gate compares, without
-        the other scores (the gate asks for 20,000 products x 4 methods)."""
+    def day_errors(self, method: str, squared: bool) -> np.ndarray:
+        """Per scored day: the squared error over RMSSE's squared scale, or the absolute error over
+        MASE's: what the gate compares (NaN without a scale)."""
         errors = self.actual - self.predictions[method]["mean"]
-        if squared:
-            return float(np.mean(errors**2)) / self.rmsse_scale**2 if self.rmsse_scale else float("nan")
-        return float(np.abs(errors).mean()) / self.mase_scale if self.mase_scale else float("nan")
+        scale = self.rmsse_scale**2 if squared else self.mase_scale
+        return (errors**2 if squared else np.abs(errors)) / scale if scale else np.full(errors.size, np.nan)
+
+    def scaled_error(self, method: str, squared: bool) -> float:
+        """MASE, or RMSSE squared (the mean squared scaled error), without the other scores (the gate
+        asks for 20,000 products x 4 methods)."""
+        return float(self.day_errors(method, squared).mean())
 
     def scores(self, method: str) -> dict[str, float]:
         predicted = self.predictions[method]
@@ -518,12 +524,8 @@ def choose(result: Backtest, settings: DemandSettings, start: str = METHODS[0]) 
     for challenger in available:
         if challenger == chosen:
             continue
-        challenger_errors = result.actual - result.predictions[challenger]["mean"]
-        chosen_errors = result.actual - result.predictions[chosen]["mean"]
-        if settings.gate == "squared":
-            difference = (challenger_errors**2 - chosen_errors**2) / result.rmsse_scale**2
-        else:
-            difference = (np.abs(challenger_errors) - np.abs(chosen_errors)) / result.mase_scale
+        squared = settings.gate == "squared"
+        difference = result.day_errors(challenger, squared) - result.day_errors(chosen, squared)
         if _beats(difference, settings):
             chosen, why = challenger, f"{challenger}: beats {chosen} on this product ({difference.mean():+.3f})"
     return chosen, why
