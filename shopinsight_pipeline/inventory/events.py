@@ -92,7 +92,6 @@ def parse_sales_events(text: str, source: str) -> list[SalesEvent]:
 class EventDays:
     """The events on a run of days (a forecast's history, then its days ahead)."""
 
-    first_day: date
     event_of: np.ndarray  # per day: the index of its event in `events`, -1 on an ordinary day
     events: list[SalesEvent]
 
@@ -142,4 +141,4 @@ def event_days(events: list[SalesEvent], first_day: date, days: int) -> EventDay
             offset = (day - first_day).days
             if 0 <= offset < days:
                 event_of[offset] = number
-    return EventDays(first_day, event_of, events)
+    return EventDays(event_of, events)
