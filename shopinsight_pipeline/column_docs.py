@@ -178,6 +178,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "p10": "10% quantile of the day's demand (not below 0)",
         "p50": "median of the day's demand (not below 0; often 0 for a product that sells on few days)",
         "p90": "90% quantile of the day's demand: p10 to p90 is the 80% interval",
+        "sales_event": "the name of the sales event on target_date from the planner's calendar (its uplift is in "
+        "mean and the quantiles), else null",
         "sd": "standard deviation of the day's demand (the spread inventory_plan sums over a lead time; a slow mover's "
         "p10 and p90 can both be 0 while it has one)",
         "day_correlation": "how alike the errors of the first horizon_day days ahead are (0 to 1), the assortment's, "

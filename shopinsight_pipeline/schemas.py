@@ -200,6 +200,7 @@ PRODUCT_DEMAND_FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "p10": pl.Float64(),
     "p50": pl.Float64(),
     "p90": pl.Float64(),
+    "sales_event": pl.String(),  # the calendar's event on target_date (its uplift is in mean), else null
     "sd": pl.Float64(),  # standard deviation of the day's demand (inventory/demand.py Forecast.spread)
     "day_correlation": pl.Float64(),  # how alike the errors of the days ahead are (inventory/demand.py)
 }

@@ -20,7 +20,7 @@ from shopinsight_pipeline.inventory.demand import (
     forecast_demand,
 )
 from shopinsight_pipeline.inventory.events import SalesEvent, SalesEventsError, parse_sales_events
-from shopinsight_pipeline.inventory.plan import PlanSettings, lost_sales, plan_inventory
+from shopinsight_pipeline.inventory.plan import PlanSettings, lost_sales, ordinary_daily_demand, plan_inventory
 from shopinsight_pipeline.inventory.policy import PolicyComparison, replay_recent
 from shopinsight_pipeline.markdown import frame_table
 from shopinsight_pipeline.partitions import DAILY_ASSET, same_day_if_written, window, window_of
@@ -246,11 +246,10 @@ def inventory_plan(
         if forecast is None:  # no forecast of the day: every product keeps its stock and a note
             forecast = _empty(PRODUCT_DEMAND_FORECAST_SCHEMA)
         first_day = day - timedelta(days=LOST_SALES_DAYS - 1)
-        daily = dict(forecast.filter(pl.col("horizon_day") == 1).select("product_id", "mean").iter_rows())
         lost = lost_sales(
             stack(window_of(recent_stock, day, LOST_SALES_DAYS), _empty(VALIDATED_INVENTORY_SCHEMA)),
             stack(window_of(recent_orders, day, LOST_SALES_DAYS), _empty(VALIDATED_ORDERS_SCHEMA)),
-            daily,
+            ordinary_daily_demand(forecast, LOST_SALES_DAYS),
             first_day,
             day,
         )

@@ -609,7 +609,19 @@ def forecast_demand(
     """Forecast every product with a sale in the history; see the module's docstring. `events`: the
     calendar's sales events (inventory/events.py): their past days are left out of the fits, their
     days ahead get the event's uplift."""
-    names = ("product_id", "target_date", "horizon_day", "method", "mean", "p10", "p50", "p90", "sd", "day_correlation")
+    names = (
+        "product_id",
+        "target_date",
+        "horizon_day",
+        "method",
+        "mean",
+        "p10",
+        "p50",
+        "p90",
+        "sd",
+        "day_correlation",
+        "sales_event",
+    )
     rows: dict[str, list] = {name: [] for name in names}
     scores: list[dict] = []
     notes = [
@@ -635,6 +647,7 @@ def forecast_demand(
     }
     uplifts, event_notes = calendar.factors(day_totals, days)
     ahead_uplifts = uplifts[days:]
+    ahead_events = [calendar.events[number].name if number >= 0 else None for number in calendar.event_of[days:]]
     for number, product in enumerate(history.products):
         if product in categories:
             totals[categories[product]] = totals.get(categories[product], 0) + history.units[number]
@@ -681,6 +694,7 @@ def forecast_demand(
         rows["method"] += [method] * settings.horizon
         rows["mean"] += forecast.mean.tolist()
         rows["sd"] += forecast.spread().tolist()
+        rows["sales_event"] += ahead_events
         rows["day_correlation"] += correlations
         for level, name in zip(QUANTILES, ("p10", "p50", "p90"), strict=True):
             rows[name] += quantiles[level].tolist()

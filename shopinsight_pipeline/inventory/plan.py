@@ -157,6 +157,24 @@ def plan_inventory(stock: pl.DataFrame, forecast: pl.DataFrame, run_date: date, 
     ).rename({"method": "forecast_method"})
 
 
+def ordinary_daily_demand(forecast: pl.DataFrame, days: int = 7) -> dict[str, float]:
+    """Per product: the mean forecast demand of an ordinary day (the first `days` days ahead that are
+    no sales event; all of them if every one is), what lost_sales charges each empty day of the last
+    week: tomorrow alone would carry its weekday, or a sale's uplift, into seven past days."""
+    ahead = forecast.filter(pl.col("horizon_day") <= days)
+    if "sales_event" in ahead.columns:
+        ahead = ahead.with_columns(pl.col("sales_event").is_null().alias("ordinary"))
+    else:  # a forecast written before the column existed
+        ahead = ahead.with_columns(pl.lit(True).alias("ordinary"))
+    rates = ahead.group_by("product_id").agg(
+        pl.when(pl.col("ordinary").any())
+        .then(pl.col("mean").filter(pl.col("ordinary")).mean())
+        .otherwise(pl.col("mean").mean())
+        .alias("rate")
+    )
+    return dict(rates.iter_rows())
+
+
 def lost_sales(
     stock: pl.DataFrame, sales: pl.DataFrame, daily_demand: dict[str, float], first: date, last: date
 ) -> pl.DataFrame:

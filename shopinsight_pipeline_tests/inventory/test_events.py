@@ -6,11 +6,13 @@ import shutil
 from datetime import date, timedelta
 
 import numpy as np
+import polars as pl
 import pytest
 from dagster import DagsterInstance
 
 from shopinsight_pipeline.inventory.demand import DemandHistory, forecast_demand
 from shopinsight_pipeline.inventory.events import SalesEvent, SalesEventsError, event_days, parse_sales_events
+from shopinsight_pipeline.inventory.plan import ordinary_daily_demand
 from shopinsight_pipeline.storage import LakeStorage
 from shopinsight_pipeline_tests.conftest import materialize_assets
 
@@ -82,6 +84,7 @@ def test_an_events_past_days_stay_out_of_the_fit_and_its_days_ahead_get_the_upli
     assert ordinary["mean"].to_numpy() == pytest.approx(5.0, rel=0.06)  # SBA's 5 less its 5% bias correction
     [sale_day] = knowing.filter(knowing["horizon_day"] == 3).iter_rows(named=True)
     assert sale_day["mean"] == pytest.approx(2 * ordinary["mean"][0])
+    assert sale_day["sales_event"] == "next sale" and ordinary["sales_event"].is_null().all()
     assert sale_day["p90"] >= 2 * ordinary["p90"][0] - 1  # whole units: the doubled quantile, rounded
 
 
@@ -100,3 +103,16 @@ def test_the_asset_reads_the_samples_calendar_and_refuses_a_bad_one(lake, tmp_pa
     assert not failed.success
     [failure] = [event for event in failed.all_events if event.event_type_value == "STEP_FAILURE"]
     assert f"{calendar} line 3: rule iso_dates: 'broken'" in failure.step_failure_data.error.message
+
+
+def test_lost_sales_charge_an_ordinary_days_demand_not_tomorrows_sale():
+    forecast = pl.DataFrame(
+        {
+            "product_id": ["P1"] * 7,
+            "horizon_day": list(range(1, 8)),
+            "mean": [10.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0],  # tomorrow is the sale
+            "sales_event": ["sale"] + [None] * 6,
+        }
+    )
+    assert ordinary_daily_demand(forecast) == {"P1": pytest.approx(14 / 6)}
+    assert ordinary_daily_demand(forecast.drop("sales_event")) == {"P1": pytest.approx(24 / 7)}  # an older table
