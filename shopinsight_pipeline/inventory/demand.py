@@ -706,7 +706,9 @@ def forecast_demand(
             )
         if progress is not None:
             progress(number + 1, len(history.products))
-    table = pl.DataFrame(rows, schema_overrides={"target_date": pl.Date, "horizon_day": pl.Int32}).with_columns(
+    table = pl.DataFrame(
+        rows, schema_overrides={"target_date": pl.Date, "horizon_day": pl.Int32, "sales_event": pl.String}
+    ).with_columns(
         pl.lit(run_date).alias("run_date"),
         pl.col("product_id").replace_strict(categories, default="unknown", return_dtype=pl.String).alias("category"),
     )
