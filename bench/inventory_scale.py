@@ -30,8 +30,7 @@ RUN_DATE = date(2026, 9, 30)
 
 def sample_quality() -> None:
 
-    from shopinsight_pipeline.inventory.assets import summarize_backtest
-    from shopinsight_pipeline.inventory.demand import demand_history, forecast_demand
+    from shopinsight_pipeline.inventory.demand import demand_history, forecast_demand, summarize_backtest
     from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products
     from shopinsight_pipeline.sample_stock import recorded_frames, simulate_stock
 

@@ -13,11 +13,10 @@ from pydantic import Field
 
 from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
 from shopinsight_pipeline.inventory.demand import (
-    BENCHMARK,
-    METHODS,
     DemandSettings,
     demand_history,
     forecast_demand,
+    summarize_backtest,
 )
 from shopinsight_pipeline.inventory.events import SalesEvent, SalesEventsError, parse_sales_events
 from shopinsight_pipeline.inventory.plan import PlanSettings, lost_sales, ordinary_daily_demand, plan_inventory
@@ -148,25 +147,6 @@ def demand_metadata(scores: pl.DataFrame, notes: list[str], censored_days: int) 
         frame_table(worst.select("product_id", "method", "mase", "rmsse", "pinball", "coverage80", "why"))
     )
     return metadata
-
-
-def summarize_backtest(scores: pl.DataFrame) -> pl.DataFrame:
-    """Per method (and `served`: each product's chosen one) the mean of the products' scores
-    (MASE, RMSSE over products with a scale) and the day-weighted interval coverage."""
-    served = scores.filter(pl.col("serves")).with_columns(pl.lit("served").alias("method"))
-    rows = pl.concat([scores, served])
-    order = {method: position for position, method in enumerate([*METHODS, BENCHMARK, "served"])}
-    return (
-        rows.group_by("method")
-        .agg(
-            pl.len().alias("products"),
-            pl.col("mase").filter(pl.col("mase").is_finite()).mean().alias("mase"),
-            pl.col("rmsse").filter(pl.col("rmsse").is_finite()).mean().alias("rmsse"),
-            pl.col("pinball").filter(pl.col("pinball").is_finite()).mean().alias("pinball"),
-            ((pl.col("coverage80") * pl.col("days")).sum() / pl.col("days").sum()).alias("coverage80"),
-        )
-        .sort(pl.col("method").replace_strict(order, default=len(order)))
-    )
 
 
 # A plan may use the latest stock count of this many days when the run date's is missing (it says so).

@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
-from shopinsight_pipeline.inventory.assets import summarize_backtest
 from shopinsight_pipeline.inventory.demand import (
     Backtest,
     DemandSettings,
@@ -21,10 +20,12 @@ from shopinsight_pipeline.inventory.demand import (
     error_ratios,
     forecast_demand,
     holdout_scores,
+    mean_intervals,
     sba,
     sba_weekday,
     seasonal_naive,
     span_correlations,
+    summarize_backtest,
     tsb,
     weekday_index,
 )
@@ -176,6 +177,27 @@ def test_on_the_sample_the_served_forecast_beats_seasonal_naive_and_its_interval
     assert summary["served"]["mase"] < summary["seasonal_naive"]["mase"]
     assert summary["category_share"]["mase"] > 0  # the category forecast split by share is scored beside them
     assert 0.75 <= summary["served"]["coverage80"] <= 0.85
+    for name in ("mase", "coverage"):  # each with its interval over resampled products around it
+        point = summary["served"]["mase" if name == "mase" else "coverage80"]
+        assert summary["served"][f"{name}_low"] < point < summary["served"][f"{name}_high"]
+
+
+def test_a_mean_over_products_comes_with_the_interval_its_sampling_noise_gives():
+    """400 draws of a standard normal: the mean's 95% interval is about +-1.96/20 wide around the
+    sample mean; weights make it the interval of the weighted mean, and a NaN score weighs nothing."""
+    values = np.random.default_rng(3).normal(size=400)
+    heavy = np.arange(400) < 200
+    shifted = np.where(heavy, values + 1, values)  # the heavy half sits one higher: unweighted mean ~0.5
+    with_nan = np.where(np.arange(400) % 4 == 0, np.nan, values)
+    columns = np.column_stack([values, shifted, with_nan])
+    weights = np.column_stack([np.ones(400), np.where(heavy, 3.0, 1.0), np.ones(400)])
+    (low, high), (weighted_low, weighted_high), (nan_low, nan_high) = mean_intervals(columns, weights)
+    assert low < values.mean() < high
+    assert high - low == pytest.approx(2 * 1.96 / 20, rel=0.15)
+    assert weighted_low < np.average(shifted, weights=weights[:, 1]) < weighted_high and weighted_low > 0.5
+    assert nan_low < np.nanmean(with_nan) < nan_high
+    assert nan_high - nan_low == pytest.approx(2 * 1.96 / np.sqrt(300), rel=0.15)  # 300 scored products
+    assert np.isnan(mean_intervals(np.array([[1.0]]))).all()  # one product: no interval
 
 
 def test_the_asset_writes_a_forecast_that_passes_its_gold_checks(lake, tmp_path):
