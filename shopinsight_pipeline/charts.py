@@ -117,3 +117,28 @@ def aspect_heatmap(shares) -> bytes:
     axis.set_title("Negative share of aspect mentions, last 28 days (mentions)", fontsize=9)
     figure.colorbar(image, ax=axis, format=matplotlib.ticker.PercentFormatter(1.0), fraction=0.03)
     return figure_png(figure)
+
+
+def backtest_chart(summary, coverage_target: tuple[float, float] = (0.75, 0.85)) -> bytes:
+    """Per method of a demand backtest (inventory/demand.summarize_backtest's rows): MASE and 80%
+    interval coverage as points with their 95% intervals over resampled products; the target band
+    of coverage is shaded and MASE 1 (the in-sample naive's error) drawn, so a gate's choice and an
+    interval that misses its target show at a glance."""
+    methods = summary["method"].to_list()
+    figure, (mase_axis, coverage_axis) = plt.subplots(1, 2, figsize=(8, 0.45 * len(methods) + 1.2), sharey=True)
+    rows = list(range(len(methods)))
+    for axis, column, low, high in (
+        (mase_axis, "mase", "mase_low", "mase_high"),
+        (coverage_axis, "coverage80", "coverage_low", "coverage_high"),
+    ):
+        points = summary[column].to_numpy()
+        errors = [points - summary[low].to_numpy(), summary[high].to_numpy() - points]
+        axis.errorbar(points, rows, xerr=errors, fmt="o", color="tab:blue", capsize=3)
+    mase_axis.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    mase_axis.set(title="MASE (lower is better)", yticks=rows, yticklabels=methods)
+    mase_axis.invert_yaxis()
+    coverage_axis.axvspan(*coverage_target, color="tab:green", alpha=0.15)
+    coverage_axis.set(title="80% interval coverage (target shaded)")
+    coverage_axis.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    figure.suptitle("demand backtest per method, 95% intervals over products", fontsize=10)
+    return figure_png(figure)

@@ -11,6 +11,7 @@ import polars as pl
 from dagster import AssetCheckResult, AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
 from pydantic import Field
 
+from shopinsight_pipeline import charts
 from shopinsight_pipeline.gold_checks import audited_days, gold_check_specs
 from shopinsight_pipeline.inventory.demand import (
     DemandSettings,
@@ -134,6 +135,7 @@ def demand_metadata(scores: pl.DataFrame, notes: list[str], censored_days: int) 
         return metadata
     summary = summarize_backtest(scores)
     metadata["backtest"] = MetadataValue.md(frame_table(summary))
+    metadata["backtest_chart"] = MetadataValue.md(charts.markdown_image(charts.backtest_chart(summary), "backtest"))
     served = scores.filter(pl.col("serves"))
     metadata["methods_serving"] = MetadataValue.json(
         {method: int(count) for method, count in sorted(served.get_column("method").value_counts().iter_rows())}

@@ -2,6 +2,7 @@
 and the sample's backtest against the issue's targets (beats seasonal naive on MASE, 80% intervals
 cover 75-85%)."""
 
+import functools
 import random
 from datetime import date, timedelta
 
@@ -10,8 +11,10 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
+from shopinsight_pipeline.inventory.assets import demand_metadata
 from shopinsight_pipeline.inventory.demand import (
     Backtest,
+    DemandForecast,
     DemandSettings,
     backtest,
     bootstrap_means,
@@ -149,7 +152,8 @@ def test_a_product_without_sales_gets_a_note_and_no_rows():
     assert any(note.startswith("P2: no sale") for note in result.notes)
 
 
-def sample_backtest(with_calendar: bool) -> pl.DataFrame:
+@functools.cache
+def sample_forecast(with_calendar: bool) -> DemandForecast:
     spec = SampleSpec()
     rng = random.Random(spec.seed)
     products = make_products(rng, spec.products_per_category)
@@ -160,7 +164,11 @@ def sample_backtest(with_calendar: bool) -> pl.DataFrame:
     assert history.censored.sum() > 0  # the sample's stock-outs are there to be left out
     events = parse_sales_events(sales_events_csv(spec), "sales_events.csv") if with_calendar else []
     categories = {p.product_id: p.category for p in products}
-    return summarize_backtest(forecast_demand(history, last, categories, events=events).scores)
+    return forecast_demand(history, last, categories, events=events)
+
+
+def sample_backtest(with_calendar: bool) -> pl.DataFrame:
+    return summarize_backtest(sample_forecast(with_calendar).scores)
 
 
 def test_knowing_the_sample_sale_lowers_every_methods_quantile_loss():
@@ -180,6 +188,15 @@ def test_on_the_sample_the_served_forecast_beats_seasonal_naive_and_its_interval
     for name in ("mase", "coverage"):  # each with its interval over resampled products around it
         point = summary["served"]["mase" if name == "mase" else "coverage80"]
         assert summary["served"][f"{name}_low"] < point < summary["served"][f"{name}_high"]
+
+
+def test_the_operator_sees_the_backtest_with_its_intervals_as_a_table_and_a_chart():
+    result = sample_forecast(with_calendar=True)
+    metadata = demand_metadata(result.scores, result.notes, 0)
+    assert metadata["backtest_chart"].value.startswith("![backtest](data:image/png;base64,")
+    header = metadata["backtest"].value.splitlines()[0]
+    columns = {column.strip() for column in header.split("|")}
+    assert {"mase", "mase_low", "mase_high", "coverage80", "coverage_low", "coverage_high"} <= columns
 
 
 def test_a_mean_over_products_comes_with_the_interval_its_sampling_noise_gives():
