@@ -262,6 +262,7 @@ def inventory_plan(
             "stock_date": stock_day,
             "products_to_order": to_order.height,
             "units_to_order": int(to_order.get_column("suggested_order").sum()),
+            "order_value": float((to_order["suggested_order"] * to_order["unit_cost"]).fill_null(0).sum()),
             "at_risk": int(plan.filter(pl.col("stockout_probability") >= 0.5).height),
             "overstocked": int(plan.get_column("overstock").fill_null(False).sum()),
             "overstock_value": float(plan.get_column("overstock_value").fill_null(0).sum()),
@@ -270,7 +271,12 @@ def inventory_plan(
             "orders_today": MetadataValue.md(
                 frame_table(
                     to_order.select(
-                        "product_id", "on_hand", "on_order", "stockout_probability", "suggested_order"
+                        "product_id",
+                        "on_hand",
+                        "on_order",
+                        "stockout_probability",
+                        "suggested_order",
+                        (pl.col("suggested_order") * pl.col("unit_cost")).alias("order_value"),
                     ).head(20)
                 )
                 if to_order.height

@@ -156,6 +156,9 @@ def test_the_asset_plans_every_counted_product_and_names_the_stock_count_it_used
     assert sorted(plan["product_id"]) == sorted(counted["product_id"])
     assert plan["stock_date"].unique().to_list() == [day]
     assert plan.filter(pl.col("suggested_order").is_not_null()).height > 0
+    ordered = plan.filter(pl.col("suggested_order") > 0)
+    expected_value = sum(units * cost for units, cost in ordered.select("suggested_order", "unit_cost").iter_rows())
+    assert plan_metadata(first_run)["order_value"] == pytest.approx(expected_value)  # the cash today's orders ask
     with open_lake(storage, layers=frozenset({"gold"})) as (connection, views):  # what an analyst queries
         assert {"inventory_plan", "product_demand_forecast"} <= set(views)
         served = connection.execute("select count(*) from inventory_plan where run_date = ?", [day]).fetchone()[0]
