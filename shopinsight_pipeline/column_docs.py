@@ -209,8 +209,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "excess_units": "units on hand above that quantile (0 unless overstock)",
         "overstock_value": "excess_units × unit_cost: cash tied up in the excess",
         "stockout_days_7d": "days of the 7 up to run_date that ended with the shelf empty (0 when none)",
-        "lost_units_7d": "units estimated lost to the empty shelf on those days: the forecast's daily demand less "
-        "what sold that day (0 when none)",
+        "lost_units_7d": "units estimated lost to the empty shelf on those days: the forecast's demand of an "
+        "ordinary day (the mean of the next 7 days that are no sales event) less what sold that day (0 when none)",
         "service_level": "the service level the plan is for (0.95 by default: run config)",
         "note": "why a product has no plan numbers (no demand forecast); null otherwise",
     },
