@@ -184,6 +184,11 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "p10 and p90 can both be 0 while it has one)",
         "day_correlation": "how alike the errors of the first horizon_day days ahead are (0 to 1), the assortment's, "
         "from every product's history: inventory_plan adds the spreads of a span of that many days with it",
+        "backtest_mase": "the served method's MASE on this product's own rolling backtest (4 weekly origins, 7 days "
+        "each; below 1: better than the in-sample naive forecast), null when the product's history was too short to "
+        "backtest or has no day-to-day change: how far to trust this product's forecast",
+        "backtest_coverage80": "the share of this product's backtest days whose demand fell within the served method's "
+        "p10 to p90 (about 0.8 when its intervals are right), null when unscored",
     },
     "inventory_plan": {
         "run_date": "the run date the plan is for: what to order today",

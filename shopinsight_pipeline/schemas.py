@@ -203,6 +203,8 @@ PRODUCT_DEMAND_FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "sales_event": pl.String(),  # the calendar's event on target_date (its uplift is in mean), else null
     "sd": pl.Float64(),  # standard deviation of the day's demand (inventory/demand.py Forecast.spread)
     "day_correlation": pl.Float64(),  # how alike the errors of the days ahead are (inventory/demand.py)
+    "backtest_mase": pl.Float64(),  # the served method's MASE on this product's backtest, null when unscored
+    "backtest_coverage80": pl.Float64(),  # its 80% intervals' coverage there
 }
 
 # inventory_plan: per run date and product counted that day (inventory/plan.py).

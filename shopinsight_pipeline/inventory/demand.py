@@ -643,6 +643,8 @@ def forecast_demand(
         "sd",
         "day_correlation",
         "sales_event",
+        "backtest_mase",
+        "backtest_coverage80",
     )
     rows: dict[str, list] = {name: [] for name in names}
     scores: list[dict] = []
@@ -720,21 +722,34 @@ def forecast_demand(
         rows["day_correlation"] += correlations
         for level, name in zip(QUANTILES, ("p10", "p50", "p90"), strict=True):
             rows[name] += quantiles[level].tolist()
-        for candidate in result.predictions if result is not None else {}:
-            assert result is not None
-            scores.append(
-                {"product_id": product, "method": candidate, "serves": candidate == method, "why": why}
-                | result.scores(candidate)
-            )
+        candidates = {candidate: result.scores(candidate) for candidate in result.predictions} if result else {}
+        served = candidates.get(method, {})  # the served method's own backtest: how far to trust this product
+        rows["backtest_mase"] += [_finite_or_none(served.get("mase"))] * settings.horizon
+        rows["backtest_coverage80"] += [_finite_or_none(served.get("coverage80"))] * settings.horizon
+        scores += [
+            {"product_id": product, "method": candidate, "serves": candidate == method, "why": why} | candidate_scores
+            for candidate, candidate_scores in candidates.items()
+        ]
         if progress is not None:
             progress(number + 1, len(history.products))
     table = pl.DataFrame(
-        rows, schema_overrides={"target_date": pl.Date, "horizon_day": pl.Int32, "sales_event": pl.String}
+        rows,
+        schema_overrides={
+            "target_date": pl.Date,
+            "horizon_day": pl.Int32,
+            "sales_event": pl.String,
+            "backtest_mase": pl.Float64,
+            "backtest_coverage80": pl.Float64,
+        },
     ).with_columns(
         pl.lit(run_date).alias("run_date"),
         pl.col("product_id").replace_strict(categories, default="unknown", return_dtype=pl.String).alias("category"),
     )
     return DemandForecast(table, pl.DataFrame(scores), notes, holdout_scores(results, settings))
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and np.isfinite(value) else None
 
 
 def summarize_backtest(scores: pl.DataFrame) -> pl.DataFrame:

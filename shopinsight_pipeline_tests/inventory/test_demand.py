@@ -199,6 +199,34 @@ def test_the_operator_sees_the_backtest_with_its_intervals_as_a_table_and_a_char
     assert {"mase", "mase_low", "mase_high", "coverage80", "coverage_low", "coverage_high"} <= columns
 
 
+def test_each_products_rows_carry_its_served_methods_own_backtest_score():
+    """An analyst filters the products whose forecast to distrust without reading the metadata."""
+    result = sample_forecast(with_calendar=True)
+    served = result.scores.filter(pl.col("serves")).select("product_id", "mase", "coverage80")
+    carried = result.table.select("product_id", "backtest_mase", "backtest_coverage80").unique()
+    assert carried.height == served.height == result.table["product_id"].n_unique()  # one score per product
+    joined = carried.join(served, on="product_id")
+    assert joined.height == served.height
+    assert (joined["backtest_mase"] == joined["mase"]).all()
+    assert (joined["backtest_coverage80"] == joined["coverage80"]).all()
+
+
+def test_a_product_too_new_to_backtest_has_no_backtest_score():
+    orders = pl.DataFrame(
+        {
+            "product_id": ["P1"] * 3,
+            "order_date": [RUN_DATE - timedelta(days=n) for n in (1, 2, 4)],
+            "quantity": [2, 1, 3],
+            "status": ["delivered"] * 3,
+        }
+    )
+    stock = pl.DataFrame(schema={"date": pl.Date, "product_id": pl.String, "on_hand": pl.Int32})
+    history = demand_history(orders, stock, ["P1"], RUN_DATE - timedelta(days=90), RUN_DATE)
+    table = forecast_demand(history, RUN_DATE, {"P1": "home"}).table
+    assert table.height == DemandSettings().horizon
+    assert table["backtest_mase"].is_null().all() and table["backtest_coverage80"].is_null().all()
+
+
 def test_a_mean_over_products_comes_with_the_interval_its_sampling_noise_gives():
     """400 draws of a standard normal: the mean's 95% interval is about +-1.96/20 wide around the
     sample mean; weights make it the interval of the weighted mean, and a NaN score weighs nothing."""
