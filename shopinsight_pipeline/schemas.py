@@ -484,6 +484,9 @@ GOLD_RULES: dict[str, TableRules] = {
             "p10": NOT_NEGATIVE,
             "p50": NOT_NEGATIVE,
             "sd": NOT_NEGATIVE,
+            "day_correlation": SHARE,
+            "backtest_mase": NOT_NEGATIVE,
+            "backtest_coverage80": SHARE,
         },
     ),
     "inventory_plan": TableRules(
