@@ -29,9 +29,11 @@ RUN_DATE = date(2026, 9, 30)
 
 
 def sample_quality() -> None:
+    import polars as pl
 
     from shopinsight_pipeline.inventory.demand import demand_history, forecast_demand, summarize_backtest
-    from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products
+    from shopinsight_pipeline.inventory.events import parse_sales_events
+    from shopinsight_pipeline.sample import SampleSpec, generate_orders, make_products, sales_events_csv
     from shopinsight_pipeline.sample_stock import recorded_frames, simulate_stock
 
     spec = SampleSpec()
@@ -41,9 +43,12 @@ def sample_quality() -> None:
     orders, counts = recorded_frames(stock)
     last = max(stock.rows)
     history = demand_history(orders, counts, [p.product_id for p in products], last - timedelta(days=90), last)
-    result = forecast_demand(history, last, {product.product_id: product.category for product in products})
+    events = parse_sales_events(sales_events_csv(spec), "sales_events.csv")  # the sample's calendar, as served
+    categories = {product.product_id: product.category for product in products}
+    result = forecast_demand(history, last, categories, events=events)
     print(f"sample, run date {last}: {len(history.products)} products, {int(history.censored.sum())} censored days")
-    print(summarize_backtest(result.scores))
+    with pl.Config(tbl_cols=-1, tbl_width_chars=200, float_precision=3):
+        print(summarize_backtest(result.scores))
     print(result.notes[0])
 
 
