@@ -136,7 +136,7 @@ def test_the_gate_keeps_a_weekly_pattern_on_seasonal_naive_and_gives_lumpy_deman
     assert choose(result, settings, start="sba")[0] == "sba"  # seasonal naive does not beat it
 
 
-def test_a_product_without_sales_gets_a_note_and_no_rows():
+def test_a_product_without_sales_gets_a_note_and_no_rows_and_one_too_new_no_backtest_score():
     orders = pl.DataFrame(
         {
             "product_id": ["P1"] * 3,
@@ -150,6 +150,7 @@ def test_a_product_without_sales_gets_a_note_and_no_rows():
     result = forecast_demand(history, RUN_DATE, {"P1": "home", "P2": "home"})
     assert set(result.table["product_id"]) == {"P1"} and result.table.height == DemandSettings().horizon
     assert any(note.startswith("P2: no sale") for note in result.notes)
+    assert result.table["backtest_mase"].is_null().all() and result.table["backtest_coverage80"].is_null().all()
 
 
 @functools.cache
@@ -209,22 +210,6 @@ def test_each_products_rows_carry_its_served_methods_own_backtest_score():
     assert joined.height == served.height
     assert (joined["backtest_mase"] == joined["mase"]).all()
     assert (joined["backtest_coverage80"] == joined["coverage80"]).all()
-
-
-def test_a_product_too_new_to_backtest_has_no_backtest_score():
-    orders = pl.DataFrame(
-        {
-            "product_id": ["P1"] * 3,
-            "order_date": [RUN_DATE - timedelta(days=n) for n in (1, 2, 4)],
-            "quantity": [2, 1, 3],
-            "status": ["delivered"] * 3,
-        }
-    )
-    stock = pl.DataFrame(schema={"date": pl.Date, "product_id": pl.String, "on_hand": pl.Int32})
-    history = demand_history(orders, stock, ["P1"], RUN_DATE - timedelta(days=90), RUN_DATE)
-    table = forecast_demand(history, RUN_DATE, {"P1": "home"}).table
-    assert table.height == DemandSettings().horizon
-    assert table["backtest_mase"].is_null().all() and table["backtest_coverage80"].is_null().all()
 
 
 def test_a_mean_over_products_comes_with_the_interval_its_sampling_noise_gives():
