@@ -193,8 +193,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
     "inventory_plan": {
         "run_date": "the run date the plan is for: what to order today",
         "product_id": "a product of the stock count",
-        "stock_date": "the stock count the plan used: the run date's, else the latest of the 7 days before (said in "
-        "the metadata)",
+        "stock_date": "the day of the product's stock count the plan used: the run date's, else (the day's file "
+        "missing, or the product's row quarantined) its latest of the 7 days before (listed in the metadata)",
         "on_hand": "units on the shelf at the end of stock_date",
         "on_order": "units ordered and not yet delivered",
         "expected_arrival": "when what is on order arrives; null when nothing is",

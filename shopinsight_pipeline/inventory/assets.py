@@ -20,7 +20,14 @@ from shopinsight_pipeline.inventory.demand import (
     summarize_backtest,
 )
 from shopinsight_pipeline.inventory.events import SalesEvent, SalesEventsError, parse_sales_events
-from shopinsight_pipeline.inventory.plan import PlanSettings, lost_sales, ordinary_daily_demand, plan_inventory
+from shopinsight_pipeline.inventory.plan import (
+    PlanSettings,
+    latest_counts,
+    lost_sales,
+    ordinary_daily_demand,
+    plan_inventory,
+    uncounted_products,
+)
 from shopinsight_pipeline.inventory.policy import PolicyComparison, replay_recent
 from shopinsight_pipeline.markdown import frame_table
 from shopinsight_pipeline.partitions import DAILY_ASSET, same_day_if_written, window, window_of
@@ -224,6 +231,7 @@ def inventory_plan(
                 allow_retries=False,
             )
         stock_day = max(counts)
+        counted = latest_counts({date.fromisoformat(key): frame for key, frame in counts.items()})
         forecast = recent_forecasts.get(day.isoformat())
         if forecast is None:  # no forecast of the day: every product keeps its stock and a note
             forecast = _empty(PRODUCT_DEMAND_FORECAST_SCHEMA)
@@ -236,14 +244,13 @@ def inventory_plan(
             day,
         )
         plan = (
-            plan_inventory(counts[stock_day], forecast, day, settings)
-            .with_columns(pl.lit(date.fromisoformat(stock_day)).alias("stock_date"))
+            plan_inventory(counted.drop("stock_date"), forecast, day, settings)
+            .join(counted.select("product_id", "stock_date"), on="product_id", how="left")
             .join(lost, on="product_id", how="left")
             .with_columns(pl.col("stockout_days_7d").fill_null(0), pl.col("lost_units_7d").fill_null(0.0))
         )
         if stock_day != day.isoformat():
             context.log.warning(f"{day}: no stock count of the day; the plan uses the one of {stock_day}")
-        to_order = plan.filter(pl.col("suggested_order") > 0).sort("stockout_probability", descending=True)
         replayed = replay_recent(
             {date.fromisoformat(key): frame for key, frame in window_of(recent_forecasts, day, REPLAY_DAYS).items()},
             {date.fromisoformat(key): frame for key, frame in window_of(recent_stock, day, REPLAY_DAYS + 1).items()},
@@ -252,36 +259,71 @@ def inventory_plan(
             settings,
             REPLAY_DAYS,
         )
-        policy = (
-            {"policy_replay": MetadataValue.json(replayed.metadata())}
-            if isinstance(replayed, PolicyComparison)
-            else {"policy_replay_note": replayed}
+        metadata = plan_metadata(
+            plan, counted, uncounted_products(counted, forecast), day, date.fromisoformat(stock_day)
         )
-        return plan, {
-            **policy,
-            "stock_date": stock_day,
-            "products_to_order": to_order.height,
-            "units_to_order": int(to_order.get_column("suggested_order").sum()),
-            "order_value": float((to_order["suggested_order"] * to_order["unit_cost"]).fill_null(0).sum()),
-            "at_risk": int(plan.filter(pl.col("stockout_probability") >= 0.5).height),
-            "overstocked": int(plan.get_column("overstock").fill_null(False).sum()),
-            "overstock_value": float(plan.get_column("overstock_value").fill_null(0).sum()),
-            "without_forecast": int(plan.get_column("note").is_not_null().sum()),
-            "lost_units_7d": float(plan.get_column("lost_units_7d").sum()),
-            "orders_today": MetadataValue.md(
-                frame_table(
-                    to_order.select(
-                        "product_id",
-                        "on_hand",
-                        "on_order",
-                        "stockout_probability",
-                        "suggested_order",
-                        (pl.col("suggested_order") * pl.col("unit_cost")).alias("order_value"),
-                    ).head(20)
-                )
-                if to_order.height
-                else "nothing to order"
-            ),
-        }
+        for warning in metadata.pop("warnings"):
+            context.log.warning(f"{day}: {warning}")
+        if isinstance(replayed, PolicyComparison):
+            return plan, {"policy_replay": MetadataValue.json(replayed.metadata()), **metadata}
+        return plan, {"policy_replay_note": replayed, **metadata}
 
     yield from audited_days(context, storage, "inventory_plan", compute)
+
+
+def _listed(items: list[str], shown: int = 50) -> str:
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def plan_metadata(plan: pl.DataFrame, counted: pl.DataFrame, uncounted: list[str], day: date, stock_day: date) -> dict:
+    """What the planner reads first: today's orders and their cash, risk and overstock, and which
+    products' counts are old or missing (`warnings`: the same, for the run's log)."""
+    to_order = plan.filter(pl.col("suggested_order") > 0).sort("stockout_probability", descending=True)
+    older = counted.filter(pl.col("stock_date") < stock_day)
+    older_products = [
+        f"{product} ({counted_day})" for product, counted_day in older.select("product_id", "stock_date").iter_rows()
+    ]
+    warnings = []
+    if older_products:
+        warnings.append(f"{len(older_products)} product(s) not in the count of {stock_day} use an older one")
+    if uncounted:
+        warnings.append(f"{len(uncounted)} product(s) with a forecast have no stock count")
+    return {
+        "warnings": warnings,
+        "stock_date": stock_day.isoformat(),
+        "older_counts": MetadataValue.md(
+            f"{len(older_products)} product(s) missing from the count of {stock_day} (their row quarantined, or left "
+            f"out) use their latest count of the days before (`stock_date`): {_listed(older_products)}"
+            if older_products
+            else f"none: every product uses the count of {stock_day}"
+        ),
+        "products_to_order": to_order.height,
+        "units_to_order": int(to_order.get_column("suggested_order").sum()),
+        "order_value": float((to_order["suggested_order"] * to_order["unit_cost"]).fill_null(0).sum()),
+        "at_risk": int(plan.filter(pl.col("stockout_probability") >= 0.5).height),
+        "overstocked": int(plan.get_column("overstock").fill_null(False).sum()),
+        "overstock_value": float(plan.get_column("overstock_value").fill_null(0).sum()),
+        "without_forecast": int(plan.get_column("note").is_not_null().sum()),
+        "not_counted": len(uncounted),
+        "not_counted_products": MetadataValue.md(
+            f"sold in the forecast's history but in no stock count of the {STOCK_LOOKBACK_DAYS + 1} days up to "
+            f"{day}, so without a plan: {_listed(uncounted)}"
+            if uncounted
+            else "none: every product with a forecast was counted"
+        ),
+        "lost_units_7d": float(plan.get_column("lost_units_7d").sum()),
+        "orders_today": MetadataValue.md(
+            frame_table(
+                to_order.select(
+                    "product_id",
+                    "on_hand",
+                    "on_order",
+                    "stockout_probability",
+                    "suggested_order",
+                    (pl.col("suggested_order") * pl.col("unit_cost")).alias("order_value"),
+                ).head(20)
+            )
+            if to_order.height
+            else "nothing to order"
+        ),
+    }

@@ -157,6 +157,29 @@ def plan_inventory(stock: pl.DataFrame, forecast: pl.DataFrame, run_date: date, 
     ).rename({"method": "forecast_method"})
 
 
+def latest_counts(counts: dict[date, pl.DataFrame]) -> pl.DataFrame:
+    """Per product its newest validated count among `counts` (day -> that day's validated_inventory
+    rows), with the day in `stock_date`: a product whose row of the day was quarantined (a negative on
+    hand, an order without its date) keeps the count of a day before, not a silent gap in the plan."""
+    dated = [frame.with_columns(pl.lit(day).alias("stock_date")) for day, frame in counts.items() if frame.height]
+    if not dated:
+        return pl.DataFrame()
+    return (
+        pl.concat(dated, how="diagonal_relaxed")
+        .sort("stock_date", descending=True)
+        .unique(subset="product_id", keep="first", maintain_order=True)
+        .sort("product_id")
+    )
+
+
+def uncounted_products(stock: pl.DataFrame, forecast: pl.DataFrame) -> list[str]:
+    """Products with a demand forecast (they sold in its history) that the stock count leaves out:
+    the plan has one row per counted product, so these would have no plan and no word of it; the
+    planner must hear which ones to count (or to delist)."""
+    counted = set(stock.get_column("product_id").to_list())
+    return sorted(set(forecast.get_column("product_id").unique().to_list()) - counted)
+
+
 def ordinary_daily_demand(forecast: pl.DataFrame, days: int = 7) -> dict[str, float]:
     """Per product: the mean forecast demand of an ordinary day (the first `days` days ahead that are
     no sales event; all of them if every one is), what lost_sales charges each empty day of the last

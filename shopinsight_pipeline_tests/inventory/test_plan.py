@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
-from shopinsight_pipeline.inventory.plan import PlanSettings, plan_inventory
+from shopinsight_pipeline.inventory.plan import PlanSettings, latest_counts, plan_inventory, uncounted_products
 from shopinsight_pipeline.inventory.policy import fixed_rule, plan_rule, replay
 from shopinsight_pipeline.query import open_lake
 from shopinsight_pipeline.storage import LakeStorage
@@ -96,6 +96,24 @@ def test_a_product_without_a_forecast_keeps_its_stock_and_says_why_it_has_no_pla
     assert "no demand forecast" in new["note"]
 
 
+def test_a_product_missing_from_the_days_count_keeps_its_latest_count_with_its_date():
+    yesterday, today = RUN_DATE - timedelta(days=1), RUN_DATE
+    counts = {
+        yesterday: stock([("A", 9, 0, None, 3, 1.0), ("B", 4, 0, None, 3, 1.0)]),
+        today: stock([("A", 7, 0, None, 3, 1.0)]),  # B's row of today was quarantined
+    }
+    latest = {row["product_id"]: row for row in latest_counts(counts).iter_rows(named=True)}
+    assert (latest["A"]["on_hand"], latest["A"]["stock_date"]) == (7, today)
+    assert (latest["B"]["on_hand"], latest["B"]["stock_date"]) == (4, yesterday)
+
+
+def test_a_product_that_sells_but_was_not_counted_is_named_not_planned_in_silence():
+    counts = stock([("SHORT", 5, 0, None, 3, 10.0)])
+    forecasts = pl.concat([forecast("SHORT", 10, 6, 14), forecast("MISSED", 2, 0, 4), forecast("ALSO", 1, 0, 2)])
+    assert plan_inventory(counts, forecasts, RUN_DATE, PlanSettings())["product_id"].to_list() == ["SHORT"]
+    assert uncounted_products(counts, forecasts) == ["ALSO", "MISSED"]
+
+
 def test_a_higher_service_level_raises_the_reorder_point():
     counts = stock([("SHORT", 5, 0, None, 3, 10.0)])
     points = [
@@ -153,8 +171,12 @@ def test_the_asset_plans_every_counted_product_and_names_the_stock_count_it_used
     assert "policy_replay_note" in plan_metadata(first_run)  # one day of forecasts: too few to replay
     plan = storage.read_partition("inventory_plan", day)
     counted = storage.read_partition("validated_inventory", day)
-    assert sorted(plan["product_id"]) == sorted(counted["product_id"])
-    assert plan["stock_date"].unique().to_list() == [day]
+    dated = dict(plan.select("product_id", "stock_date").iter_rows())
+    assert all(dated[product] == day for product in counted["product_id"])  # the day's count where it has a row
+    # the test lake is dirty on purpose: a product whose row of the day was quarantined keeps an older count
+    quarantined = set(dated) - set(counted["product_id"])
+    assert quarantined and all(dated[product] < day for product in quarantined)
+    assert plan_metadata(first_run)["older_counts"].startswith(f"{len(quarantined)} product(s) missing")
     assert plan.filter(pl.col("suggested_order").is_not_null()).height > 0
     ordered = plan.filter(pl.col("suggested_order") > 0)
     expected_value = sum(units * cost for units, cost in ordered.select("suggested_order", "unit_cost").iter_rows())
@@ -164,10 +186,19 @@ def test_the_asset_plans_every_counted_product_and_names_the_stock_count_it_used
         served = connection.execute("select count(*) from inventory_plan where run_date = ?", [day]).fetchone()[0]
         assert served == plan.height
 
+    assert plan_metadata(first_run)["not_counted"] == 0
+
     storage.delete_partition("validated_inventory", day)  # the day's count is missing: the day before serves
+    missed = sorted(counted["product_id"])[0]  # and one product that sells is in no count of the week: named
+    for earlier in storage.partition_days("validated_inventory"):
+        count = storage.read_partition("validated_inventory", earlier)
+        storage.write_partition("validated_inventory", earlier, count.filter(pl.col("product_id") != missed))
     result = materialize_assets(root, DagsterInstance.ephemeral(), ["inventory_plan"], partition_key=day.isoformat())
     assert result.success
-    assert storage.read_partition("inventory_plan", day)["stock_date"].unique().to_list() == [day - timedelta(days=1)]
+    replanned = storage.read_partition("inventory_plan", day)
+    assert replanned["stock_date"].max() == day - timedelta(days=1) and missed not in replanned["product_id"]
+    assert plan_metadata(result)["stock_date"] == (day - timedelta(days=1)).isoformat()
+    assert plan_metadata(result)["not_counted"] == 1 and missed in plan_metadata(result)["not_counted_products"]
 
     for earlier in storage.partition_days("validated_inventory"):
         storage.delete_partition("validated_inventory", earlier)
