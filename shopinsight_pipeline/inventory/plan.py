@@ -59,15 +59,27 @@ def span_demand(
     for (mean, sd, by_span), span in zip(
         forecast.select("mean", "sd", "day_correlation").iter_rows(), days, strict=True
     ):
-        span = int(min(max(span, 0), len(mean)))
+        span = int(max(span, 0))
+        mean, sd = beyond_horizon(mean, span), beyond_horizon(sd, span)
         spread = np.asarray(sd[:span], dtype=float)
         alike = 0.0
         if correlated and span > 0:
-            alike = fixed if fixed is not None else by_span[span - 1]
+            alike = fixed if fixed is not None else by_span[min(span, len(by_span)) - 1]
             alike = FALLBACK_CORRELATION if alike is None else alike
         means.append(float(np.sum(mean[:span])))
         variances.append(float((1 - alike) * np.sum(np.square(spread)) + alike * np.sum(spread) ** 2))
     return np.array(means), np.array(variances)
+
+
+def beyond_horizon(values: list[float], span: int, week: int = 7) -> np.ndarray:
+    """`values` by day ahead, carried to `span` days by repeating the forecast's last week: a
+    supplier's lead time plus the review period can pass the forecast's 28 days, and cutting the sum
+    there would order too little (a 40-day lead time summed over 28 days: 30% short)."""
+    values = np.asarray(values, dtype=float)
+    if span <= values.size or values.size == 0:
+        return values
+    last_week = values[-min(week, values.size) :]
+    return np.concatenate([values, np.resize(last_week, span - values.size)])
 
 
 def gamma_quantile(mean: np.ndarray, variance: np.ndarray, level: float) -> np.ndarray:

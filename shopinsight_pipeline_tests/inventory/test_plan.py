@@ -114,6 +114,15 @@ def test_a_product_that_sells_but_was_not_counted_is_named_not_planned_in_silenc
     assert uncounted_products(counts, forecasts) == ["ALSO", "MISSED"]
 
 
+def test_a_lead_time_longer_than_the_forecast_sums_demand_over_all_of_it():
+    """A 40-day supplier against a 28-day forecast: the days after it repeat its last week, so the
+    lead time's demand is 40 days' (400), not 28 days' (280), and the order covers 47 days."""
+    counts = stock([("FAR", 0, 0, None, 40, 1.0)])
+    far = row(plan_inventory(counts, forecast("FAR", 10, 6, 14), RUN_DATE, PlanSettings()), "FAR")
+    assert far["lead_time_demand"] == pytest.approx(400)
+    assert far["order_up_to"] >= 470 and far["suggested_order"] == far["order_up_to"]
+
+
 def test_a_higher_service_level_raises_the_reorder_point():
     counts = stock([("SHORT", 5, 0, None, 3, 10.0)])
     points = [
