@@ -75,11 +75,11 @@ def beyond_horizon(values: list[float], span: int, week: int = 7) -> np.ndarray:
     """`values` by day ahead, carried to `span` days by repeating the forecast's last week: a
     supplier's lead time plus the review period can pass the forecast's 28 days, and cutting the sum
     there would order too little (a 40-day lead time summed over 28 days: 30% short)."""
-    values = np.asarray(values, dtype=float)
-    if span <= values.size or values.size == 0:
-        return values
-    last_week = values[-min(week, values.size) :]
-    return np.concatenate([values, np.resize(last_week, span - values.size)])
+    by_day = np.asarray(values, dtype=float)
+    if span <= by_day.size or by_day.size == 0:
+        return by_day
+    last_week = by_day[-min(week, by_day.size) :]
+    return np.concatenate([by_day, np.resize(last_week, span - by_day.size)])
 
 
 def gamma_quantile(mean: np.ndarray, variance: np.ndarray, level: float) -> np.ndarray:
