@@ -139,6 +139,7 @@ def backtest_chart(summary, coverage_target: tuple[float, float] = (0.75, 0.85))
     mase_axis.invert_yaxis()
     coverage_axis.axvspan(*coverage_target, color="tab:green", alpha=0.15)
     coverage_axis.set(title="80% interval coverage (target shaded)")
+    coverage_axis.xaxis.set_major_locator(matplotlib.ticker.MultipleLocator(0.05))  # whole percents only
     coverage_axis.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     figure.suptitle("demand backtest per method, 95% intervals over products", fontsize=10)
     return figure_png(figure)
