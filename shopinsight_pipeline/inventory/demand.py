@@ -755,7 +755,7 @@ def _finite_or_none(value: float | None) -> float | None:
 def summarize_backtest(scores: pl.DataFrame) -> pl.DataFrame:
     """Per method (and `served`: each product's chosen one) the mean of the products' scores
     (MASE, RMSSE over products with a scale) and the day-weighted interval coverage, MASE and
-    coverage with their 95% intervals over resampled products (demand.mean_interval)."""
+    coverage with their 95% intervals over resampled products (mean_intervals)."""
     served = scores.filter(pl.col("serves")).with_columns(pl.lit("served").alias("method"))
     rows = pl.concat([scores, served])
     order = {method: position for position, method in enumerate([*METHODS, BENCHMARK, "served"])}

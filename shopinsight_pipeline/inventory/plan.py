@@ -74,7 +74,8 @@ def span_demand(
 def beyond_horizon(values: list[float], span: int, week: int = 7) -> np.ndarray:
     """`values` by day ahead, carried to `span` days by repeating the forecast's last week: a
     supplier's lead time plus the review period can pass the forecast's 28 days, and cutting the sum
-    there would order too little (a 40-day lead time summed over 28 days: 30% short)."""
+    there would order too little (a 40-day lead time summed over 28 days: 30% short). A sale in that
+    last week is repeated with it: the calendar's events past the forecast are not known here."""
     by_day = np.asarray(values, dtype=float)
     if span <= by_day.size or by_day.size == 0:
         return by_day
