@@ -143,3 +143,29 @@ def backtest_chart(summary, coverage_target: tuple[float, float] = (0.75, 0.85))
     coverage_axis.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     figure.suptitle("demand backtest per method, 95% intervals over products", fontsize=10)
     return figure_png(figure)
+
+
+def reorder_chart(plan, limit: int = 20) -> bytes:
+    """The products most at risk of running out (inventory_plan rows, highest stock-out probability
+    first): on hand and on order as stacked bars against the reorder point and the order-up-to
+    level, so the planner sees at a glance how far each is below its line and what today's order
+    brings it to."""
+    import numpy as np
+
+    shown = plan.filter(plan["reorder_point"].is_not_null()).sort("stockout_probability", descending=True)
+    shown = shown.head(limit)
+    products = shown["product_id"].to_list()
+    rows = np.arange(len(products))
+    figure, axis = plt.subplots(figsize=(7, 0.32 * len(products) + 1.4))
+    on_hand = shown["on_hand"].to_numpy().astype(float)
+    axis.barh(rows, on_hand, color="tab:blue", label="on hand")
+    axis.barh(rows, shown["on_order"].to_numpy().astype(float), left=on_hand, color="tab:cyan", label="on order")
+    axis.scatter(shown["reorder_point"].to_numpy(), rows, marker="|", s=160, color="tab:red", label="reorder point")
+    axis.scatter(shown["order_up_to"].to_numpy(), rows, marker="|", s=160, color="black", label="order-up-to level")
+    labels = [f"{product} ({risk:.0%})" for product, risk in zip(products, shown["stockout_probability"], strict=True)]
+    axis.set(yticks=rows, yticklabels=labels, xlabel="units")
+    axis.invert_yaxis()
+    axis.tick_params(labelsize=7)
+    axis.legend(fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0))  # beside the bars, never over them
+    axis.set_title("Most at risk of running out (stock-out probability): stock against its levels", fontsize=9)
+    return figure_png(figure)

@@ -312,6 +312,11 @@ def plan_metadata(plan: pl.DataFrame, counted: pl.DataFrame, uncounted: list[str
             else "none: every product with a forecast was counted"
         ),
         "lost_units_7d": float(plan.get_column("lost_units_7d").sum()),
+        "reorder_chart": MetadataValue.md(
+            charts.markdown_image(charts.reorder_chart(plan), "stock against reorder levels")
+            if plan.filter(pl.col("reorder_point").is_not_null()).height
+            else "no product with a plan"
+        ),
         "orders_today": MetadataValue.md(
             frame_table(
                 to_order.select(

@@ -196,6 +196,9 @@ def test_the_asset_plans_every_counted_product_and_names_the_stock_count_it_used
         assert served == plan.height
 
     assert plan_metadata(first_run)["not_counted"] == 0
+    assert plan_metadata(first_run)["reorder_chart"].startswith(
+        "![stock against reorder levels](data:image/png;base64,"
+    )
 
     storage.delete_partition("validated_inventory", day)  # the day's count is missing: the day before serves
     missed = sorted(counted["product_id"])[0]  # and one product that sells is in no count of the week: named
