@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 
 from shopinsight_pipeline.inventory.events import SalesEvent, event_days
+from shopinsight_pipeline.schemas import PRODUCT_DEMAND_FORECAST_SCHEMA
 
 QUANTILES = (0.1, 0.5, 0.9)
 METHODS = ("seasonal_naive", "sba", "tsb", "sba_weekday")  # simplest first
@@ -732,16 +733,9 @@ def forecast_demand(
         ]
         if progress is not None:
             progress(number + 1, len(history.products))
-    table = pl.DataFrame(
-        rows,
-        schema_overrides={
-            "target_date": pl.Date,
-            "horizon_day": pl.Int32,
-            "sales_event": pl.String,
-            "backtest_mase": pl.Float64,
-            "backtest_coverage80": pl.Float64,
-        },
-    ).with_columns(
+    # typed by the table's one schema: a column that is null on every row (no sale ahead, no product
+    # backtested) keeps its type instead of parquet's null type, which DuckDB reads as NULL, not VARCHAR
+    table = pl.DataFrame(rows, schema={name: PRODUCT_DEMAND_FORECAST_SCHEMA[name] for name in names}).with_columns(
         pl.lit(run_date).alias("run_date"),
         pl.col("product_id").replace_strict(categories, default="unknown", return_dtype=pl.String).alias("category"),
     )
